@@ -1,0 +1,168 @@
+//! Single-flight: concurrent misses for one page share one fill (disk read or render). The first
+//! request starts it; the others subscribe to its progress and take the artifact they asked for as
+//! soon as it is published — page-data before the HTML is done.
+
+use std::sync::Arc;
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use tokio::sync::watch;
+
+use super::CacheOutcome;
+use crate::artifact::{Artifact, ArtifactKind};
+use crate::render::RenderError;
+
+pub type Outcome = Result<(Arc<Artifact>, CacheOutcome), RenderError>;
+
+/// What one fill has published so far.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    page_data: Option<Outcome>,
+    html: Option<Outcome>,
+}
+
+impl Progress {
+    pub fn get(&self, kind: ArtifactKind) -> Option<&Outcome> {
+        match kind {
+            ArtifactKind::PageData => self.page_data.as_ref(),
+            ArtifactKind::Html => self.html.as_ref(),
+        }
+    }
+
+    fn slot(&mut self, kind: ArtifactKind) -> &mut Option<Outcome> {
+        match kind {
+            ArtifactKind::PageData => &mut self.page_data,
+            ArtifactKind::Html => &mut self.html,
+        }
+    }
+}
+
+/// The fills under way, by page path.
+#[derive(Default)]
+pub struct Flights {
+    map: Arc<DashMap<Arc<str>, watch::Receiver<Progress>>>,
+}
+
+/// Joining a flight either makes you its leader (you must fill) or a follower.
+pub enum Joined {
+    Leader(FlightLead, watch::Receiver<Progress>),
+    Follower(watch::Receiver<Progress>),
+}
+
+impl Flights {
+    pub fn join(&self, page: &Arc<str>) -> Joined {
+        match self.map.entry(Arc::clone(page)) {
+            Entry::Occupied(flight) => Joined::Follower(flight.get().clone()),
+            Entry::Vacant(slot) => {
+                let (tx, rx) = watch::channel(Progress::default());
+                slot.insert(rx.clone());
+                let lead = FlightLead {
+                    page: Arc::clone(page),
+                    tx,
+                    map: Arc::clone(&self.map),
+                };
+                Joined::Leader(lead, rx)
+            }
+        }
+    }
+
+    /// Fills under way.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// Held by the one task filling a page. Dropping it ends the flight: the next miss starts a new
+/// one, so the leader must store its artifacts in memory before it drops this.
+pub struct FlightLead {
+    page: Arc<str>,
+    tx: watch::Sender<Progress>,
+    map: Arc<DashMap<Arc<str>, watch::Receiver<Progress>>>,
+}
+
+impl FlightLead {
+    pub fn page(&self) -> &Arc<str> {
+        &self.page
+    }
+
+    /// Publishes the outcome for `kind`, unless one was published already.
+    pub fn publish(&self, kind: ArtifactKind, outcome: Outcome) {
+        self.tx.send_if_modified(|progress| {
+            let slot = progress.slot(kind);
+            if slot.is_some() {
+                return false;
+            }
+            *slot = Some(outcome);
+            true
+        });
+    }
+
+    pub fn is_published(&self, kind: ArtifactKind) -> bool {
+        self.tx.borrow().get(kind).is_some()
+    }
+}
+
+impl Drop for FlightLead {
+    fn drop(&mut self) {
+        self.map.remove(&self.page);
+    }
+}
+
+/// Waits for the outcome of `kind` in a flight.
+pub async fn wait_for(mut rx: watch::Receiver<Progress>, kind: ArtifactKind) -> Outcome {
+    match rx.wait_for(|p| p.get(kind).is_some()).await {
+        Ok(progress) => progress.get(kind).cloned().expect("checked by wait_for"),
+        // The leader went away without an answer (its task panicked or was cancelled).
+        Err(_) => Err(RenderError::Unavailable(Arc::from(
+            "the render ended without a result",
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn second_join_follows_the_first_until_the_lead_is_dropped() {
+        let flights = Flights::default();
+        let page: Arc<str> = Arc::from("/a/");
+        let Joined::Leader(lead, _) = flights.join(&page) else {
+            panic!("first join must lead")
+        };
+        let Joined::Follower(rx) = flights.join(&page) else {
+            panic!("second join must follow")
+        };
+        lead.publish(
+            ArtifactKind::PageData,
+            Ok((Arc::new(Artifact::new("{}")), CacheOutcome::Miss)),
+        );
+        let (artifact, _) = wait_for(rx.clone(), ArtifactKind::PageData).await.unwrap();
+        assert_eq!(artifact.body, "{}");
+        drop(lead);
+        assert!(flights.is_empty());
+        assert!(wait_for(rx, ArtifactKind::Html).await.is_err());
+        assert!(matches!(flights.join(&page), Joined::Leader(..)));
+    }
+
+    #[tokio::test]
+    async fn first_published_outcome_wins() {
+        let flights = Flights::default();
+        let Joined::Leader(lead, rx) = flights.join(&Arc::from("/a/")) else {
+            unreachable!()
+        };
+        lead.publish(ArtifactKind::Html, Err(RenderError::failed("first")));
+        lead.publish(
+            ArtifactKind::Html,
+            Ok((Arc::new(Artifact::new("x")), CacheOutcome::Miss)),
+        );
+        assert_eq!(
+            wait_for(rx, ArtifactKind::Html).await.unwrap_err(),
+            RenderError::failed("first")
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! What the server is started with.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::build_id::BuildId;
+use crate::pages::DeferredPageSpec;
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub host: String,
+    /// 0 picks a free port (see `Server::local_addr`).
+    pub port: u16,
+    /// The site's `public/`.
+    pub public_dir: PathBuf,
+    /// Root of the artifact store on disk; artifacts go under `<cache_dir>/<build_id>/`.
+    /// `None` keeps artifacts in memory only.
+    pub cache_dir: Option<PathBuf>,
+    pub build_id: BuildId,
+    /// Upper bound of the memory cache, in bytes of artifacts.
+    pub memory_cache_bytes: usize,
+    /// A render (page-data, then HTML) that takes longer fails with 500 and is not cached.
+    pub render_timeout: Duration,
+    /// How long `close()` waits for in-flight requests and renders.
+    pub shutdown_timeout: Duration,
+    pub deferred_pages: Vec<DeferredPageSpec>,
+}
+
+impl ServerConfig {
+    pub const DEFAULT_MEMORY_CACHE_BYTES: usize = 256 * 1024 * 1024;
+    pub const DEFAULT_RENDER_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+    pub fn new(public_dir: impl Into<PathBuf>, build_id: BuildId) -> Self {
+        ServerConfig {
+            host: "localhost".into(),
+            port: 9000,
+            public_dir: public_dir.into(),
+            cache_dir: None,
+            build_id,
+            memory_cache_bytes: Self::DEFAULT_MEMORY_CACHE_BYTES,
+            render_timeout: Self::DEFAULT_RENDER_TIMEOUT,
+            shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
+            deferred_pages: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! gatsby-dsg engine: serves a built Gatsby site and generates its deferred (DSG) pages once.
+//!
+//! One request's path, module by module:
+//! [`server`] accepts it → [`route`] decides what it is (static file in `public/`, a deferred page's
+//! HTML or page-data, or nothing) → for a deferred page, [`cache`] looks in memory, then on disk,
+//! then joins or starts the single render ([`cache::flight`]) that calls the [`render::Renderer`] →
+//! [`respond`] writes the headers and body.
+//!
+//! Nothing here knows about Node: the napi binding implements [`render::Renderer`] on top of Gatsby's
+//! engines, and tests implement it in Rust.
+#![deny(clippy::all)]
+
+pub mod artifact;
+pub mod build_id;
+pub mod cache;
+pub mod config;
+pub mod pages;
+pub mod path;
+pub mod policy;
+pub mod render;
+pub mod respond;
+pub mod route;
+pub mod server;
+pub mod static_files;
+pub mod stats;
+
+pub use artifact::{Artifact, ArtifactKind};
+pub use build_id::BuildId;
+pub use config::ServerConfig;
+pub use pages::{DeferredPage, DeferredPageSpec, DeferredPages};
+pub use policy::DeferPolicy;
+pub use render::{RenderError, RenderedPage, Renderer};
+pub use server::{Server, StartError};
+pub use stats::StatsSnapshot;

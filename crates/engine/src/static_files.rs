@@ -1,0 +1,137 @@
+//! The files of `public/`, indexed once at start-up. Only indexed files are ever served, so a
+//! request path cannot reach outside `public/`, and routing needs no file-system call.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hyper::header::HeaderValue;
+
+use crate::respond::headers::{cache_control_for_static, content_type_for};
+
+/// One file of `public/` with its precomputed response headers.
+#[derive(Debug)]
+pub struct StaticFile {
+    pub fs_path: PathBuf,
+    pub len: u64,
+    pub content_type: HeaderValue,
+    pub cache_control: HeaderValue,
+}
+
+#[derive(Debug, Default)]
+pub struct StaticFiles {
+    /// URL path (`/about/index.html`) → file.
+    files: HashMap<String, Arc<StaticFile>>,
+}
+
+impl StaticFiles {
+    /// Walks `public_dir`. Symbolic links are followed only when they resolve inside it.
+    pub fn scan(public_dir: &Path) -> io::Result<Self> {
+        let root = public_dir.canonicalize()?;
+        let mut files = HashMap::new();
+        for entry in walkdir::WalkDir::new(&root).follow_links(false) {
+            let entry = entry.map_err(io::Error::other)?;
+            let fs_path = if entry.path_is_symlink() {
+                match entry.path().canonicalize() {
+                    Ok(target) if target.starts_with(&root) && target.is_file() => target,
+                    _ => continue,
+                }
+            } else if entry.file_type().is_file() {
+                entry.path().to_path_buf()
+            } else {
+                continue;
+            };
+            let Ok(relative) = entry.path().strip_prefix(&root) else {
+                continue;
+            };
+            // A name that is not UTF-8 cannot be requested (request paths are UTF-8).
+            let Some(relative) = relative.to_str() else {
+                continue;
+            };
+            let url_path = format!("/{relative}");
+            let len = fs_path.metadata()?.len();
+            files.insert(
+                url_path.clone(),
+                Arc::new(StaticFile {
+                    content_type: content_type_for(&url_path),
+                    cache_control: cache_control_for_static(&url_path),
+                    fs_path,
+                    len,
+                }),
+            );
+        }
+        Ok(StaticFiles { files })
+    }
+
+    /// The file at exactly this URL path.
+    pub fn file(&self, url_path: &str) -> Option<&Arc<StaticFile>> {
+        self.files.get(url_path)
+    }
+
+    /// `/a/` → `/a/index.html`.
+    pub fn index_of(&self, dir_path: &str) -> Option<&Arc<StaticFile>> {
+        debug_assert!(dir_path.ends_with('/'));
+        self.files.get(&format!("{dir_path}index.html"))
+    }
+
+    /// Whether `/a` is a directory with an index, so that `/a` redirects to `/a/`.
+    pub fn has_index_below(&self, path: &str) -> bool {
+        self.files.contains_key(&format!("{path}/index.html"))
+    }
+
+    /// HTML pages Gatsby built (`…/index.html`, and top-level `*.html` such as `404.html`).
+    pub fn html_page_count(&self) -> usize {
+        self.files.keys().filter(|p| p.ends_with(".html")).count()
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn scan_indexes_files_by_url_path() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("about")).unwrap();
+        fs::write(dir.path().join("about/index.html"), "<h1>about</h1>").unwrap();
+        fs::write(dir.path().join("app-0123456789abcdef0123.js"), "x").unwrap();
+        let files = StaticFiles::scan(dir.path()).unwrap();
+        assert_eq!(files.file("/about/index.html").unwrap().len, 14);
+        assert!(files.index_of("/about/").is_some());
+        assert!(files.has_index_below("/about"));
+        assert_eq!(files.html_page_count(), 1);
+        assert_eq!(files.len(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_leaving_public_are_not_served() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret.txt"), "secret").unwrap();
+        let public = tempfile::tempdir().unwrap();
+        fs::write(public.path().join("inside.txt"), "ok").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.txt"),
+            public.path().join("leak.txt"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            public.path().join("inside.txt"),
+            public.path().join("alias.txt"),
+        )
+        .unwrap();
+        let files = StaticFiles::scan(public.path()).unwrap();
+        assert!(files.file("/leak.txt").is_none());
+        assert!(files.file("/alias.txt").is_some());
+    }
+}
