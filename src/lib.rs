@@ -1,1 +1,258 @@
+//! The napi binding of gatsby-dsg: converts JS values to engine types and back, and implements the
+//! engine's `Renderer` with the JS render callback. No behaviour lives here.
+#![deny(clippy::all)]
 
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use gatsby_dsg_engine as engine;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi_derive::napi;
+use parking_lot::Mutex;
+
+/// What the JS render callback resolves to: the page-data JSON at once, the HTML as a promise.
+#[napi(object, object_to_js = false)]
+pub struct RenderResult {
+    pub page_data: String,
+    pub html: Promise<String>,
+}
+
+/// `render(pagePath)`: called with the page's path as the build lists it.
+type RenderCallback = ThreadsafeFunction<String, Promise<RenderResult>, String, Status, false>;
+
+#[napi(object)]
+pub struct DeferredPageInput {
+    pub path: String,
+    pub match_path: Option<String>,
+}
+
+#[napi(object)]
+pub struct ServerOptions {
+    /// Default `localhost`.
+    pub host: Option<String>,
+    /// Default 9000; 0 picks a free port.
+    pub port: Option<u32>,
+    /// The site's `public/`.
+    pub public_dir: String,
+    /// Root of the on-disk artifact store; artifacts go under `<cacheDir>/<build id>/`.
+    /// Omit to keep artifacts in memory only.
+    pub cache_dir: Option<String>,
+    /// Anything that changes with every `gatsby build` (the CLI joins the plugin's build id and
+    /// Gatsby's compilation hash); hashed into the cache directory's name.
+    pub build_id: String,
+    /// Memory cache bound in bytes. Default 256 MiB.
+    pub memory_cache_bytes: Option<i64>,
+    /// Default 30 000.
+    pub render_timeout_ms: Option<u32>,
+    /// How long `close()` waits for in-flight requests and renders. Default 10 000.
+    pub shutdown_timeout_ms: Option<u32>,
+    pub deferred_pages: Vec<DeferredPageInput>,
+}
+
+#[napi(object)]
+pub struct SiteSummary {
+    pub static_files: u32,
+    pub static_pages: u32,
+    pub deferred_pages: u32,
+    pub generated_pages: u32,
+    pub cache_dir: Option<String>,
+}
+
+#[napi(object)]
+pub struct ServerStats {
+    pub requests: i64,
+    /// Calls of the render callback.
+    pub renders: i64,
+    pub render_failures: i64,
+    pub hits: i64,
+    pub misses: i64,
+    pub disk_write_failures: i64,
+    pub memory_entries: i64,
+    pub memory_bytes: i64,
+    pub renders_in_flight: i64,
+}
+
+/// Implements the engine's renderer with the JS callback. The callback is released on `close()`
+/// so that Node can exit.
+struct JsRenderer {
+    callback: Mutex<Option<Arc<RenderCallback>>>,
+}
+
+fn js_error(error: napi::Error) -> engine::RenderError {
+    engine::RenderError::failed(error.reason.clone())
+}
+
+impl engine::Renderer for JsRenderer {
+    fn render(
+        &self,
+        page_path: &str,
+    ) -> BoxFuture<'static, std::result::Result<engine::RenderedPage, engine::RenderError>> {
+        let callback = self.callback.lock().clone();
+        let page_path = page_path.to_string();
+        Box::pin(async move {
+            let callback = callback.ok_or_else(|| {
+                engine::RenderError::Unavailable(Arc::from("the server is closing"))
+            })?;
+            let promise = callback
+                .call_async_catch(page_path)
+                .await
+                .map_err(js_error)?;
+            let RenderResult { page_data, html } = promise.await.map_err(js_error)?;
+            let html: BoxFuture<'static, _> =
+                Box::pin(async move { html.await.map(Bytes::from).map_err(js_error) });
+            Ok(engine::RenderedPage {
+                page_data: Bytes::from(page_data),
+                html,
+            })
+        })
+    }
+}
+
+#[napi]
+pub struct DsgServer {
+    server: Arc<engine::Server>,
+    renderer: Arc<JsRenderer>,
+}
+
+#[napi]
+impl DsgServer {
+    /// The port the server listens on.
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        u32::from(self.server.local_addr().port())
+    }
+
+    /// The address the server listens on, e.g. `127.0.0.1:9000`.
+    #[napi(getter)]
+    pub fn address(&self) -> String {
+        self.server.local_addr().to_string()
+    }
+
+    #[napi]
+    pub fn summary(&self) -> SiteSummary {
+        let s = self.server.summary();
+        SiteSummary {
+            static_files: s.static_files as u32,
+            static_pages: s.static_pages as u32,
+            deferred_pages: s.deferred_pages as u32,
+            generated_pages: s.generated_pages as u32,
+            cache_dir: s.cache_dir.clone(),
+        }
+    }
+
+    #[napi]
+    pub fn stats(&self) -> ServerStats {
+        let s = self.server.stats();
+        let n = |v: u64| v as i64;
+        ServerStats {
+            requests: n(s.requests),
+            renders: n(s.renders),
+            render_failures: n(s.render_failures),
+            hits: n(s.hits),
+            misses: n(s.misses),
+            disk_write_failures: n(s.disk_write_failures),
+            memory_entries: n(s.memory_entries),
+            memory_bytes: n(s.memory_bytes),
+            renders_in_flight: n(s.renders_in_flight),
+        }
+    }
+
+    /// Stops accepting connections, lets in-flight requests and renders finish, then releases the
+    /// render callback (so Node can exit).
+    #[napi]
+    pub async fn close(&self) -> Result<()> {
+        self.server.close().await;
+        self.renderer.callback.lock().take();
+        Ok(())
+    }
+}
+
+/// Starts the server. Resolves once it listens.
+#[napi(
+    ts_args_type = "options: ServerOptions, render: (pagePath: string) => Promise<RenderResult>"
+)]
+pub async fn start_server(options: ServerOptions, render: RenderCallback) -> Result<DsgServer> {
+    let config = server_config(options)?;
+    let renderer = Arc::new(JsRenderer {
+        callback: Mutex::new(Some(Arc::new(render))),
+    });
+    let server = engine::Server::start(config, renderer.clone())
+        .await
+        .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+    Ok(DsgServer {
+        server: Arc::new(server),
+        renderer,
+    })
+}
+
+fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
+    let invalid = |message: String| Error::new(Status::InvalidArg, message);
+    let mut config = engine::ServerConfig::new(
+        PathBuf::from(options.public_dir),
+        engine::BuildId::from_parts([options.build_id]),
+    );
+    if let Some(host) = options.host {
+        config.host = host;
+    }
+    if let Some(port) = options.port {
+        config.port =
+            u16::try_from(port).map_err(|_| invalid(format!("port {port} is out of range")))?;
+    }
+    config.cache_dir = options.cache_dir.map(PathBuf::from);
+    if let Some(bytes) = options.memory_cache_bytes {
+        config.memory_cache_bytes = usize::try_from(bytes)
+            .map_err(|_| invalid(format!("memoryCacheBytes {bytes} must not be negative")))?;
+    }
+    if let Some(ms) = options.render_timeout_ms {
+        config.render_timeout = Duration::from_millis(u64::from(ms));
+    }
+    if let Some(ms) = options.shutdown_timeout_ms {
+        config.shutdown_timeout = Duration::from_millis(u64::from(ms));
+    }
+    config.deferred_pages = options
+        .deferred_pages
+        .into_iter()
+        .map(|p| engine::DeferredPageSpec {
+            path: p.path,
+            match_path: p.match_path,
+        })
+        .collect();
+    Ok(config)
+}
+
+#[napi(object)]
+pub struct DeferPolicyOptions {
+    /// Page-path globs to defer (`*` within a segment, `**` across segments).
+    pub defer: Option<Vec<String>>,
+    /// Globs never to defer; they win over `defer`.
+    pub exclude: Option<Vec<String>>,
+}
+
+/// The plugin's defer decision, made with the engine's glob semantics.
+#[napi]
+pub struct DeferPolicy {
+    inner: engine::DeferPolicy,
+}
+
+#[napi]
+impl DeferPolicy {
+    /// Throws on a glob that does not compile, naming it.
+    #[napi(constructor)]
+    pub fn new(options: DeferPolicyOptions) -> Result<Self> {
+        let inner = engine::DeferPolicy::new(
+            &options.defer.unwrap_or_default(),
+            &options.exclude.unwrap_or_default(),
+        )
+        .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
+        Ok(DeferPolicy { inner })
+    }
+
+    #[napi]
+    pub fn should_defer(&self, page_path: String) -> bool {
+        self.inner.should_defer(&page_path)
+    }
+}

@@ -26,6 +26,7 @@ use crate::config::ServerConfig;
 use crate::pages::DeferredPages;
 use crate::render::Renderer;
 use crate::respond::error_pages::ErrorPages;
+use crate::respond::headers::X_DSG_CACHE;
 use crate::respond::{self, Body, BodyMode};
 use crate::route::{Route, Router};
 use crate::static_files::StaticFiles;
@@ -251,7 +252,12 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
                 respond::artifact(kind, &artifact, outcome, mode)
             }
             // Already logged once by the render's leader.
-            Err(_) => respond::server_error(&app.error_pages, mode),
+            Err(_) => {
+                let mut res = respond::server_error(&app.error_pages, mode);
+                res.headers_mut()
+                    .insert(X_DSG_CACHE, CacheOutcome::Miss.header_value());
+                res
+            }
         },
         Route::Static(file) => match tokio::fs::read(&file.fs_path).await {
             Ok(body) => respond::static_file(&file, body.into(), mode),
