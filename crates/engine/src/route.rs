@@ -63,7 +63,9 @@ impl Router {
         } else if let Some(file) = self.static_files.file(&path) {
             return Route::Static(Arc::clone(file));
         } else if self.static_files.has_index_below(&path) {
-            let mut location = format!("{raw_path}/");
+            // Leading slashes collapsed: `//about` must not become `//about/`, which a browser
+            // reads as another host.
+            let mut location = format!("/{}/", raw_path.trim_start_matches('/'));
             if let Some(query) = query {
                 location.push('?');
                 location.push_str(query);

@@ -113,8 +113,13 @@ impl PageCache {
             return;
         }
 
-        let rendered = self.render(&lead).await;
-        drop(lead); // every artifact is in memory now: later misses need no flight.
+        let (rendered, failed) = self.render(&lead).await;
+        if failed {
+            // A failure is never cached: the next request must start a new render.
+            drop(lead);
+        }
+        // Otherwise the flight lasts until the disk write is done: an artifact the memory tier did
+        // not keep (larger than its bound, or already evicted) is then still found here.
         if let Some(disk) = &self.disk {
             for (kind, artifact) in rendered {
                 if let Err(e) = disk.write(&page, kind, artifact.body.clone()).await {
@@ -135,8 +140,9 @@ impl PageCache {
         Some(artifact)
     }
 
-    /// Renders the page and publishes each artifact not published yet; returns those to store.
-    async fn render(&self, lead: &FlightLead) -> Vec<(ArtifactKind, Arc<Artifact>)> {
+    /// Renders the page and publishes each artifact not published yet; returns those to store,
+    /// and whether any artifact failed.
+    async fn render(&self, lead: &FlightLead) -> (Vec<(ArtifactKind, Arc<Artifact>)>, bool) {
         let page = lead.page();
         Stats::incr(&self.stats.renders);
         let mut fresh = Vec::new();
@@ -172,7 +178,7 @@ impl PageCache {
             fresh.push((ArtifactKind::PageData, artifact));
         }
         if lead.is_published(ArtifactKind::Html) {
-            return fresh;
+            return (fresh, false);
         }
         match timeout(self.render_timeout, rendered.html).await {
             Ok(Ok(html)) => {
@@ -184,7 +190,7 @@ impl PageCache {
                     Ok((Arc::clone(&artifact), CacheOutcome::Miss)),
                 );
                 fresh.push((ArtifactKind::Html, artifact));
-                fresh
+                (fresh, false)
             }
             Ok(Err(error)) => self.fail(lead, &[ArtifactKind::Html], error, fresh),
             Err(_) => self.fail(
@@ -204,7 +210,7 @@ impl PageCache {
         kinds: &[ArtifactKind],
         error: RenderError,
         fresh: Vec<(ArtifactKind, Arc<Artifact>)>,
-    ) -> Vec<(ArtifactKind, Arc<Artifact>)> {
+    ) -> (Vec<(ArtifactKind, Arc<Artifact>)>, bool) {
         Stats::incr(&self.stats.render_failures);
         let what: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
         eprintln!(
@@ -215,6 +221,6 @@ impl PageCache {
         for &kind in kinds {
             lead.publish(kind, Err(error.clone()));
         }
-        fresh
+        (fresh, true)
     }
 }

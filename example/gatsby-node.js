@@ -1,0 +1,197 @@
+"use strict";
+// The example site's data and pages. All content is generated here (no source plugins), so the
+// page count can be scaled for benchmarks:
+//
+//   EXAMPLE_PAGES     number of numbered blog posts (default 120; 2000 and 10000 work too)
+//   EXAMPLE_REVISION  a label rendered on every blog post; change it to make a content-only
+//                     rebuild (same code, different data)
+//
+// How each kind of page becomes deferred (DSG):
+//   /blog/post-NNNNN/      createPage `defer: true` for even NNNNN; odd ones are SSG
+//   /blog/안녕하세요/        createPage `defer: true` (non-ASCII path)
+//   /guides/<slug>/        created WITHOUT `defer`; deferred by gatsby-dsg-plugin's `defer` glob,
+//                          except /guides/keep-static/ (the plugin's `exclude` glob) which stays SSG
+//   /products/<slug>/      File System Route whose template's `config()` returns `{ defer: true }`
+//   /broken/               createPage `defer: true`; its template throws while rendering
+//   /app/ (matchPath /app/*)  createPage `defer: true`
+//   /, /about/, /404/      SSG
+
+const path = require("path");
+
+const KOREAN_SLUG = "안녕하세요";
+const KEEP_STATIC_GUIDE = "keep-static";
+const GUIDE_COUNT = 20; // including keep-static
+const PRODUCT_COUNT = 10;
+
+function postCount() {
+  const raw = process.env.EXAMPLE_PAGES;
+  if (raw === undefined || raw === "") return 120;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`EXAMPLE_PAGES must be a positive integer, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+const revision = () => process.env.EXAMPLE_REVISION || "1";
+
+const WORDS = [
+  "deferred", "static", "generation", "cache", "render", "engine", "query", "page", "data",
+  "build", "request", "artifact", "server", "template", "node", "graph", "lazy", "first",
+  "visit", "stale", "fresh", "bundle", "route", "path",
+];
+
+// Deterministic filler text, different for every seed.
+function paragraph(seed, words = 60) {
+  let x = (seed * 2654435761) >>> 0;
+  const out = [];
+  for (let i = 0; i < words; i += 1) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out.push(WORDS[x % WORDS.length]);
+  }
+  const text = out.join(" ");
+  return `${text[0].toUpperCase()}${text.slice(1)}.`;
+}
+
+function pad(n, width) {
+  return String(n).padStart(width, "0");
+}
+
+exports.sourceNodes = ({ actions, createNodeId, createContentDigest }) => {
+  const { createNode } = actions;
+  const make = (type, key, fields) => {
+    const node = {
+      ...fields,
+      id: createNodeId(`${type}-${key}`),
+      parent: null,
+      children: [],
+      internal: { type, contentDigest: createContentDigest(fields) },
+    };
+    createNode(node);
+  };
+
+  const posts = postCount();
+  const width = Math.max(5, String(posts).length);
+  const rev = revision();
+  for (let index = 0; index < posts; index += 1) {
+    const slug = `post-${pad(index, width)}`;
+    make("BlogPost", slug, {
+      index,
+      slug,
+      title: `Blog post ${index}`,
+      date: new Date(Date.UTC(2023, 0, 1) + index * 3600 * 1000).toISOString(),
+      revision: rev,
+      body: [paragraph(index * 3 + 1), paragraph(index * 3 + 2), paragraph(index * 3 + 3)],
+    });
+  }
+  make("BlogPost", KOREAN_SLUG, {
+    index: posts,
+    slug: KOREAN_SLUG,
+    title: "안녕하세요 세계 (Korean post)",
+    date: new Date(Date.UTC(2023, 0, 1)).toISOString(),
+    revision: rev,
+    body: ["이 페이지는 요청 시 생성됩니다 (deferred static generation).", paragraph(7)],
+  });
+
+  for (let i = 1; i < GUIDE_COUNT; i += 1) {
+    const slug = `guide-${pad(i, 2)}`;
+    make("Guide", slug, { slug, title: `Guide ${i}`, summary: paragraph(10000 + i, 40) });
+  }
+  make("Guide", KEEP_STATIC_GUIDE, {
+    slug: KEEP_STATIC_GUIDE,
+    title: "Guide kept static",
+    summary: "This guide matches the defer glob but is excluded, so it is built ahead of time.",
+  });
+
+  for (let i = 1; i <= PRODUCT_COUNT; i += 1) {
+    const slug = `product-${pad(i, 2)}`;
+    make("Product", slug, {
+      slug,
+      name: `Product ${i}`,
+      price: 10 * i + 0.99,
+      description: paragraph(20000 + i, 30),
+    });
+  }
+};
+
+exports.createSchemaCustomization = ({ actions }) => {
+  actions.createTypes(`
+    type BlogPost implements Node @dontInfer {
+      index: Int!
+      slug: String!
+      title: String!
+      date: Date! @dateformat
+      revision: String!
+      body: [String!]!
+    }
+    type Guide implements Node @dontInfer {
+      slug: String!
+      title: String!
+      summary: String!
+    }
+    type Product implements Node @dontInfer {
+      slug: String!
+      name: String!
+      price: Float!
+      description: String!
+    }
+  `);
+};
+
+exports.createPages = async ({ graphql, actions, reporter }) => {
+  const { createPage } = actions;
+  const result = await graphql(`
+    {
+      allBlogPost(sort: { index: ASC }) {
+        nodes {
+          id
+          index
+          slug
+        }
+      }
+      allGuide {
+        nodes {
+          id
+          slug
+        }
+      }
+    }
+  `);
+  if (result.errors) {
+    reporter.panicOnBuild("gatsby-dsg example: createPages query failed", result.errors);
+    return;
+  }
+
+  const postTemplate = path.resolve(__dirname, "src/templates/post.js");
+  for (const post of result.data.allBlogPost.nodes) {
+    createPage({
+      path: `/blog/${post.slug}/`,
+      component: postTemplate,
+      context: { id: post.id },
+      defer: post.slug === KOREAN_SLUG || post.index % 2 === 0,
+    });
+  }
+
+  // No `defer` here: gatsby-dsg-plugin's globs decide.
+  const guideTemplate = path.resolve(__dirname, "src/templates/guide.js");
+  for (const guide of result.data.allGuide.nodes) {
+    createPage({
+      path: `/guides/${guide.slug}/`,
+      component: guideTemplate,
+      context: { id: guide.id },
+    });
+  }
+
+  createPage({
+    path: "/broken/",
+    component: path.resolve(__dirname, "src/templates/broken.js"),
+    defer: true,
+  });
+
+  createPage({
+    path: "/app/",
+    matchPath: "/app/*",
+    component: path.resolve(__dirname, "src/templates/app.js"),
+    defer: true,
+  });
+};

@@ -1,0 +1,152 @@
+"use strict";
+// gatsby-dsg's Gatsby plugin.
+//
+// 1. Defers pages by path glob: `onCreatePage` re-creates every page whose path matches the
+//    `defer` globs (and none of the `exclude` globs) with `defer: true`. The glob decision is
+//    made by the Rust engine (`DeferPolicy` from the gatsby-dsg addon), so the plugin and the
+//    server share one implementation.
+// 2. Writes the deferred-page manifest the gatsby-dsg server reads, in `onPostBuild`, when
+//    every page's final mode is known:
+//      <site>/.cache/gatsby-dsg/deferred-pages.json
+//    It lists every DSG page, whatever deferred it (createPage `defer`, a File System Route
+//    `config()`, or this plugin), and carries a build id that is new on every `gatsby build`:
+//    Gatsby's own webpackCompilationHash does not change when only content changes.
+//
+// Keep this file free of schema APIs (createSchemaCustomization, createResolvers,
+// setFieldsOnGraphQLNodeType): a plugin implementing one is bundled into Gatsby's query engine,
+// which cannot relocate the native addon.
+
+const crypto = require("crypto");
+const fs = require("fs");
+const path = require("path");
+
+const MANIFEST_VERSION = 1;
+const MANIFEST_DIR = path.join(".cache", "gatsby-dsg");
+const MANIFEST_FILE = "deferred-pages.json";
+
+// Status pages can never be rendered lazily (Gatsby itself forces /404.html and /500.html to
+// SSG). The Rust policy refuses them too; this guard keeps the plugin safe on its own.
+const STATUS_PAGES = new Set(["/404", "/404.html", "/dev-404-page", "/500", "/500.html"]);
+
+function isStatusPage(pagePath) {
+  const trimmed = pagePath.length > 1 ? pagePath.replace(/\/+$/, "") : pagePath;
+  return STATUS_PAGES.has(trimmed);
+}
+
+// The addon is loaded lazily: Gatsby imports gatsby-node.js in several processes (and when it
+// validates options), and a plugin without schema APIs never needs it at import time.
+function loadAddon() {
+  try {
+    return require("..");
+  } catch (err) {
+    throw new Error(
+      `gatsby-dsg-plugin: cannot load the gatsby-dsg native addon (build it at the repository root first): ${err.message}`
+    );
+  }
+}
+
+function createPolicy({ defer = [], exclude = [] } = {}) {
+  const { DeferPolicy } = loadAddon();
+  return new DeferPolicy({ defer, exclude });
+}
+
+// One policy per distinct set of options (in practice: one per build).
+let cachedPolicy = null;
+let cachedPolicyKey = null;
+
+function policyFor(pluginOptions) {
+  const options = { defer: pluginOptions.defer || [], exclude: pluginOptions.exclude || [] };
+  const key = JSON.stringify(options);
+  if (key !== cachedPolicyKey) {
+    cachedPolicy = createPolicy(options);
+    cachedPolicyKey = key;
+  }
+  return cachedPolicy;
+}
+
+// Joi `.custom()` check: a glob is valid when the Rust engine accepts it. Throwing makes Joi
+// report `"defer[0]" failed custom validation because <message>`.
+function validateGlob(glob) {
+  try {
+    createPolicy({ defer: [glob], exclude: [] });
+  } catch (err) {
+    throw new Error(err.message);
+  }
+  return glob;
+}
+
+exports.pluginOptionsSchema = ({ Joi }) => {
+  const glob = Joi.string().min(1).custom(validateGlob, "gatsby-dsg path glob");
+  return Joi.object({
+    defer: Joi.array()
+      .items(glob)
+      .default([])
+      .description("Path globs of pages to defer (DSG). `**` crosses `/`, `*` does not."),
+    exclude: Joi.array()
+      .items(glob)
+      .default([])
+      .description("Path globs of pages never deferred by this plugin; wins over `defer`."),
+  });
+};
+
+const stats = { pagesSeen: 0, deferredByPlugin: 0 };
+
+exports.onCreatePage = ({ page, actions }, pluginOptions) => {
+  stats.pagesSeen += 1;
+  if (page.defer === true) return; // the site deferred it already
+  if (page.mode === "SSR") return; // server-rendered pages are not ours to change
+  if (isStatusPage(page.path)) return;
+  if (!policyFor(pluginOptions).shouldDefer(page.path)) return;
+
+  actions.deletePage(page);
+  actions.createPage({ ...page, defer: true });
+  stats.deferredByPlugin += 1;
+};
+
+function siteDirectory(store) {
+  const state = store && store.getState ? store.getState() : null;
+  return (state && state.program && state.program.directory) || process.cwd();
+}
+
+function buildManifest(sitePages) {
+  const pages = sitePages
+    .filter((page) => page.mode === "DSG")
+    .map((page) => ({
+      path: page.path,
+      matchPath: page.matchPath || null,
+      componentChunkName: page.componentChunkName,
+    }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return {
+    version: MANIFEST_VERSION,
+    buildId: crypto.randomBytes(16).toString("hex"),
+    builtAt: new Date().toISOString(),
+    pages,
+  };
+}
+
+function writeFileAtomic(file, contents) {
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
+  try {
+    fs.writeFileSync(tmp, contents);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+exports.onPostBuild = ({ getNodesByType, reporter, store }) => {
+  // `mode` is materialised on SitePage nodes before onPostBuild runs.
+  const sitePages = getNodesByType("SitePage");
+  const manifest = buildManifest(sitePages);
+
+  const dir = path.join(siteDirectory(store), MANIFEST_DIR);
+  fs.mkdirSync(dir, { recursive: true });
+  writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+
+  reporter.info(
+    `gatsby-dsg: deferred ${manifest.pages.length} of ${sitePages.length} pages ` +
+      `(${stats.deferredByPlugin} by path globs)`
+  );
+};

@@ -1,0 +1,1 @@
+// Gatsby requires a plugin's main module to exist; everything lives in gatsby-node.js.

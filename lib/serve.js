@@ -1,0 +1,64 @@
+'use strict'
+// `gatsby-dsg serve` as a function: read the build, load Gatsby's engines, start the Rust server.
+
+const path = require('path')
+const { startServer } = require('..')
+const { readSite } = require('./site')
+const { loadEngines, createRenderer } = require('./gatsby-engines')
+
+const DEFAULTS = Object.freeze({
+  host: 'localhost',
+  port: 9000,
+  cacheDir: path.join('.cache', 'gatsby-dsg', 'artifacts'),
+  memoryCacheBytes: 256 * 1024 * 1024,
+  renderTimeoutMs: 30_000,
+})
+
+function noDeferredPage() {
+  return Promise.reject(new Error('this site has no deferred pages'))
+}
+
+/**
+ * Starts serving the built Gatsby site at `options.root` (default: the working directory).
+ * Resolves to the running server (`.port`, `.address`, `.stats()`, `.summary()`, `.close()`).
+ */
+async function serve(options = {}) {
+  const site = readSite(options.root || process.cwd())
+  const settings = { ...DEFAULTS, ...withoutUndefined(options) }
+  // Gatsby's engines resolve some files relative to the working directory: it must be the site.
+  if (site.deferredPages.length > 0 && process.cwd() !== site.root) process.chdir(site.root)
+  const render = site.deferredPages.length > 0 ? createRenderer(loadEngines(site.root)) : noDeferredPage
+  const server = await startServer(
+    {
+      host: settings.host,
+      port: settings.port,
+      publicDir: site.publicDir,
+      cacheDir: settings.cacheDir === false ? undefined : path.resolve(site.root, settings.cacheDir),
+      buildId: site.buildId,
+      memoryCacheBytes: settings.memoryCacheBytes,
+      renderTimeoutMs: settings.renderTimeoutMs,
+      deferredPages: site.deferredPages,
+    },
+    render,
+  )
+  return server
+}
+
+/** The one start-up line: where, and what is served. */
+function describe(server, host) {
+  const s = server.summary()
+  const url = `http://${host}:${server.port}/`
+  if (s.deferredPages === 0) {
+    return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)`
+  }
+  return (
+    `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, ${s.deferredPages} deferred pages ` +
+    `(${s.generatedPages} already generated)`
+  )
+}
+
+function withoutUndefined(object) {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined))
+}
+
+module.exports = { serve, describe, DEFAULTS }

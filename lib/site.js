@@ -1,0 +1,64 @@
+'use strict'
+// What a `gatsby build` left in a site: public/, the deferred-page manifest written by
+// gatsby-dsg/gatsby-plugin, Gatsby's rendering engines. Every problem is one clear sentence.
+
+const fs = require('fs')
+const path = require('path')
+
+const MANIFEST = path.join('.cache', 'gatsby-dsg', 'deferred-pages.json')
+const QUERY_ENGINE = path.join('.cache', 'query-engine', 'index.js')
+const PAGE_SSR = path.join('.cache', 'page-ssr', 'index.js')
+
+class SiteError extends Error {}
+
+function readJson(file, what) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw new SiteError(`cannot read ${what} ${file}: ${error.message}`)
+  }
+}
+
+/**
+ * Reads the facts the server needs about the built site at `siteRoot`.
+ * @returns {{ root: string, publicDir: string, buildId: string, deferredPages: {path: string, matchPath: string|null}[], hasEngines: boolean }}
+ */
+function readSite(siteRoot) {
+  const root = path.resolve(siteRoot)
+  const publicDir = path.join(root, 'public')
+  const appDataFile = path.join(publicDir, 'page-data', 'app-data.json')
+  if (!fs.existsSync(publicDir) || !fs.existsSync(appDataFile)) {
+    throw new SiteError(
+      `no Gatsby build found in ${root} (public/page-data/app-data.json is missing): run \`gatsby build\` first`,
+    )
+  }
+  const appData = readJson(appDataFile, "Gatsby's")
+  const hasEngines = fs.existsSync(path.join(root, QUERY_ENGINE)) && fs.existsSync(path.join(root, PAGE_SSR))
+
+  const manifestFile = path.join(root, MANIFEST)
+  if (!fs.existsSync(manifestFile)) {
+    if (hasEngines) {
+      throw new SiteError(
+        `${root} was built with rendering engines but without gatsby-dsg's plugin, so its deferred pages are unknown: ` +
+          'add "gatsby-dsg/gatsby-plugin" to the plugins in gatsby-config and run `gatsby build` again',
+      )
+    }
+    // A site with no deferred page at all: served static.
+    return { root, publicDir, buildId: `static:${appData.webpackCompilationHash}`, deferredPages: [], hasEngines }
+  }
+
+  const manifest = readJson(manifestFile, "gatsby-dsg's page manifest")
+  const deferredPages = (manifest.pages || []).map((p) => ({ path: p.path, matchPath: p.matchPath || undefined }))
+  if (deferredPages.length > 0 && !hasEngines) {
+    throw new SiteError(
+      `${root} has ${deferredPages.length} deferred pages but Gatsby's rendering engines are missing ` +
+        `(${QUERY_ENGINE}, ${PAGE_SSR}): run \`gatsby build\` again`,
+    )
+  }
+  // The plugin's id is new for every build (content changes included); Gatsby's compilation hash
+  // covers a build made after the plugin was removed from the config.
+  const buildId = `${manifest.buildId}:${appData.webpackCompilationHash}`
+  return { root, publicDir, buildId, deferredPages, hasEngines }
+}
+
+module.exports = { readSite, SiteError, MANIFEST }
