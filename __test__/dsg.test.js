@@ -240,30 +240,6 @@ describe('the disk cache', () => {
       await second.close()
     }
   })
-
-  test('is scoped to the build: files stored under another build id are never served', async () => {
-    const dir = tempDir()
-    const first = await startServer({ cacheDir: dir })
-    await first.get('/blog/post-00022/')
-    await waitFor(async () => (await first.stats()).rendersInFlight === 0)
-    const buildDir = first.summary.cacheDir
-    await first.close()
-    // Another build's directory holding a page for the same path.
-    const otherBuild = path.join(dir, 'another-build', 'blog', 'post-00024')
-    fs.mkdirSync(otherBuild, { recursive: true })
-    fs.writeFileSync(path.join(otherBuild, 'index.html'), 'stale page from another build')
-    expect(path.dirname(buildDir)).toBe(dir)
-
-    const second = await startServer({ cacheDir: dir })
-    try {
-      const res = await second.get('/blog/post-00024/')
-      expect(res.headers['x-dsg-cache']).toBe('MISS')
-      expect(res.body).not.toContain('stale page from another build')
-      expect(res.body).toContain('<h1>Blog post 24</h1>')
-    } finally {
-      await second.close()
-    }
-  })
 })
 
 describe('the process', () => {
