@@ -199,6 +199,8 @@ describe('a page whose template throws', () => {
   test('is a 500, is not cached, and the next request renders again', async () => {
     const first = await rendersDuring(() => server.get('/broken/'))
     expect(first.result.status).toBe(500)
+    expect(first.result.headers['content-type']).toBe('text/html; charset=utf-8')
+    expect(first.result.body).toContain('Something went wrong — gatsby-dsg example')
     expect(first.renders).toBe(1)
     const second = await rendersDuring(() => server.get('/broken/'))
     expect(second.result.status).toBe(500)

@@ -80,9 +80,15 @@ impl StaticFiles {
         self.files.contains_key(&format!("{path}/index.html"))
     }
 
-    /// HTML pages Gatsby built (`…/index.html`, and top-level `*.html` such as `404.html`).
+    /// HTML pages Gatsby built: `…/index.html`, and top-level `*.html` such as `404.html` (not
+    /// the HTML fragments under `/_gatsby/`, which are slices).
     pub fn html_page_count(&self) -> usize {
-        self.files.keys().filter(|p| p.ends_with(".html")).count()
+        self.files
+            .keys()
+            .filter(|p| {
+                p.ends_with("/index.html") || (p.ends_with(".html") && p.rfind('/') == Some(0))
+            })
+            .count()
     }
 
     pub fn len(&self) -> usize {
@@ -105,12 +111,15 @@ mod tests {
         fs::create_dir_all(dir.path().join("about")).unwrap();
         fs::write(dir.path().join("about/index.html"), "<h1>about</h1>").unwrap();
         fs::write(dir.path().join("app-0123456789abcdef0123.js"), "x").unwrap();
+        fs::write(dir.path().join("404.html"), "not found").unwrap();
+        fs::create_dir_all(dir.path().join("_gatsby/slices")).unwrap();
+        fs::write(dir.path().join("_gatsby/slices/_gatsby-scripts-1.html"), "").unwrap();
         let files = StaticFiles::scan(dir.path()).unwrap();
         assert_eq!(files.file("/about/index.html").unwrap().len, 14);
         assert!(files.index_of("/about/").is_some());
         assert!(files.has_index_below("/about"));
-        assert_eq!(files.html_page_count(), 1);
-        assert_eq!(files.len(), 2);
+        assert_eq!(files.html_page_count(), 2);
+        assert_eq!(files.len(), 4);
     }
 
     #[cfg(unix)]
