@@ -30,6 +30,11 @@ export declare class DsgServer {
   close(): Promise<void>
 }
 
+export interface ClientRouteInput {
+  path: string
+  matchPath: string
+}
+
 export interface DeferPolicyOptions {
   /** Page-path globs to defer (`*` within a segment, `**` across segments). */
   defer?: Array<string>
@@ -40,6 +45,25 @@ export interface DeferPolicyOptions {
 export interface DeferredPageInput {
   path: string
   matchPath?: string
+}
+
+export interface HeaderInput {
+  key: string
+  value: string
+}
+
+export interface HeaderRuleInput {
+  source: string
+  headers: Array<HeaderInput>
+}
+
+export interface RedirectInput {
+  fromPath: string
+  toPath: string
+  isPermanent?: boolean
+  statusCode?: number
+  ignoreCase?: boolean
+  force?: boolean
 }
 
 /** What the JS render callback resolves to: the page-data JSON at once, the HTML as a promise. */
@@ -65,13 +89,27 @@ export interface ServerOptions {
    * Gatsby's compilation hash); hashed into the cache directory's name.
    */
   buildId: string
-  /** Memory cache bound in bytes. Default 256 MiB. */
+  /** Memory cache bound for generated pages, in bytes (every encoding counted). Default 256 MiB. */
   memoryCacheBytes?: number
+  /** Memory cache bound for files of `public/`, in bytes. Default 64 MiB. */
+  staticCacheBytes?: number
   /** Default 30 000. */
   renderTimeoutMs?: number
   /** How long `close()` waits for in-flight requests and renders. Default 10 000. */
   shutdownTimeoutMs?: number
   deferredPages: Array<DeferredPageInput>
+  /** Serve under this prefix (gatsby-config `pathPrefix`, with `--prefix-paths`). */
+  pathPrefix?: string
+  /** gatsby-config `trailingSlash`: `always` (Gatsby's default), `never` or `ignore`. */
+  trailingSlash?: string
+  /** gatsby-config `headers`. */
+  headers?: Array<HeaderRuleInput>
+  /** `.cache/redirects.json`, as `createRedirect` wrote it. */
+  redirects?: Array<RedirectInput>
+  /** `.cache/match-paths.json`: client-only routes of SSG pages. */
+  clientRoutes?: Array<ClientRouteInput>
+  /** Lifetime of generated pages in shared caches (CDNs): `s-maxage` and `CDN-Cache-Control`. */
+  sharedMaxAgeSeconds?: number
 }
 
 export interface ServerStats {
@@ -93,6 +131,8 @@ export interface SiteSummary {
   deferredPages: number
   generatedPages: number
   cacheDir?: string
+  /** The path prefix the site is served under, if any. */
+  pathPrefix?: string
 }
 
 /** Starts the server. Resolves once it listens. */

@@ -91,7 +91,7 @@ describe('serve on the example site', () => {
     const cacheDir = makeTempDir()
     const staticPages = countHtmlFiles(PUBLIC)
     const deferredPages = JSON.parse(fs.readFileSync(MANIFEST, 'utf8')).pages.length
-    expect(staticPages).toBe(67) // 65 `<p>/index.html` (incl. /404/, /500/), 404.html, 500.html
+    expect(staticPages).toBe(68) // 66 `<p>/index.html` (incl. /404/, /500/, /account/[...]/), 404.html, 500.html
     expect(deferredPages).toBe(92)
 
     const cli = runCli(['serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', cacheDir])

@@ -98,20 +98,27 @@ describe('a deferred page', () => {
 
     const post = await rendersDuring(() => server.get('/blog/post-00010/', { method: 'POST' }))
     expect(post.result.status).toBe(405)
-    expect(post.result.headers.allow).toBe('GET, HEAD')
+    expect(post.result.headers.allow).toBe('GET, HEAD, OPTIONS')
     expect(post.renders).toBe(0)
   })
 
   test('the query string and slash variants are the same page', async () => {
     const { result, renders } = await rendersDuring(async () => [
       await server.get('/blog/post-00012/?utm_source=test'),
-      await server.get('/blog/post-00012'),
+      await server.get('/blog/post-00012/'),
       await server.get('/blog/post-00012//?x=1'),
     ])
     expect(renders).toBe(1)
     expect(result.map((r) => r.status)).toEqual([200, 200, 200])
     expect(result.map((r) => r.headers['x-dsg-cache'])).toEqual(['MISS', 'HIT', 'HIT'])
     expect(new Set(result.map((r) => r.body)).size).toBe(1)
+  })
+
+  test("asked without its trailing slash redirects as the site's trailingSlash: always says, without rendering", async () => {
+    const { result, renders } = await rendersDuring(() => server.get('/blog/post-00016?x=1'))
+    expect(result.status).toBe(301)
+    expect(result.headers.location).toBe('/blog/post-00016/?x=1')
+    expect(renders).toBe(0)
   })
 
   test('with a percent-encoded non-ASCII path is found and rendered', async () => {

@@ -7,6 +7,16 @@ module.exports = {
     description: "A Gatsby 5 site with deferred (DSG) pages, served by gatsby-dsg",
     siteUrl: "https://example.gatsby-dsg.invalid",
   },
+  // Used only when built and served with --prefix-paths (a test builds a copy that way).
+  pathPrefix: "/site-prefix",
+  // Gatsby 5's default; a test builds a copy with EXAMPLE_TRAILING_SLASH=never.
+  trailingSlash: process.env.EXAMPLE_TRAILING_SLASH || "always",
+  headers: [
+    {
+      source: "/blog/*",
+      headers: [{ key: "x-example-section", value: "blog" }],
+    },
+  ],
   plugins: [
     {
       // The plugin lives in this repository; Gatsby accepts an absolute path to a local plugin.

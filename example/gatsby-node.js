@@ -15,6 +15,8 @@
 //   /broken/               createPage `defer: true`; its template throws while rendering
 //   /app/ (matchPath /app/*)  createPage `defer: true`
 //   /, /about/, /404/      SSG
+//   /account/* (client-only routes of an SSG page, src/pages/account/[...].js)
+//   /old-blog/ → /blog/post-00002/ (301) and /go-about/ → /about/ (302): createRedirect
 
 const path = require("path");
 
@@ -139,7 +141,12 @@ exports.createSchemaCustomization = ({ actions }) => {
 };
 
 exports.createPages = async ({ graphql, actions, reporter }) => {
-  const { createPage } = actions;
+  const { createPage, createRedirect } = actions;
+
+  // Redirects (Gatsby writes them to .cache/redirects.json).
+  createRedirect({ fromPath: "/old-blog/", toPath: "/blog/post-00002/", isPermanent: true });
+  createRedirect({ fromPath: "/go-about/", toPath: "/about/" });
+
   const result = await graphql(`
     {
       allBlogPost(sort: { index: ASC }) {

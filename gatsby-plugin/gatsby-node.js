@@ -108,7 +108,32 @@ function siteDirectory(store) {
   return (state && state.program && state.program.directory) || process.cwd();
 }
 
-function buildManifest(sitePages) {
+/**
+ * The gatsby-config options that decide how the built site is served. Gatsby records neither in
+ * public/, and the server must not execute gatsby-config itself.
+ */
+function siteOptions(store) {
+  const state = store && store.getState ? store.getState() : {};
+  const config = state.config || {};
+  return {
+    pathPrefix: config.pathPrefix || "",
+    // Whether this build was made with `--prefix-paths` (its links then carry the prefix).
+    prefixPaths: Boolean(state.program && state.program.prefixPaths),
+    trailingSlash: config.trailingSlash || "always",
+    headers: Array.isArray(config.headers) ? config.headers : [],
+    // Every createRedirect (Gatsby's .cache/redirects.json holds only the in-browser ones).
+    redirects: (state.redirects || []).map((r) => ({
+      fromPath: r.fromPath,
+      toPath: r.toPath,
+      isPermanent: Boolean(r.isPermanent),
+      statusCode: r.statusCode || undefined,
+      ignoreCase: Boolean(r.ignoreCase),
+      force: Boolean(r.force),
+    })),
+  };
+}
+
+function buildManifest(sitePages, store) {
   const pages = sitePages
     .filter((page) => page.mode === "DSG")
     .map((page) => ({
@@ -121,6 +146,7 @@ function buildManifest(sitePages) {
     version: MANIFEST_VERSION,
     buildId: crypto.randomBytes(16).toString("hex"),
     builtAt: new Date().toISOString(),
+    site: siteOptions(store),
     pages,
   };
 }
@@ -139,7 +165,7 @@ function writeFileAtomic(file, contents) {
 exports.onPostBuild = ({ getNodesByType, reporter, store }) => {
   // `mode` is materialised on SitePage nodes before onPostBuild runs.
   const sitePages = getNodesByType("SitePage");
-  const manifest = buildManifest(sitePages);
+  const manifest = buildManifest(sitePages, store);
 
   const dir = path.join(siteDirectory(store), MANIFEST_DIR);
   fs.mkdirSync(dir, { recursive: true });

@@ -25,6 +25,12 @@ function seconds(value) {
   return Math.round(n * 1000)
 }
 
+function wholeSeconds(value) {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number of seconds')
+  return n
+}
+
 function program() {
   const cli = new Command('gatsby-dsg')
     .version(version)
@@ -42,6 +48,11 @@ function program() {
         .argParser(size)
         .default(DEFAULTS.memoryCacheBytes, parseBytes.format(DEFAULTS.memoryCacheBytes)),
     )
+    .option('--prefix-paths', "serve the site under gatsby-config's pathPrefix (as `gatsby serve --prefix-paths`)", DEFAULTS.prefixPaths)
+    .addOption(
+      new Option('--cdn-max-age <seconds>', 'let shared caches (CDNs) keep generated pages this long (s-maxage, CDN-Cache-Control)')
+        .argParser(wholeSeconds),
+    )
     .addOption(
       new Option('--render-timeout <seconds>', 'fail a render that takes longer (500, not cached)')
         .argParser(seconds)
@@ -57,6 +68,8 @@ function program() {
           cacheDir: opts.cacheDir,
           memoryCacheBytes: opts.cacheSize,
           renderTimeoutMs: opts.renderTimeout,
+          prefixPaths: opts.prefixPaths,
+          cdnMaxAge: opts.cdnMaxAge,
         })
       } catch (error) {
         fail(error)

@@ -11,7 +11,9 @@ const DEFAULTS = Object.freeze({
   port: 9000,
   cacheDir: path.join('.cache', 'gatsby-dsg', 'artifacts'),
   memoryCacheBytes: 256 * 1024 * 1024,
+  staticCacheBytes: 64 * 1024 * 1024,
   renderTimeoutMs: 30_000,
+  prefixPaths: false,
 })
 
 function noDeferredPage() {
@@ -36,8 +38,16 @@ async function serve(options = {}) {
       cacheDir: settings.cacheDir === false ? undefined : path.resolve(site.root, settings.cacheDir),
       buildId: site.buildId,
       memoryCacheBytes: settings.memoryCacheBytes,
+      staticCacheBytes: settings.staticCacheBytes,
       renderTimeoutMs: settings.renderTimeoutMs,
       deferredPages: site.deferredPages,
+      // As `gatsby serve`: the site is under its pathPrefix only with --prefix-paths.
+      pathPrefix: settings.prefixPaths && site.options.pathPrefix ? site.options.pathPrefix : undefined,
+      trailingSlash: site.options.trailingSlash,
+      headers: site.options.headers,
+      redirects: site.options.redirects,
+      clientRoutes: site.options.clientRoutes,
+      sharedMaxAgeSeconds: settings.cdnMaxAge,
     },
     render,
   )
@@ -47,7 +57,7 @@ async function serve(options = {}) {
 /** The one start-up line: where, and what is served. */
 function describe(server, host) {
   const s = server.summary()
-  const url = `http://${host}:${server.port}/`
+  const url = `http://${host}:${server.port}${s.pathPrefix || ''}/`
   if (s.deferredPages === 0) {
     return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)`
   }

@@ -19,9 +19,34 @@ function readJson(file, what) {
   }
 }
 
+/** A JSON file Gatsby may or may not have written; `fallback` when it is absent. */
+function readOptionalJson(file, fallback) {
+  if (!fs.existsSync(file)) return fallback
+  return readJson(file, "Gatsby's")
+}
+
+/** gatsby-config options as the plugin recorded them, and Gatsby's redirects and client routes. */
+function readSiteOptions(root, manifest) {
+  const recorded = (manifest && manifest.site) || {}
+  return {
+    pathPrefix: recorded.pathPrefix || '',
+    trailingSlash: recorded.trailingSlash || 'always',
+    headers: recorded.headers || [],
+    redirects: (recorded.redirects || readOptionalJson(path.join(root, '.cache', 'redirects.json'), [])).map((r) => ({
+      fromPath: r.fromPath,
+      toPath: r.toPath,
+      isPermanent: Boolean(r.isPermanent),
+      statusCode: r.statusCode || undefined,
+      ignoreCase: Boolean(r.ignoreCase),
+      force: Boolean(r.force),
+    })),
+    clientRoutes: readOptionalJson(path.join(root, '.cache', 'match-paths.json'), []),
+  }
+}
+
 /**
  * Reads the facts the server needs about the built site at `siteRoot`.
- * @returns {{ root: string, publicDir: string, buildId: string, deferredPages: {path: string, matchPath: string|null}[], hasEngines: boolean }}
+ * @returns {{ root: string, publicDir: string, buildId: string, deferredPages: {path: string, matchPath: string|null}[], hasEngines: boolean, options: object }}
  */
 function readSite(siteRoot) {
   const root = path.resolve(siteRoot)
@@ -44,7 +69,8 @@ function readSite(siteRoot) {
       )
     }
     // A site with no deferred page at all: served static.
-    return { root, publicDir, buildId: `static:${appData.webpackCompilationHash}`, deferredPages: [], hasEngines }
+    const options = readSiteOptions(root, null)
+    return { root, publicDir, buildId: `static:${appData.webpackCompilationHash}`, deferredPages: [], hasEngines, options }
   }
 
   const manifest = readJson(manifestFile, "gatsby-dsg's page manifest")
@@ -58,7 +84,7 @@ function readSite(siteRoot) {
   // The plugin's id is new for every build (content changes included); Gatsby's compilation hash
   // covers a build made after the plugin was removed from the config.
   const buildId = `${manifest.buildId}:${appData.webpackCompilationHash}`
-  return { root, publicDir, buildId, deferredPages, hasEngines }
+  return { root, publicDir, buildId, deferredPages, hasEngines, options: readSiteOptions(root, manifest) }
 }
 
 module.exports = { readSite, SiteError, MANIFEST }

@@ -44,13 +44,55 @@ pub struct ServerOptions {
     /// Anything that changes with every `gatsby build` (the CLI joins the plugin's build id and
     /// Gatsby's compilation hash); hashed into the cache directory's name.
     pub build_id: String,
-    /// Memory cache bound in bytes. Default 256 MiB.
+    /// Memory cache bound for generated pages, in bytes (every encoding counted). Default 256 MiB.
     pub memory_cache_bytes: Option<i64>,
+    /// Memory cache bound for files of `public/`, in bytes. Default 64 MiB.
+    pub static_cache_bytes: Option<i64>,
     /// Default 30 000.
     pub render_timeout_ms: Option<u32>,
     /// How long `close()` waits for in-flight requests and renders. Default 10 000.
     pub shutdown_timeout_ms: Option<u32>,
     pub deferred_pages: Vec<DeferredPageInput>,
+    /// Serve under this prefix (gatsby-config `pathPrefix`, with `--prefix-paths`).
+    pub path_prefix: Option<String>,
+    /// gatsby-config `trailingSlash`: `always` (Gatsby's default), `never` or `ignore`.
+    pub trailing_slash: Option<String>,
+    /// gatsby-config `headers`.
+    pub headers: Option<Vec<HeaderRuleInput>>,
+    /// `.cache/redirects.json`, as `createRedirect` wrote it.
+    pub redirects: Option<Vec<RedirectInput>>,
+    /// `.cache/match-paths.json`: client-only routes of SSG pages.
+    pub client_routes: Option<Vec<ClientRouteInput>>,
+    /// Lifetime of generated pages in shared caches (CDNs): `s-maxage` and `CDN-Cache-Control`.
+    pub shared_max_age_seconds: Option<u32>,
+}
+
+#[napi(object)]
+pub struct HeaderRuleInput {
+    pub source: String,
+    pub headers: Vec<HeaderInput>,
+}
+
+#[napi(object)]
+pub struct HeaderInput {
+    pub key: String,
+    pub value: String,
+}
+
+#[napi(object)]
+pub struct RedirectInput {
+    pub from_path: String,
+    pub to_path: String,
+    pub is_permanent: Option<bool>,
+    pub status_code: Option<u32>,
+    pub ignore_case: Option<bool>,
+    pub force: Option<bool>,
+}
+
+#[napi(object)]
+pub struct ClientRouteInput {
+    pub path: String,
+    pub match_path: String,
 }
 
 #[napi(object)]
@@ -60,6 +102,8 @@ pub struct SiteSummary {
     pub deferred_pages: u32,
     pub generated_pages: u32,
     pub cache_dir: Option<String>,
+    /// The path prefix the site is served under, if any.
+    pub path_prefix: Option<String>,
 }
 
 #[napi(object)]
@@ -141,6 +185,7 @@ impl DsgServer {
             deferred_pages: s.deferred_pages as u32,
             generated_pages: s.generated_pages as u32,
             cache_dir: s.cache_dir.clone(),
+            path_prefix: s.path_prefix.clone(),
         }
     }
 
@@ -203,9 +248,14 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
             u16::try_from(port).map_err(|_| invalid(format!("port {port} is out of range")))?;
     }
     config.cache_dir = options.cache_dir.map(PathBuf::from);
-    if let Some(bytes) = options.memory_cache_bytes {
-        config.memory_cache_bytes = usize::try_from(bytes)
-            .map_err(|_| invalid(format!("memoryCacheBytes {bytes} must not be negative")))?;
+    let bytes = |value: i64, name: &str| {
+        usize::try_from(value).map_err(|_| invalid(format!("{name} {value} must not be negative")))
+    };
+    if let Some(value) = options.memory_cache_bytes {
+        config.memory_cache_bytes = bytes(value, "memoryCacheBytes")?;
+    }
+    if let Some(value) = options.static_cache_bytes {
+        config.static_cache_bytes = bytes(value, "staticCacheBytes")?;
     }
     if let Some(ms) = options.render_timeout_ms {
         config.render_timeout = Duration::from_millis(u64::from(ms));
@@ -221,7 +271,76 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
             match_path: p.match_path,
         })
         .collect();
+    config.site = site_options(
+        options.path_prefix,
+        options.trailing_slash,
+        options.headers,
+        options.redirects,
+        options.client_routes,
+        options.shared_max_age_seconds,
+    )?;
     Ok(config)
+}
+
+fn site_options(
+    path_prefix: Option<String>,
+    trailing_slash: Option<String>,
+    headers: Option<Vec<HeaderRuleInput>>,
+    redirects: Option<Vec<RedirectInput>>,
+    client_routes: Option<Vec<ClientRouteInput>>,
+    shared_max_age: Option<u32>,
+) -> Result<engine::SiteOptions> {
+    let trailing_slash = match trailing_slash.as_deref() {
+        None | Some("always") => engine::TrailingSlash::Always,
+        Some("never") => engine::TrailingSlash::Never,
+        Some("ignore") => engine::TrailingSlash::Ignore,
+        Some(other) => {
+            return Err(Error::new(
+                Status::InvalidArg,
+                format!("trailingSlash must be always, never or ignore, not {other:?}"),
+            ))
+        }
+    };
+    Ok(engine::SiteOptions {
+        path_prefix,
+        trailing_slash,
+        headers: headers
+            .unwrap_or_default()
+            .into_iter()
+            .map(|rule| engine::HeaderRuleSpec {
+                source: rule.source,
+                headers: rule
+                    .headers
+                    .into_iter()
+                    .map(|h| engine::HeaderSpec {
+                        key: h.key,
+                        value: h.value,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        redirects: redirects
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| engine::RedirectSpec {
+                from_path: r.from_path,
+                to_path: r.to_path,
+                is_permanent: r.is_permanent.unwrap_or(false),
+                status_code: r.status_code.and_then(|c| u16::try_from(c).ok()),
+                ignore_case: r.ignore_case.unwrap_or(false),
+                force: r.force.unwrap_or(false),
+            })
+            .collect(),
+        client_routes: client_routes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| engine::ClientRouteSpec {
+                path: r.path,
+                match_path: r.match_path,
+            })
+            .collect(),
+        shared_max_age,
+    })
 }
 
 #[napi(object)]

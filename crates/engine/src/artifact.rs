@@ -1,6 +1,5 @@
-//! What a deferred page turns into: its HTML document and its page-data JSON.
-
-use bytes::Bytes;
+//! What a deferred page turns into: its HTML document and its page-data JSON (each stored as
+//! [`crate::content::Content`]).
 
 /// The two files Gatsby makes for one page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,17 +25,5 @@ impl ArtifactKind {
             ArtifactKind::Html => "html",
             ArtifactKind::PageData => "page-data",
         }
-    }
-}
-
-/// One generated file, ready to be sent. Cloning shares the bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Artifact {
-    pub body: Bytes,
-}
-
-impl Artifact {
-    pub fn new(body: impl Into<Bytes>) -> Self {
-        Artifact { body: body.into() }
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::build_id::BuildId;
 use crate::pages::DeferredPageSpec;
+use crate::site::SiteOptions;
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -17,17 +18,21 @@ pub struct ServerConfig {
     /// `None` keeps artifacts in memory only.
     pub cache_dir: Option<PathBuf>,
     pub build_id: BuildId,
-    /// Upper bound of the memory cache, in bytes of artifacts.
+    /// Upper bound of the memory cache of generated pages, in bytes (every encoding counted).
     pub memory_cache_bytes: usize,
+    /// Upper bound of the memory cache of files of `public/`, in bytes.
+    pub static_cache_bytes: usize,
     /// A render (page-data, then HTML) that takes longer fails with 500 and is not cached.
     pub render_timeout: Duration,
     /// How long `close()` waits for in-flight requests and renders.
     pub shutdown_timeout: Duration,
     pub deferred_pages: Vec<DeferredPageSpec>,
+    pub site: SiteOptions,
 }
 
 impl ServerConfig {
     pub const DEFAULT_MEMORY_CACHE_BYTES: usize = 256 * 1024 * 1024;
+    pub const DEFAULT_STATIC_CACHE_BYTES: usize = 64 * 1024 * 1024;
     pub const DEFAULT_RENDER_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,9 +44,11 @@ impl ServerConfig {
             cache_dir: None,
             build_id,
             memory_cache_bytes: Self::DEFAULT_MEMORY_CACHE_BYTES,
+            static_cache_bytes: Self::DEFAULT_STATIC_CACHE_BYTES,
             render_timeout: Self::DEFAULT_RENDER_TIMEOUT,
             shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
             deferred_pages: Vec::new(),
+            site: SiteOptions::default(),
         }
     }
 }

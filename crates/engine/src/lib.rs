@@ -14,6 +14,7 @@ pub mod artifact;
 pub mod build_id;
 pub mod cache;
 pub mod config;
+pub mod content;
 pub mod pages;
 pub mod path;
 pub mod policy;
@@ -21,14 +22,19 @@ pub mod render;
 pub mod respond;
 pub mod route;
 pub mod server;
+pub mod site;
 pub mod static_files;
 pub mod stats;
 
-pub use artifact::{Artifact, ArtifactKind};
+pub use artifact::ArtifactKind;
 pub use build_id::BuildId;
 pub use config::ServerConfig;
+pub use content::Content;
 pub use pages::{DeferredPage, DeferredPageSpec, DeferredPages};
 pub use policy::DeferPolicy;
 pub use render::{RenderError, RenderedPage, Renderer};
-pub use server::{Server, StartError};
+pub use server::{Server, SiteSummary, StartError};
+pub use site::{
+    ClientRouteSpec, HeaderRuleSpec, HeaderSpec, RedirectSpec, SiteOptions, TrailingSlash,
+};
 pub use stats::StatsSnapshot;

@@ -74,10 +74,19 @@ impl DeferredPages {
     /// The most specific page whose `matchPath` matches `path` (normalised).
     pub fn find_by_match_path(&self, path: &str) -> Option<&Arc<DeferredPage>> {
         let segments: Vec<&str> = segments(path).collect();
+        self.find_by_match_path_scored(&segments)
+            .map(|(_, page)| page)
+    }
+
+    /// The same, for a path given as its segments, with the winning pattern's rank.
+    pub fn find_by_match_path_scored(
+        &self,
+        segments: &[&str],
+    ) -> Option<(i32, &Arc<DeferredPage>)> {
         self.patterns
             .iter()
-            .find(|(pattern, _)| pattern.matches(&segments))
-            .map(|(_, page)| page)
+            .find(|(pattern, _)| pattern.matches(segments))
+            .map(|(pattern, page)| (pattern.score, page))
     }
 }
 
@@ -94,9 +103,9 @@ fn segments(path: &str) -> impl Iterator<Item = &str> {
 
 /// A `matchPath` in @reach/router syntax: static segments, `:param` segments, a final `*` splat.
 #[derive(Debug)]
-struct MatchPath {
+pub struct MatchPath {
     segments: Vec<Segment>,
-    score: i32,
+    pub score: i32,
 }
 
 #[derive(Debug, PartialEq)]
@@ -107,7 +116,7 @@ enum Segment {
 }
 
 impl MatchPath {
-    fn parse(pattern: &str) -> Self {
+    pub fn parse(pattern: &str) -> Self {
         let decoded = normalize(pattern).unwrap_or_else(|_| pattern.to_string());
         let segments: Vec<Segment> = segments(&decoded)
             .map(|s| {
@@ -124,7 +133,8 @@ impl MatchPath {
         MatchPath { segments, score }
     }
 
-    fn matches(&self, path: &[&str]) -> bool {
+    /// Whether the path given as its segments matches.
+    pub fn matches(&self, path: &[&str]) -> bool {
         for (i, segment) in self.segments.iter().enumerate() {
             match segment {
                 Segment::Splat => return true,

@@ -2,17 +2,23 @@
 
 use std::sync::Arc;
 
+use hyper::StatusCode;
+
 use crate::artifact::ArtifactKind;
-use crate::pages::{DeferredPage, DeferredPages};
-use crate::path::{normalize, page_path_of_page_data, PathError};
+use crate::pages::{DeferredPage, DeferredPages, MatchPath};
+use crate::path::{normalize, page_path_of_page_data, trim_trailing_slash, PathError};
+use crate::site::{ClientRouteSpec, Redirect, RedirectSpec, TrailingSlash};
 use crate::static_files::{StaticFile, StaticFiles};
 
 #[derive(Debug)]
 pub enum Route {
-    /// A file of `public/`.
+    /// A file of `public/` (also an SSG page answering for its client-only routes).
     Static(Arc<StaticFile>),
-    /// A directory asked without its trailing slash: 301 to this location, like `gatsby serve`.
-    Redirect(String),
+    /// Gatsby's trailing-slash redirects, a directory without its slash, `createRedirect`.
+    Redirect {
+        status: StatusCode,
+        location: String,
+    },
     /// A deferred page's HTML or page-data.
     Deferred {
         page: Arc<DeferredPage>,
@@ -22,10 +28,22 @@ pub enum Route {
     BadRequest(PathError),
 }
 
+/// A routed request, with its normalised path (without the path prefix) for header rules.
+#[derive(Debug)]
+pub struct Routed {
+    pub route: Route,
+    pub path: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct Router {
     pub static_files: StaticFiles,
     pub pages: DeferredPages,
+    path_prefix: Option<String>,
+    trailing_slash: TrailingSlash,
+    redirects: Vec<Redirect>,
+    /// SSG pages with a `matchPath`, most specific first.
+    client_routes: Vec<(MatchPath, Arc<StaticFile>)>,
 }
 
 impl Router {
@@ -33,50 +51,206 @@ impl Router {
         Router {
             static_files,
             pages,
+            path_prefix: None,
+            trailing_slash: TrailingSlash::Ignore,
+            redirects: Vec::new(),
+            client_routes: Vec::new(),
         }
+    }
+
+    /// Serve under `prefix` (e.g. `/blog`): other paths are not found.
+    pub fn with_path_prefix(mut self, prefix: Option<&str>) -> Self {
+        self.path_prefix = prefix
+            .map(|p| format!("/{}", p.trim_matches('/')))
+            .filter(|p| p != "/");
+        self
+    }
+
+    pub fn path_prefix(&self) -> Option<&str> {
+        self.path_prefix.as_deref()
+    }
+
+    pub fn with_trailing_slash(mut self, option: TrailingSlash) -> Self {
+        self.trailing_slash = option;
+        self
+    }
+
+    pub fn with_redirects(mut self, redirects: &[RedirectSpec]) -> Self {
+        self.redirects = redirects.iter().map(Redirect::new).collect();
+        self
+    }
+
+    /// Client-only routes of SSG pages; an entry whose page has no HTML in `public/` (a deferred
+    /// page) is left to the deferred-page table.
+    pub fn with_client_routes(mut self, routes: &[ClientRouteSpec]) -> Self {
+        for route in routes {
+            let dir = normalize(&route.path).unwrap_or_else(|_| route.path.clone());
+            let dir = format!("{}/", dir.trim_end_matches('/'));
+            if let Some(file) = self.static_files.index_of(&dir) {
+                let file = Arc::clone(file);
+                self.client_routes
+                    .push((MatchPath::parse(&route.match_path), file));
+            }
+        }
+        self.client_routes
+            .sort_by_key(|(pattern, _)| std::cmp::Reverse(pattern.score));
+        self
     }
 
     /// Routes the path part of a request URI; `query` only travels into redirects.
     ///
-    /// Order: a deferred page by its own path first (a file left in `public/` by an older build
-    /// must not shadow it), then `public/`, then deferred pages by `matchPath` (so that a
-    /// catch-all pattern never hides a real file).
-    pub fn route(&self, raw_path: &str, query: Option<&str>) -> Route {
-        let path = match normalize(raw_path) {
-            Ok(path) => path,
-            Err(error) => return Route::BadRequest(error),
+    /// Order: forced redirects; a deferred page by its own path (a file left in `public/` by an
+    /// older build must not shadow it); `public/`; other redirects; `matchPath` patterns of SSG
+    /// and deferred pages (so that a catch-all never hides a real file or redirect); 404.
+    pub fn route(&self, raw_path: &str, query: Option<&str>) -> Routed {
+        let Some(raw) = self.strip_prefix(raw_path) else {
+            return Routed {
+                route: Route::NotFound,
+                path: None,
+            };
         };
+        let path = match normalize(raw) {
+            Ok(path) => path,
+            Err(error) => {
+                return Routed {
+                    route: Route::BadRequest(error),
+                    path: None,
+                }
+            }
+        };
+        let route = self.route_normalized(raw, &path, query);
+        Routed {
+            route,
+            path: Some(path),
+        }
+    }
 
-        if let Some(page_path) = page_path_of_page_data(&path) {
+    fn route_normalized(&self, raw: &str, path: &str, query: Option<&str>) -> Route {
+        let redirect = self.redirects.iter().find(|r| r.matches(path));
+        if let Some(redirect) = redirect.filter(|r| r.force) {
+            return self.redirect_to(redirect, query);
+        }
+
+        if let Some(page_path) = page_path_of_page_data(path) {
             if let Some(page) = self.pages.find_exact(&page_path) {
                 return deferred(page, ArtifactKind::PageData);
             }
         }
-        if let Some(page) = self.pages.find_exact(&path) {
-            return deferred(page, ArtifactKind::Html);
+        if let Some(page) = self.pages.find_exact(path) {
+            let page_path = normalize(&page.path).unwrap_or_else(|_| page.path.to_string());
+            return match self.slash_redirect(raw, path, &page_path, query) {
+                Some(route) => route,
+                None => deferred(page, ArtifactKind::Html),
+            };
         }
 
         if path.ends_with('/') {
-            if let Some(file) = self.static_files.index_of(&path) {
+            if let Some(file) = self.static_files.index_of(path) {
+                if self.trailing_slash == TrailingSlash::Never && path != "/" {
+                    let trimmed = raw.trim_end_matches('/');
+                    return self.moved(trimmed, query);
+                }
                 return Route::Static(Arc::clone(file));
             }
-        } else if let Some(file) = self.static_files.file(&path) {
+        } else if let Some(file) = self.static_files.file(path) {
             return Route::Static(Arc::clone(file));
-        } else if self.static_files.has_index_below(&path) {
-            // Leading slashes collapsed: `//about` must not become `//about/`, which a browser
-            // reads as another host.
-            let mut location = format!("/{}/", raw_path.trim_start_matches('/'));
-            if let Some(query) = query {
-                location.push('?');
-                location.push_str(query);
+        } else if self.static_files.has_index_below(path) {
+            if self.trailing_slash == TrailingSlash::Never {
+                let dir = format!("{path}/");
+                if let Some(file) = self.static_files.index_of(&dir) {
+                    return Route::Static(Arc::clone(file));
+                }
             }
-            return Route::Redirect(location);
+            return self.moved(&format!("{}/", raw.trim_end_matches('/')), query);
         }
 
-        match self.pages.find_by_match_path(&path) {
-            Some(page) => deferred(page, ArtifactKind::Html),
-            None => Route::NotFound,
+        // A redirect is shadowed by a real page, not by a client-only route's pattern.
+        if let Some(redirect) = redirect {
+            return self.redirect_to(redirect, query);
         }
+
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let client_route = self
+            .client_routes
+            .iter()
+            .find(|(pattern, _)| pattern.matches(&segments));
+        let deferred_route = self.pages.find_by_match_path_scored(&segments);
+        match (client_route, deferred_route) {
+            (Some((pattern, file)), Some((score, _))) if pattern.score > score => {
+                Route::Static(Arc::clone(file))
+            }
+            (_, Some((_, page))) => deferred(page, ArtifactKind::Html),
+            (Some((_, file)), None) => Route::Static(Arc::clone(file)),
+            (None, None) => Route::NotFound,
+        }
+    }
+
+    /// Gatsby's `trailingSlash` redirects for a page found by a slash variant of its path.
+    fn slash_redirect(
+        &self,
+        raw: &str,
+        path: &str,
+        page_path: &str,
+        query: Option<&str>,
+    ) -> Option<Route> {
+        if path == page_path || path == "/" {
+            return None;
+        }
+        match self.trailing_slash {
+            TrailingSlash::Always if !path.ends_with('/') => {
+                Some(self.moved(&format!("{}/", raw.trim_end_matches('/')), query))
+            }
+            TrailingSlash::Never if path.ends_with('/') => {
+                Some(self.moved(trim_trailing_slash(raw), query))
+            }
+            _ => None,
+        }
+    }
+
+    fn strip_prefix<'a>(&self, raw_path: &'a str) -> Option<&'a str> {
+        let Some(prefix) = &self.path_prefix else {
+            return Some(raw_path);
+        };
+        match raw_path.strip_prefix(prefix.as_str()) {
+            Some("") => Some("/"),
+            Some(rest) if rest.starts_with('/') => Some(rest),
+            _ => None,
+        }
+    }
+
+    /// 301 to `raw` (an unprefixed path of this site), with the prefix and the query.
+    fn moved(&self, raw: &str, query: Option<&str>) -> Route {
+        Route::Redirect {
+            status: StatusCode::MOVED_PERMANENTLY,
+            location: self.location(raw, query),
+        }
+    }
+
+    fn redirect_to(&self, redirect: &Redirect, query: Option<&str>) -> Route {
+        let location = if redirect.to.starts_with('/') {
+            self.location(&redirect.to, query)
+        } else {
+            redirect.to.clone()
+        };
+        Route::Redirect {
+            status: StatusCode::from_u16(redirect.status).unwrap_or(StatusCode::FOUND),
+            location,
+        }
+    }
+
+    fn location(&self, raw: &str, query: Option<&str>) -> String {
+        // Leading slashes collapsed: `//about` must not become `//about/`, which a browser
+        // reads as another host.
+        let mut location = format!(
+            "{}/{}",
+            self.path_prefix.as_deref().unwrap_or(""),
+            raw.trim_start_matches('/')
+        );
+        if let Some(query) = query {
+            location.push('?');
+            location.push_str(query);
+        }
+        location
     }
 }
 
@@ -88,123 +262,4 @@ fn deferred(page: &Arc<DeferredPage>, kind: ArtifactKind) -> Route {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::pages::DeferredPageSpec;
-    use std::fs;
-
-    fn router() -> (tempfile::TempDir, Router) {
-        let public = tempfile::tempdir().unwrap();
-        let write = |p: &str| {
-            let file = public.path().join(p);
-            fs::create_dir_all(file.parent().unwrap()).unwrap();
-            fs::write(file, p).unwrap();
-        };
-        write("index.html");
-        write("about/index.html");
-        write("page-data/about/page-data.json");
-        write("404.html");
-        write("static/a.png");
-        let pages = DeferredPages::new([
-            spec("/blog/a/", None),
-            spec("/blog/안녕/", None),
-            spec("/deferred-root/", None),
-            spec("/app/", Some("/app/*")),
-            spec("/catch/", Some("/*")),
-        ]);
-        let files = StaticFiles::scan(public.path()).unwrap();
-        (public, Router::new(files, pages))
-    }
-
-    fn spec(path: &str, match_path: Option<&str>) -> DeferredPageSpec {
-        DeferredPageSpec {
-            path: path.into(),
-            match_path: match_path.map(Into::into),
-        }
-    }
-
-    fn deferred_path(route: Route) -> (String, ArtifactKind) {
-        match route {
-            Route::Deferred { page, kind } => (page.path.to_string(), kind),
-            other => panic!("expected a deferred page, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn deferred_page_html_resolves_in_every_slash_variant() {
-        let (_dir, r) = router();
-        for raw in ["/blog/a", "/blog/a/", "/blog/a//", "//blog//a/"] {
-            assert_eq!(
-                deferred_path(r.route(raw, None)),
-                ("/blog/a/".into(), ArtifactKind::Html)
-            );
-        }
-    }
-
-    #[test]
-    fn deferred_page_data_url_resolves_to_its_page() {
-        let (_dir, r) = router();
-        assert_eq!(
-            deferred_path(r.route("/page-data/blog/a/page-data.json", None)),
-            ("/blog/a/".into(), ArtifactKind::PageData)
-        );
-    }
-
-    #[test]
-    fn percent_encoded_korean_slug_resolves() {
-        let (_dir, r) = router();
-        let raw = "/blog/%EC%95%88%EB%85%95/";
-        assert_eq!(deferred_path(r.route(raw, None)).0, "/blog/안녕/");
-    }
-
-    #[test]
-    fn static_page_and_its_page_data_are_served_from_public() {
-        let (_dir, r) = router();
-        assert!(matches!(r.route("/about/", None), Route::Static(_)));
-        assert!(matches!(r.route("/", None), Route::Static(_)));
-        assert!(matches!(
-            r.route("/page-data/about/page-data.json", None),
-            Route::Static(_)
-        ));
-    }
-
-    #[test]
-    fn directory_without_slash_redirects_keeping_the_query() {
-        let (_dir, r) = router();
-        match r.route("/about", Some("x=1")) {
-            Route::Redirect(location) => assert_eq!(location, "/about/?x=1"),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn match_path_never_hides_a_static_file() {
-        let (_dir, r) = router();
-        assert!(matches!(r.route("/static/a.png", None), Route::Static(_)));
-        assert_eq!(deferred_path(r.route("/app/x", None)).0, "/app/");
-        assert_eq!(deferred_path(r.route("/nothing-here", None)).0, "/catch/");
-    }
-
-    #[test]
-    fn unknown_path_is_not_found_without_a_catch_all() {
-        let public = tempfile::tempdir().unwrap();
-        let r = Router::new(
-            StaticFiles::scan(public.path()).unwrap(),
-            DeferredPages::new([spec("/blog/a/", None)]),
-        );
-        assert!(matches!(r.route("/nope/", None), Route::NotFound));
-        assert!(matches!(
-            r.route("/page-data/nope/page-data.json", None),
-            Route::NotFound
-        ));
-    }
-
-    #[test]
-    fn traversal_is_a_bad_request() {
-        let (_dir, r) = router();
-        assert!(matches!(
-            r.route("/../../etc/passwd", None),
-            Route::BadRequest(PathError::EscapesRoot)
-        ));
-    }
-}
+mod tests;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
@@ -19,17 +20,19 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::artifact::ArtifactKind;
 use crate::cache::disk::DiskCache;
 use crate::cache::memory::MemoryCache;
 use crate::cache::{CacheOutcome, PageCache};
 use crate::config::ServerConfig;
-use crate::pages::DeferredPages;
+use crate::pages::{DeferredPage, DeferredPages};
 use crate::render::Renderer;
 use crate::respond::error_pages::ErrorPages;
-use crate::respond::headers::X_DSG_CACHE;
-use crate::respond::{self, Body, BodyMode};
+use crate::respond::headers::{generated_cache_control, CDN_CACHE_CONTROL, X_DSG_CACHE};
+use crate::respond::{self, Body, BodyMode, Entity};
 use crate::route::{Route, Router};
-use crate::static_files::StaticFiles;
+use crate::site::HeaderRules;
+use crate::static_files::{StaticContent, StaticFiles};
 use crate::stats::{Stats, StatsSnapshot};
 
 /// A slow client gets this long to send its request head.
@@ -39,7 +42,12 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 struct App {
     router: Router,
     cache: Arc<PageCache>,
+    static_content: StaticContent,
     error_pages: ErrorPages,
+    header_rules: HeaderRules,
+    /// Precomputed for generated pages (with the shared-cache lifetime when one is set).
+    generated_cache_control: HeaderValue,
+    cdn_cache_control: Option<HeaderValue>,
     stats: Arc<Stats>,
 }
 
@@ -49,6 +57,7 @@ pub enum StartError {
     PublicDir { dir: String, source: io::Error },
     CacheDir { dir: String, source: io::Error },
     Bind { addr: String, source: io::Error },
+    SiteOption(String),
 }
 
 impl fmt::Display for StartError {
@@ -61,6 +70,7 @@ impl fmt::Display for StartError {
                 write!(f, "cannot use cache directory {dir}: {source}")
             }
             StartError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            StartError::SiteOption(message) => f.write_str(message),
         }
     }
 }
@@ -76,6 +86,8 @@ pub struct SiteSummary {
     /// Deferred pages whose HTML is already stored on disk for this build.
     pub generated_pages: usize,
     pub cache_dir: Option<String>,
+    /// The path prefix the site is served under, if any (`/docs`).
+    pub path_prefix: Option<String>,
 }
 
 pub struct Server {
@@ -114,6 +126,8 @@ impl Server {
                 }
             })?),
         };
+        let header_rules = HeaderRules::new(&config.site.headers)
+            .map_err(|e| StartError::SiteOption(e.to_string()))?;
         let pages = DeferredPages::new(config.deferred_pages.iter().cloned());
         let summary = SiteSummary {
             static_files: static_files.len(),
@@ -121,6 +135,7 @@ impl Server {
             deferred_pages: pages.len(),
             generated_pages: disk.as_ref().map_or(0, DiskCache::html_count),
             cache_dir: disk.as_ref().map(|d| d.dir().display().to_string()),
+            path_prefix: None,
         };
 
         let addr = format!("{}:{}", config.host, config.port);
@@ -142,10 +157,26 @@ impl Server {
             config.render_timeout,
             Arc::clone(&stats),
         ));
+        let site = &config.site;
+        let router = Router::new(static_files, pages).with_path_prefix(site.path_prefix.as_deref());
+        let summary = SiteSummary {
+            path_prefix: router.path_prefix().map(str::to_string),
+            ..summary
+        };
+        let router = router
+            .with_trailing_slash(site.trailing_slash)
+            .with_redirects(&site.redirects)
+            .with_client_routes(&site.client_routes);
+        let (generated_cache_control, cdn_cache_control) =
+            generated_cache_control(site.shared_max_age);
         let app = Arc::new(App {
-            router: Router::new(static_files, pages),
+            router,
             cache,
+            static_content: StaticContent::new(config.static_cache_bytes),
             error_pages,
+            header_rules,
+            generated_cache_control,
+            cdn_cache_control,
             stats,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -238,36 +269,82 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let mode = match *req.method() {
         Method::GET => BodyMode::Full,
         Method::HEAD => BodyMode::HeadersOnly,
+        Method::OPTIONS => return respond::options(),
         _ => return respond::method_not_allowed(),
     };
     let uri = req.uri();
-    match app.router.route(uri.path(), uri.query()) {
-        Route::Deferred { page, kind } => match app.cache.get(&page, kind).await {
-            Ok((artifact, outcome)) => {
-                let counter = match outcome {
-                    CacheOutcome::Hit => &app.stats.hits,
-                    CacheOutcome::Miss => &app.stats.misses,
-                };
-                counter.fetch_add(1, Relaxed);
-                respond::artifact(kind, &artifact, outcome, mode)
-            }
-            // Already logged once by the render's leader.
-            Err(_) => {
-                let mut res = respond::server_error(&app.error_pages, mode);
-                res.headers_mut()
-                    .insert(X_DSG_CACHE, CacheOutcome::Miss.header_value());
-                res
-            }
-        },
-        Route::Static(file) => match tokio::fs::read(&file.fs_path).await {
-            Ok(body) => respond::static_file(&file, body.into(), mode),
+    let routed = app.router.route(uri.path(), uri.query());
+    let mut res = match routed.route {
+        Route::Deferred { page, kind } => deferred(app, req.headers(), &page, kind, mode).await,
+        Route::Static(file) => match app.static_content.get(&file).await {
+            Ok(content) => respond::entity(
+                req.headers(),
+                Entity {
+                    content: &content,
+                    content_type: file.content_type.clone(),
+                    cache_control: file.cache_control.clone(),
+                    modified: file.modified.zip(file.last_modified.as_ref()),
+                    negotiable: file.compressible,
+                    ranges: true,
+                },
+                mode,
+            ),
             Err(e) => {
                 eprintln!("gatsby-dsg: cannot read {}: {e}", file.fs_path.display());
                 respond::server_error(&app.error_pages, mode)
             }
         },
-        Route::Redirect(location) => respond::redirect(&location),
+        Route::Redirect { status, location } => respond::redirect(status, &location),
         Route::NotFound => respond::not_found(&app.error_pages, mode),
         Route::BadRequest(reason) => respond::bad_request(&reason.to_string()),
+    };
+    if let Some(path) = routed.path.filter(|_| !app.header_rules.is_empty()) {
+        let headers = res.headers_mut();
+        for (name, value) in app.header_rules.for_path(&path) {
+            headers.insert(name.clone(), value.clone());
+        }
     }
+    res
+}
+
+async fn deferred(
+    app: &Arc<App>,
+    request: &HeaderMap,
+    page: &Arc<DeferredPage>,
+    kind: ArtifactKind,
+    mode: BodyMode,
+) -> Response<Body> {
+    let (content, outcome) = match app.cache.get(page, kind).await {
+        Ok(found) => found,
+        Err(_) => {
+            // Already logged once by the render's leader.
+            let mut res = respond::server_error(&app.error_pages, mode);
+            res.headers_mut()
+                .insert(X_DSG_CACHE, CacheOutcome::Miss.header_value());
+            return res;
+        }
+    };
+    let counter = match outcome {
+        CacheOutcome::Hit => &app.stats.hits,
+        CacheOutcome::Miss => &app.stats.misses,
+    };
+    counter.fetch_add(1, Relaxed);
+    let mut res = respond::entity(
+        request,
+        Entity {
+            content: &content,
+            content_type: HeaderValue::from_static(kind.content_type()),
+            cache_control: app.generated_cache_control.clone(),
+            modified: None,
+            negotiable: true,
+            ranges: false,
+        },
+        mode,
+    );
+    let headers = res.headers_mut();
+    headers.insert(X_DSG_CACHE, outcome.header_value());
+    if let Some(value) = &app.cdn_cache_control {
+        headers.insert(CDN_CACHE_CONTROL, value.clone());
+    }
+    res
 }

@@ -5,18 +5,28 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use hyper::header::HeaderValue;
 
+use crate::cache::memory::MemoryCache;
+use crate::content::{Content, MIN_COMPRESSIBLE_BYTES};
+use crate::respond::encoding::is_compressible;
 use crate::respond::headers::{cache_control_for_static, content_type_for};
 
 /// One file of `public/` with its precomputed response headers.
 #[derive(Debug)]
 pub struct StaticFile {
+    /// Its URL path, e.g. `/about/index.html`: the key of its content in memory.
+    pub url_path: Arc<str>,
     pub fs_path: PathBuf,
     pub len: u64,
     pub content_type: HeaderValue,
     pub cache_control: HeaderValue,
+    pub modified: Option<SystemTime>,
+    pub last_modified: Option<HeaderValue>,
+    /// Text worth offering in brotli and gzip.
+    pub compressible: bool,
 }
 
 #[derive(Debug, Default)]
@@ -50,14 +60,21 @@ impl StaticFiles {
                 continue;
             };
             let url_path = format!("/{relative}");
-            let len = fs_path.metadata()?.len();
+            let metadata = fs_path.metadata()?;
+            let modified = metadata.modified().ok();
+            let content_type = content_type_for(&url_path);
             files.insert(
                 url_path.clone(),
                 Arc::new(StaticFile {
-                    content_type: content_type_for(&url_path),
+                    url_path: Arc::from(url_path.as_str()),
+                    compressible: is_compressible(content_type.to_str().unwrap_or("")),
+                    content_type,
                     cache_control: cache_control_for_static(&url_path),
+                    last_modified: modified
+                        .and_then(|m| HeaderValue::from_str(&httpdate::fmt_http_date(m)).ok()),
+                    modified,
                     fs_path,
-                    len,
+                    len: metadata.len(),
                 }),
             );
         }
@@ -97,6 +114,46 @@ impl StaticFiles {
 
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+    }
+}
+
+/// Files larger than this are read for each request instead of being held in memory.
+const MAX_HELD_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The bodies of `public/` files, read on first use and held in a byte-bounded memory cache;
+/// text files get their brotli and gzip variants made in the background.
+pub struct StaticContent {
+    memory: Arc<MemoryCache<Arc<str>>>,
+}
+
+impl StaticContent {
+    pub fn new(capacity_bytes: usize) -> Self {
+        StaticContent {
+            memory: Arc::new(MemoryCache::new(capacity_bytes)),
+        }
+    }
+
+    pub async fn get(&self, file: &StaticFile) -> io::Result<Arc<Content>> {
+        if let Some(content) = self.memory.get(&file.url_path) {
+            return Ok(content);
+        }
+        let content = Arc::new(Content::new(tokio::fs::read(&file.fs_path).await?));
+        if file.len <= MAX_HELD_FILE_BYTES {
+            self.memory
+                .insert(Arc::clone(&file.url_path), Arc::clone(&content));
+            if file.compressible && content.identity.bytes.len() >= MIN_COMPRESSIBLE_BYTES {
+                let memory = Arc::clone(&self.memory);
+                let (key, plain) = (Arc::clone(&file.url_path), Arc::clone(&content));
+                tokio::task::spawn_blocking(move || {
+                    memory.insert(key, Arc::new(plain.compressed()));
+                });
+            }
+        }
+        Ok(content)
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.memory.bytes()
     }
 }
 

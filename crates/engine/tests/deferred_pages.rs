@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use gatsby_dsg_engine::TrailingSlash;
 
 const PAGE: &str = "/blog/a/";
 const PAGE_DATA_URL: &str = "/page-data/blog/a/page-data.json";
@@ -166,7 +167,11 @@ async fn other_methods_are_refused_without_rendering() {
         for target in [PAGE, PAGE_DATA_URL] {
             let res = request(addr, method, target).await;
             assert_eq!(res.status, 405, "{method} {target}");
-            assert_eq!(res.header("allow"), Some("GET, HEAD"), "{method} {target}");
+            assert_eq!(
+                res.header("allow"),
+                Some("GET, HEAD, OPTIONS"),
+                "{method} {target}"
+            );
             res.assert_security_headers();
         }
     }
@@ -198,7 +203,9 @@ async fn query_string_does_not_change_the_deferred_artifact() {
 async fn slash_variants_name_the_same_page() {
     let site = Site::new();
     let renderer = TestRenderer::new();
-    let server = start(site.config(&[PAGE]), &renderer).await;
+    let mut config = site.config(&[PAGE]);
+    config.site.trailing_slash = TrailingSlash::Ignore;
+    let server = start(config, &renderer).await;
     let addr = server.local_addr();
 
     let mut bodies = Vec::new();
@@ -210,6 +217,24 @@ async fn slash_variants_name_the_same_page() {
     assert!(bodies.iter().all(|b| *b == renderer.html(PAGE, 1)));
     assert_eq!(renderer.renders(), 1);
     assert_eq!(renderer.renders_of(PAGE), 1);
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trailing_slash_always_redirects_the_variant_without_it_before_rendering() {
+    let site = Site::new();
+    let renderer = TestRenderer::new();
+    let server = start(site.config(&[PAGE]), &renderer).await;
+    let addr = server.local_addr();
+
+    let res = get(addr, "/blog/a?x=1").await;
+    assert_eq!(res.status, 301);
+    assert_eq!(res.header("location"), Some("/blog/a/?x=1"));
+    assert_eq!(renderer.renders(), 0);
+    for target in ["/blog/a/", "/blog/a//"] {
+        assert_eq!(get(addr, target).await.status, 200, "{target}");
+    }
+    assert_eq!(renderer.renders(), 1);
     server.close().await;
 }
 

@@ -1,7 +1,8 @@
 //! The disk tier: artifacts of one build under `<cache_dir>/<build_id>/`, laid out as Gatsby lays
 //! out `public/` (`blog/a/index.html`, `page-data/blog/a/page-data.json`) so the directory can be
-//! synced to a CDN or inspected by hand. Every file is written to a temporary name, flushed, then
-//! renamed: a reader sees a whole artifact or none.
+//! synced to a CDN or inspected by hand. Brotli and gzip variants sit beside each file
+//! (`index.html.br`, `index.html.gz`). Every file is written to a temporary name, flushed, then
+//! renamed: a reader sees a whole file or none.
 
 use std::fs;
 use std::io::{self, Write};
@@ -12,6 +13,7 @@ use bytes::Bytes;
 
 use crate::artifact::ArtifactKind;
 use crate::build_id::BuildId;
+use crate::content::{Content, Encoding};
 
 const TEMP_SUFFIX: &str = ".tmp";
 
@@ -58,29 +60,42 @@ impl DiskCache {
         })
     }
 
-    /// The stored artifact, or `None` when there is none (or it cannot be read: the page is then
-    /// rendered again rather than served broken).
-    pub async fn read(&self, page: &str, kind: ArtifactKind) -> Option<Bytes> {
+    /// The stored artifact with whichever compressed variants are stored and decode to it, or
+    /// `None` when there is none (or it cannot be read: the page is then rendered again rather
+    /// than served broken).
+    pub async fn read(&self, page: &str, kind: ArtifactKind) -> Option<Content> {
         let path = self.file_path(page, kind)?;
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Some(Bytes::from(bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => {
-                eprintln!("gatsby-dsg: cannot read {}: {e}", path.display());
-                None
-            }
-        }
+        let identity = read_file(&path).await?;
+        let brotli = read_file(&with_suffix(&path, Encoding::Brotli)).await;
+        let gzip = read_file(&with_suffix(&path, Encoding::Gzip)).await;
+        // A variant from another render (a crash between two renames) must not be served.
+        let brotli = brotli.filter(|b| decodes_to(Encoding::Brotli, b, &identity));
+        let gzip = gzip.filter(|b| decodes_to(Encoding::Gzip, b, &identity));
+        Some(Content::with_encodings(identity, brotli, gzip))
     }
 
-    /// Writes atomically (temporary file, fsync, rename), off the async threads.
-    pub async fn write(&self, page: &str, kind: ArtifactKind, body: Bytes) -> io::Result<()> {
+    /// Writes every representation of `content` atomically (temporary file, fsync, rename), off
+    /// the async threads; the identity file last, so that it never exists without its variants
+    /// having been attempted.
+    pub async fn write(&self, page: &str, kind: ArtifactKind, content: &Content) -> io::Result<()> {
         let Some(path) = self.file_path(page, kind) else {
             return Ok(());
         };
         let seq = self.next_temp.fetch_add(1, Ordering::Relaxed);
-        tokio::task::spawn_blocking(move || write_atomically(&path, &body, seq))
-            .await
-            .map_err(io::Error::other)?
+        let mut files = Vec::with_capacity(3);
+        for encoding in [Encoding::Brotli, Encoding::Gzip] {
+            if let Some(representation) = content.get(encoding) {
+                files.push((with_suffix(&path, encoding), representation.bytes.clone()));
+            }
+        }
+        files.push((path, content.identity.bytes.clone()));
+        tokio::task::spawn_blocking(move || {
+            files
+                .iter()
+                .try_for_each(|(path, body)| write_atomically(path, body, seq))
+        })
+        .await
+        .map_err(io::Error::other)?
     }
 
     /// How many pages have their HTML stored for this build.
@@ -91,6 +106,34 @@ impl DiskCache {
             .filter(|e| e.file_type().is_file() && e.file_name() == "index.html")
             .count()
     }
+}
+
+async fn read_file(path: &Path) -> Option<Bytes> {
+    match tokio::fs::read(path).await {
+        Ok(bytes) => Some(Bytes::from(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            eprintln!("gatsby-dsg: cannot read {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+fn with_suffix(path: &Path, encoding: Encoding) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(encoding.file_suffix());
+    PathBuf::from(name)
+}
+
+fn decodes_to(encoding: Encoding, encoded: &[u8], identity: &[u8]) -> bool {
+    use std::io::Read;
+    let mut decoded = Vec::with_capacity(identity.len());
+    let result = match encoding {
+        Encoding::Brotli => brotli::Decompressor::new(encoded, 4096).read_to_end(&mut decoded),
+        Encoding::Gzip => flate2::read::GzDecoder::new(encoded).read_to_end(&mut decoded),
+        Encoding::Identity => return encoded == identity,
+    };
+    result.is_ok() && decoded == identity
 }
 
 fn write_atomically(path: &Path, body: &[u8], seq: u64) -> io::Result<()> {
@@ -140,12 +183,16 @@ mod tests {
         disk.write(
             "/blog/a/",
             ArtifactKind::Html,
-            Bytes::from_static(b"<html>a</html>"),
+            &Content::new("<html>a</html>"),
         )
         .await
         .unwrap();
         assert_eq!(
-            disk.read("/blog/a/", ArtifactKind::Html).await.unwrap(),
+            disk.read("/blog/a/", ArtifactKind::Html)
+                .await
+                .unwrap()
+                .identity
+                .bytes,
             Bytes::from_static(b"<html>a</html>")
         );
         assert!(disk
@@ -159,16 +206,12 @@ mod tests {
     async fn layout_mirrors_gatsby_public_dir() {
         let root = tempfile::tempdir().unwrap();
         let disk = DiskCache::open(root.path(), &build("b1")).unwrap();
-        disk.write("/", ArtifactKind::PageData, Bytes::from_static(b"{}"))
+        disk.write("/", ArtifactKind::PageData, &Content::new("{}"))
             .await
             .unwrap();
-        disk.write(
-            "/blog/안녕/",
-            ArtifactKind::PageData,
-            Bytes::from_static(b"{}"),
-        )
-        .await
-        .unwrap();
+        disk.write("/blog/안녕/", ArtifactKind::PageData, &Content::new("{}"))
+            .await
+            .unwrap();
         assert!(disk.dir().join("page-data/index/page-data.json").is_file());
         assert!(disk
             .dir()
@@ -180,7 +223,7 @@ mod tests {
     async fn artifacts_of_another_build_are_not_seen() {
         let root = tempfile::tempdir().unwrap();
         let old = DiskCache::open(root.path(), &build("old")).unwrap();
-        old.write("/a/", ArtifactKind::Html, Bytes::from_static(b"old"))
+        old.write("/a/", ArtifactKind::Html, &Content::new("old"))
             .await
             .unwrap();
         let new = DiskCache::open(root.path(), &build("new")).unwrap();
@@ -193,13 +236,24 @@ mod tests {
     async fn overwrite_replaces_the_whole_file_and_leaves_no_temp_file() {
         let root = tempfile::tempdir().unwrap();
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
-        disk.write("/a/", ArtifactKind::Html, Bytes::from(vec![b'x'; 100_000]))
+        disk.write(
+            "/a/",
+            ArtifactKind::Html,
+            &Content::new(vec![b'x'; 100_000]),
+        )
+        .await
+        .unwrap();
+        disk.write("/a/", ArtifactKind::Html, &Content::new("short"))
             .await
             .unwrap();
-        disk.write("/a/", ArtifactKind::Html, Bytes::from_static(b"short"))
-            .await
-            .unwrap();
-        assert_eq!(disk.read("/a/", ArtifactKind::Html).await.unwrap(), "short");
+        assert_eq!(
+            disk.read("/a/", ArtifactKind::Html)
+                .await
+                .unwrap()
+                .identity
+                .bytes,
+            "short"
+        );
         let leftovers: Vec<_> = walkdir::WalkDir::new(disk.dir())
             .into_iter()
             .filter_map(Result::ok)
@@ -226,5 +280,32 @@ mod tests {
         assert!(disk.file_path("/../../etc/", ArtifactKind::Html).is_none());
         assert!(disk.file_path("/a//b/", ArtifactKind::Html).is_none());
         assert!(disk.file_path("/a/b/", ArtifactKind::Html).is_some());
+    }
+
+    #[tokio::test]
+    async fn compressed_variants_are_stored_beside_the_file_and_read_back() {
+        let root = tempfile::tempdir().unwrap();
+        let disk = DiskCache::open(root.path(), &build("b")).unwrap();
+        let content = Content::new("<p>page</p>".repeat(500)).compressed();
+        disk.write("/a/", ArtifactKind::Html, &content)
+            .await
+            .unwrap();
+        assert!(disk.dir().join("a/index.html.br").is_file());
+        assert!(disk.dir().join("a/index.html.gz").is_file());
+        assert_eq!(disk.read("/a/", ArtifactKind::Html).await.unwrap(), content);
+    }
+
+    #[tokio::test]
+    async fn variant_of_another_render_is_not_served() {
+        let root = tempfile::tempdir().unwrap();
+        let disk = DiskCache::open(root.path(), &build("b")).unwrap();
+        let first = Content::new("<p>first</p>".repeat(500)).compressed();
+        disk.write("/a/", ArtifactKind::Html, &first).await.unwrap();
+        // A later render whose identity file was renamed but whose variants were not.
+        let second = "<p>second</p>".repeat(500);
+        fs::write(disk.dir().join("a/index.html"), &second).unwrap();
+        let read = disk.read("/a/", ArtifactKind::Html).await.unwrap();
+        assert_eq!(read.identity.bytes, second);
+        assert!(read.brotli.is_none() && read.gzip.is_none());
     }
 }

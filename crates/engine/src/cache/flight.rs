@@ -9,10 +9,11 @@ use dashmap::DashMap;
 use tokio::sync::watch;
 
 use super::CacheOutcome;
-use crate::artifact::{Artifact, ArtifactKind};
+use crate::artifact::ArtifactKind;
+use crate::content::Content;
 use crate::render::RenderError;
 
-pub type Outcome = Result<(Arc<Artifact>, CacheOutcome), RenderError>;
+pub type Outcome = Result<(Arc<Content>, CacheOutcome), RenderError>;
 
 /// What one fill has published so far.
 #[derive(Clone, Debug, Default)]
@@ -139,10 +140,10 @@ mod tests {
         };
         lead.publish(
             ArtifactKind::PageData,
-            Ok((Arc::new(Artifact::new("{}")), CacheOutcome::Miss)),
+            Ok((Arc::new(Content::new("{}")), CacheOutcome::Miss)),
         );
         let (artifact, _) = wait_for(rx.clone(), ArtifactKind::PageData).await.unwrap();
-        assert_eq!(artifact.body, "{}");
+        assert_eq!(artifact.identity.bytes, "{}");
         drop(lead);
         assert!(flights.is_empty());
         assert!(wait_for(rx, ArtifactKind::Html).await.is_err());
@@ -158,7 +159,7 @@ mod tests {
         lead.publish(ArtifactKind::Html, Err(RenderError::failed("first")));
         lead.publish(
             ArtifactKind::Html,
-            Ok((Arc::new(Artifact::new("x")), CacheOutcome::Miss)),
+            Ok((Arc::new(Content::new("x")), CacheOutcome::Miss)),
         );
         assert_eq!(
             wait_for(rx, ArtifactKind::Html).await.unwrap_err(),

@@ -12,15 +12,38 @@ pub const MUST_REVALIDATE: HeaderValue =
 /// Content-hashed JS/CSS and `/static/`: never changes under its name.
 pub const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 
-/// The security headers `gatsby serve` adds to every response.
-pub fn add_security_headers(headers: &mut HeaderMap) {
+/// What `gatsby serve` adds to every response: its four security headers and its CORS headers.
+pub fn add_common_headers(headers: &mut HeaderMap) {
     use hyper::header::{
-        REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS, X_XSS_PROTECTION,
+        ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_ORIGIN, REFERRER_POLICY,
+        X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS, X_XSS_PROTECTION,
     };
     headers.insert(X_XSS_PROTECTION, HeaderValue::from_static("1; mode=block"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Origin, X-Requested-With, Content-Type, Accept"),
+    );
+}
+
+pub const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
+
+/// `Cache-Control` (and `CDN-Cache-Control`) of generated pages: browsers revalidate; shared
+/// caches may keep a page for `shared_max_age` seconds, since it is valid for the whole build.
+pub fn generated_cache_control(shared_max_age: Option<u32>) -> (HeaderValue, Option<HeaderValue>) {
+    let Some(seconds) = shared_max_age else {
+        return (MUST_REVALIDATE, None);
+    };
+    let value = |v: String| HeaderValue::from_str(&v).expect("digits are a valid header value");
+    (
+        value(format!(
+            "public, max-age=0, must-revalidate, s-maxage={seconds}"
+        )),
+        Some(value(format!("public, max-age={seconds}"))),
+    )
 }
 
 /// `Content-Type` for a file of `public/`, with a charset for text.

@@ -1,0 +1,229 @@
+//! The bytes of one response body, in every encoding it is offered in, each with its strong ETag.
+//! Built once (a generated page when it is stored, a file of `public/` when first served) and
+//! shared by every response after.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use hyper::header::HeaderValue;
+
+/// Bodies smaller than this are sent as they are: compression would save less than its headers.
+pub const MIN_COMPRESSIBLE_BYTES: usize = 1024;
+
+const BROTLI_QUALITY: u32 = 9;
+const BROTLI_WINDOW: u32 = 22;
+
+/// A content coding this server produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    Identity,
+    Brotli,
+    Gzip,
+}
+
+impl Encoding {
+    /// The `Content-Encoding` value; `None` for identity.
+    pub fn header_value(self) -> Option<HeaderValue> {
+        match self {
+            Encoding::Identity => None,
+            Encoding::Brotli => Some(HeaderValue::from_static("br")),
+            Encoding::Gzip => Some(HeaderValue::from_static("gzip")),
+        }
+    }
+
+    /// Suffix of the file an encoded artifact is stored in beside its identity file.
+    pub fn file_suffix(self) -> &'static str {
+        match self {
+            Encoding::Identity => "",
+            Encoding::Brotli => ".br",
+            Encoding::Gzip => ".gz",
+        }
+    }
+
+    fn etag_suffix(self) -> &'static str {
+        match self {
+            Encoding::Identity => "",
+            Encoding::Brotli => "-br",
+            Encoding::Gzip => "-gz",
+        }
+    }
+}
+
+/// One representation: its bytes and its ETag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Representation {
+    pub bytes: Bytes,
+    pub etag: HeaderValue,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Content {
+    pub identity: Representation,
+    pub brotli: Option<Representation>,
+    pub gzip: Option<Representation>,
+}
+
+impl Content {
+    /// Identity only (compressed variants are added later, off the request path).
+    pub fn new(body: impl Into<Bytes>) -> Self {
+        let bytes = body.into();
+        let hash = content_hash(&bytes);
+        Content {
+            identity: Representation {
+                etag: etag(&hash, Encoding::Identity),
+                bytes,
+            },
+            brotli: None,
+            gzip: None,
+        }
+    }
+
+    /// With compressed variants given (e.g. read back from disk). A variant is kept only if it
+    /// is smaller than the identity body.
+    pub fn with_encodings(
+        body: impl Into<Bytes>,
+        brotli: Option<Bytes>,
+        gzip: Option<Bytes>,
+    ) -> Self {
+        let mut content = Content::new(body);
+        let hash = content.hash();
+        let size = content.identity.bytes.len();
+        let keep = |bytes: Option<Bytes>, encoding| {
+            bytes
+                .filter(|b| b.len() < size)
+                .map(|bytes| Representation {
+                    bytes,
+                    etag: etag(&hash, encoding),
+                })
+        };
+        content.brotli = keep(brotli, Encoding::Brotli);
+        content.gzip = keep(gzip, Encoding::Gzip);
+        content
+    }
+
+    /// Brotli and gzip variants of this content, made now (CPU-bound: call off the async threads).
+    pub fn compressed(&self) -> Content {
+        let body = &self.identity.bytes;
+        if body.len() < MIN_COMPRESSIBLE_BYTES {
+            return self.clone();
+        }
+        Content::with_encodings(body.clone(), Some(brotli(body)), Some(gzip(body)))
+    }
+
+    pub fn get(&self, encoding: Encoding) -> Option<&Representation> {
+        match encoding {
+            Encoding::Identity => Some(&self.identity),
+            Encoding::Brotli => self.brotli.as_ref(),
+            Encoding::Gzip => self.gzip.as_ref(),
+        }
+    }
+
+    pub fn has_encodings(&self) -> bool {
+        self.brotli.is_some() || self.gzip.is_some()
+    }
+
+    /// Bytes held, all representations together.
+    pub fn size(&self) -> usize {
+        self.identity.bytes.len()
+            + self.brotli.as_ref().map_or(0, |r| r.bytes.len())
+            + self.gzip.as_ref().map_or(0, |r| r.bytes.len())
+    }
+
+    /// The hash the ETags are made of (hex, without quotes or suffix).
+    fn hash(&self) -> String {
+        let etag = self.identity.etag.to_str().unwrap_or("\"\"");
+        etag.trim_matches('"').to_string()
+    }
+}
+
+/// 128 bits of BLAKE3: a strong validator for the identity bytes.
+fn content_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex()[..32].to_string()
+}
+
+fn etag(hash: &str, encoding: Encoding) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{hash}{}\"", encoding.etag_suffix()))
+        .expect("hex digits are a valid header value")
+}
+
+fn brotli(body: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(body.len() / 3);
+    {
+        let mut writer =
+            brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, BROTLI_WINDOW);
+        writer
+            .write_all(body)
+            .expect("writing to a Vec cannot fail");
+    }
+    Bytes::from(out)
+}
+
+fn gzip(body: &[u8]) -> Bytes {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 3),
+        flate2::Compression::best(),
+    );
+    encoder
+        .write_all(body)
+        .expect("writing to a Vec cannot fail");
+    Bytes::from(encoder.finish().expect("writing to a Vec cannot fail"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn html(n: usize) -> Bytes {
+        Bytes::from("<p>deferred static generation</p>".repeat(n))
+    }
+
+    #[test]
+    fn etag_is_strong_and_stable_for_the_same_bytes() {
+        let a = Content::new(html(10));
+        let b = Content::new(html(10));
+        assert_eq!(a.identity.etag, b.identity.etag);
+        assert!(!a.identity.etag.to_str().unwrap().starts_with("W/"));
+        assert_ne!(a.identity.etag, Content::new(html(11)).identity.etag);
+    }
+
+    #[test]
+    fn each_representation_has_its_own_etag() {
+        let c = Content::new(html(100)).compressed();
+        let tags = [
+            c.identity.etag.clone(),
+            c.brotli.clone().unwrap().etag,
+            c.gzip.clone().unwrap().etag,
+        ];
+        assert_ne!(tags[0], tags[1]);
+        assert_ne!(tags[1], tags[2]);
+    }
+
+    #[test]
+    fn compressed_variants_decode_to_the_identity_bytes() {
+        let c = Content::new(html(100)).compressed();
+        let mut out = Vec::new();
+        brotli::Decompressor::new(&c.brotli.as_ref().unwrap().bytes[..], 4096)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, c.identity.bytes);
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&c.gzip.as_ref().unwrap().bytes[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, c.identity.bytes);
+        assert!(c.brotli.unwrap().bytes.len() < c.identity.bytes.len());
+    }
+
+    #[test]
+    fn tiny_bodies_are_left_uncompressed() {
+        let c = Content::new("tiny").compressed();
+        assert!(!c.has_encodings());
+    }
+
+    #[test]
+    fn variant_not_smaller_than_identity_is_dropped() {
+        let c = Content::with_encodings(html(1), Some(html(2)), None);
+        assert!(c.brotli.is_none());
+    }
+}
