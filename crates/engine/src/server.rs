@@ -257,11 +257,24 @@ async fn accept_loop(
                     let _ = conn.await;
                 });
             }
-            _ = shutdown.changed() => break,
+            _ = shutdown_requested(&mut shutdown) => break,
         }
     }
     drop(listener);
     let _ = tokio::time::timeout(shutdown_timeout, graceful.shutdown()).await;
+}
+
+/// Resolves when `close()` asks to stop. A handle dropped without `close()` (e.g. a JS server
+/// object that was garbage-collected) leaves the server running, as Node's own servers do.
+async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow_and_update() {
+            return;
+        }
+        if shutdown.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {

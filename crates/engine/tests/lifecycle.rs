@@ -213,3 +213,16 @@ async fn close_waits_for_the_disk_write_of_a_render_whose_client_left() {
         renderer.html(PAGE, 1)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropping_the_handle_without_close_keeps_serving() {
+    let site = Site::new();
+    let renderer = TestRenderer::new();
+    let server = start(site.config(&[PAGE]), &renderer).await;
+    let addr = server.local_addr();
+    // As a garbage-collected JS handle does: the server must go on, like Node's own servers.
+    drop(server);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let res = get(addr, PAGE).await;
+    assert_eq!(res.status, 200);
+}
