@@ -23,6 +23,20 @@ export declare class DsgServer {
   get address(): string
   summary(): SiteSummary
   stats(): ServerStats
+  /** The Prometheus text `/__dsg/metrics` serves. */
+  metrics(): string
+  /**
+   * Removes generated pages (memory and disk): one `path`, a `glob`, or `all`. Resolves to the
+   * number of artifacts removed.
+   */
+  purge(options: PurgeOptions): Promise<number>
+  /** Paths of the deferred pages, all or those matching `glob`, sorted. */
+  deferredPages(glob?: string | undefined | null): Array<string>
+  /**
+   * Generates one deferred page ahead of traffic (yielding to live requests): resolves to
+   * `rendered`, or `stored` when it was generated already.
+   */
+  warm(pagePath: string): Promise<string>
   /**
    * Stops accepting connections, lets in-flight requests and renders finish, then releases the
    * render callback (so Node can exit).
@@ -55,6 +69,15 @@ export interface HeaderInput {
 export interface HeaderRuleInput {
   source: string
   headers: Array<HeaderInput>
+}
+
+export interface PurgeOptions {
+  /** One page, by its path. */
+  path?: string
+  /** Every deferred page whose path matches. */
+  glob?: string
+  /** Every page. */
+  all?: boolean
 }
 
 export interface RedirectInput {
@@ -110,6 +133,19 @@ export interface ServerOptions {
   clientRoutes?: Array<ClientRouteInput>
   /** Lifetime of generated pages in shared caches (CDNs): `s-maxage` and `CDN-Cache-Control`. */
   sharedMaxAgeSeconds?: number
+  /** Serve pages older than this `STALE` while one background render refreshes them. */
+  revalidateSeconds?: number
+  /** Renders running at once. Default 8. */
+  renderSlots?: number
+  /** Renders waiting for a slot; past it, 503 with `Retry-After`. Default 1024. */
+  maxQueuedRenders?: number
+  /**
+   * Enables `/__dsg/health`, `/__dsg/metrics` and `POST /__dsg/purge` for requests with
+   * `Authorization: Bearer <adminToken>`.
+   */
+  adminToken?: string
+  /** One line per request on stdout: `text` or `json`. Default: none. */
+  accessLog?: string
 }
 
 export interface ServerStats {
@@ -117,12 +153,19 @@ export interface ServerStats {
   /** Calls of the render callback. */
   renders: number
   renderFailures: number
+  /** Renders refused with 503 because the render queue was full. */
+  renderRejections: number
   hits: number
   misses: number
+  stale: number
   diskWriteFailures: number
   memoryEntries: number
   memoryBytes: number
+  diskEntries: number
+  diskBytes: number
+  /** Pages being generated (render, compression, disk write). */
   rendersInFlight: number
+  rendersQueued: number
 }
 
 export interface SiteSummary {

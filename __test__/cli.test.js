@@ -109,7 +109,11 @@ describe('serve on the example site', () => {
     cli.signal('SIGTERM')
     const { code, signal, stdout } = await cli.exited
     expect({ code, signal }).toEqual({ code: 0, signal: null })
-    expect(lines(stdout)).toEqual([line])
+    // The start-up line, then the access log: one line for the one request.
+    const [startup, ...accessLog] = lines(stdout)
+    expect(startup).toBe(line)
+    expect(accessLog).toHaveLength(1)
+    expect(accessLog[0]).toMatch(/ "GET \/blog\/post-00002\/" 200 MISS \d+ [\d.]+ms$/)
   })
 })
 
@@ -173,7 +177,10 @@ describe('serve on a static site (no manifest, no engines)', () => {
     cli.signal('SIGTERM')
     const { code, signal, stdout } = await cli.exited
     expect({ code, signal }).toEqual({ code: 0, signal: null })
-    expect(lines(stdout)).toEqual([line])
+    const [startup, ...accessLog] = lines(stdout)
+    expect(startup).toBe(line)
+    expect(accessLog).toHaveLength(1)
+    expect(accessLog[0]).toMatch(/ "GET \/" 200 - \d+ [\d.]+ms$/)
   })
 })
 

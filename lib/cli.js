@@ -1,10 +1,11 @@
 'use strict'
-// The command line: `gatsby-dsg serve`, a drop-in for `gatsby serve` after `gatsby build`.
+// The command line: `gatsby-dsg serve`, a drop-in for `gatsby serve` after `gatsby build`, and
+// `gatsby-dsg warm`, which generates deferred pages ahead of traffic.
 
 const { Command, InvalidArgumentError, Option } = require('commander')
 const parseBytes = require('bytes')
 const { serve, describe, DEFAULTS } = require('./serve')
-const { SiteError } = require('./site')
+const { warm } = require('./warm')
 const { version } = require('../package.json')
 
 function port(value) {
@@ -31,46 +32,87 @@ function wholeSeconds(value) {
   return n
 }
 
-function program() {
-  const cli = new Command('gatsby-dsg')
-    .version(version)
-    .description('Serve a built Gatsby site, generating its deferred (DSG) pages once and caching them.')
+function positiveInteger(value) {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number above 0')
+  return n
+}
 
-  cli
-    .command('serve')
-    .description('serve the site in the working directory (run `gatsby build` first)')
-    .option('-p, --port <port>', 'port to listen on', port, DEFAULTS.port)
-    .option('-H, --host <host>', 'host to listen on', DEFAULTS.host)
+/** Options shared by `serve` and `warm`: where the site and its cache are, how pages render. */
+function siteOptions(command) {
+  return command
     .option('--root <dir>', 'the Gatsby site (default: the working directory)')
     .option('--cache-dir <dir>', 'where generated pages are stored, per build (relative to the site)', DEFAULTS.cacheDir)
     .addOption(
-      new Option('--cache-size <size>', 'memory cache bound, e.g. 512MB or 2GB')
+      new Option('--cache-size <size>', 'memory cache bound for generated pages, e.g. 512MB or 2GB')
         .argParser(size)
         .default(DEFAULTS.memoryCacheBytes, parseBytes.format(DEFAULTS.memoryCacheBytes)),
-    )
-    .option('--prefix-paths', "serve the site under gatsby-config's pathPrefix (as `gatsby serve --prefix-paths`)", DEFAULTS.prefixPaths)
-    .addOption(
-      new Option('--cdn-max-age <seconds>', 'let shared caches (CDNs) keep generated pages this long (s-maxage, CDN-Cache-Control)')
-        .argParser(wholeSeconds),
     )
     .addOption(
       new Option('--render-timeout <seconds>', 'fail a render that takes longer (500, not cached)')
         .argParser(seconds)
         .default(DEFAULTS.renderTimeoutMs, String(DEFAULTS.renderTimeoutMs / 1000)),
     )
+}
+
+function serveOptions(opts, extra = {}) {
+  return {
+    root: opts.root,
+    cacheDir: opts.cacheDir,
+    memoryCacheBytes: opts.cacheSize,
+    renderTimeoutMs: opts.renderTimeout,
+    ...extra,
+  }
+}
+
+function program() {
+  const cli = new Command('gatsby-dsg')
+    .version(version)
+    .description('Serve a built Gatsby site, generating its deferred (DSG) pages once and caching them.')
+
+  siteOptions(
+    cli
+      .command('serve')
+      .description('serve the site in the working directory (run `gatsby build` first)')
+      .option('-p, --port <port>', 'port to listen on', port, DEFAULTS.port)
+      .option('-H, --host <host>', 'host to listen on', DEFAULTS.host),
+  )
+    .option('--prefix-paths', "serve the site under gatsby-config's pathPrefix (as `gatsby serve --prefix-paths`)", DEFAULTS.prefixPaths)
+    .addOption(
+      new Option('--cdn-max-age <seconds>', 'let shared caches (CDNs) keep generated pages this long (s-maxage, CDN-Cache-Control)')
+        .argParser(wholeSeconds),
+    )
+    .addOption(
+      new Option('--revalidate <seconds>', 'serve pages older than this as STALE while one background render refreshes them')
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--max-queued-renders <n>', 'renders allowed to wait for a render slot; past it, 503 with Retry-After')
+        .argParser(positiveInteger)
+        .default(1024),
+    )
+    .addOption(
+      new Option('--admin-token <token>', 'enable /__dsg/health, /__dsg/metrics and POST /__dsg/purge for this bearer token')
+        .env('GATSBY_DSG_ADMIN_TOKEN'),
+    )
+    .addOption(new Option('--log-format <format>', 'access log format').choices(['text', 'json']).default('text'))
+    .option('--no-access-log', 'do not log one line per request')
+    .option('--warm [globs...]', 'generate deferred pages (all, or those matching the globs) in the background after start')
     .action(async (opts) => {
       let server
       try {
-        server = await serve({
-          root: opts.root,
-          host: opts.host,
-          port: opts.port,
-          cacheDir: opts.cacheDir,
-          memoryCacheBytes: opts.cacheSize,
-          renderTimeoutMs: opts.renderTimeout,
-          prefixPaths: opts.prefixPaths,
-          cdnMaxAge: opts.cdnMaxAge,
-        })
+        server = await serve(
+          serveOptions(opts, {
+            host: opts.host,
+            port: opts.port,
+            prefixPaths: opts.prefixPaths,
+            cdnMaxAge: opts.cdnMaxAge,
+            revalidate: opts.revalidate,
+            maxQueuedRenders: opts.maxQueuedRenders,
+            adminToken: opts.adminToken,
+            accessLog: opts.accessLog ? opts.logFormat : undefined,
+          }),
+        )
       } catch (error) {
         fail(error)
         return
@@ -85,12 +127,45 @@ function program() {
       }
       process.on('SIGINT', stop)
       process.on('SIGTERM', stop)
+      if (opts.warm) {
+        const globs = opts.warm === true ? [] : opts.warm
+        warm(server, { globs })
+          .then((r) => console.error(`gatsby-dsg: warmed ${r.rendered} pages (${r.stored} already stored, ${r.failed.length} failed)`))
+          .catch(fail)
+      }
+    })
+
+  siteOptions(
+    cli
+      .command('warm')
+      .argument('[globs...]', 'page-path globs to warm (default: every deferred page)')
+      .description('generate deferred pages ahead of traffic into the cache directory, then exit'),
+  )
+    .addOption(new Option('--concurrency <n>', 'pages rendered at once').argParser(positiveInteger).default(2))
+    .action(async (globs, opts) => {
+      let server
+      try {
+        server = await serve(serveOptions(opts, { host: '127.0.0.1', port: 0 }))
+        const result = await warm(server, { globs, concurrency: opts.concurrency })
+        console.log(
+          `gatsby-dsg: warmed ${result.total} pages: ${result.rendered} rendered, ` +
+            `${result.stored} already stored, ${result.failed.length} failed`,
+        )
+        for (const { path, error } of result.failed) console.error(`gatsby-dsg: ${path}: ${error.split('\n')[0]}`)
+        if (result.failed.length > 0) process.exitCode = 1
+      } catch (error) {
+        fail(error)
+      } finally {
+        if (server) await server.close()
+        // Gatsby's engines keep timers for a few seconds after their last query.
+        process.exit()
+      }
     })
   return cli
 }
 
 function fail(error) {
-  const message = error instanceof SiteError ? error.message : error && error.message ? error.message : String(error)
+  const message = error && error.message ? error.message : String(error)
   console.error(`gatsby-dsg: ${message}`)
   process.exitCode = 1
 }

@@ -20,8 +20,20 @@ export interface ServeOptions {
   cacheDir?: string | false
   /** Bound of the memory cache in bytes of artifacts (`--cache-size`). Default 256 MiB. */
   memoryCacheBytes?: number
+  /** Bound in bytes of the static files of `public/` held in memory. Default 64 MiB. */
+  staticCacheBytes?: number
   /** A render that takes longer is a 500 and is not cached (`--render-timeout`, in seconds there). Default `30000`. */
   renderTimeoutMs?: number
+  /**
+   * Serve the site under gatsby-config's `pathPrefix`, as `gatsby serve --prefix-paths` does
+   * (`--prefix-paths`; build with `gatsby build --prefix-paths`). Default `false`.
+   */
+  prefixPaths?: boolean
+  /**
+   * Let shared caches (CDNs) keep generated pages this many whole seconds (`--cdn-max-age`:
+   * `s-maxage` and `CDN-Cache-Control`). Default: not set, no shared-cache lifetime.
+   */
+  cdnMaxAge?: number
 }
 
 /** The defaults `serve()` and the CLI use. */
@@ -30,7 +42,9 @@ export declare const DEFAULTS: Readonly<{
   port: number
   cacheDir: string
   memoryCacheBytes: number
+  staticCacheBytes: number
   renderTimeoutMs: number
+  prefixPaths: boolean
 }>
 
 /**

@@ -48,6 +48,11 @@ async function serve(options = {}) {
       redirects: site.options.redirects,
       clientRoutes: site.options.clientRoutes,
       sharedMaxAgeSeconds: settings.cdnMaxAge,
+      revalidateSeconds: settings.revalidate,
+      renderSlots: settings.renderSlots,
+      maxQueuedRenders: settings.maxQueuedRenders,
+      adminToken: settings.adminToken || process.env.GATSBY_DSG_ADMIN_TOKEN || undefined,
+      accessLog: settings.accessLog,
     },
     render,
   )

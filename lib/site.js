@@ -28,19 +28,33 @@ function readOptionalJson(file, fallback) {
 /** gatsby-config options as the plugin recorded them, and Gatsby's redirects and client routes. */
 function readSiteOptions(root, manifest) {
   const recorded = (manifest && manifest.site) || {}
+  // A build made with --prefix-paths has createRedirect's paths prefixed by Gatsby itself; the
+  // server matches unprefixed paths and adds the prefix it serves under (if any) to locations.
+  const unprefixed = recorded.prefixPaths ? withoutPrefix(recorded.pathPrefix) : (p) => p
   return {
     pathPrefix: recorded.pathPrefix || '',
     trailingSlash: recorded.trailingSlash || 'always',
     headers: recorded.headers || [],
     redirects: (recorded.redirects || readOptionalJson(path.join(root, '.cache', 'redirects.json'), [])).map((r) => ({
-      fromPath: r.fromPath,
-      toPath: r.toPath,
+      fromPath: unprefixed(r.fromPath),
+      toPath: unprefixed(r.toPath),
       isPermanent: Boolean(r.isPermanent),
       statusCode: r.statusCode || undefined,
       ignoreCase: Boolean(r.ignoreCase),
       force: Boolean(r.force),
     })),
     clientRoutes: readOptionalJson(path.join(root, '.cache', 'match-paths.json'), []),
+  }
+}
+
+/** `/site-prefix/about/` → `/about/` for the prefix `/site-prefix`; other paths unchanged. */
+function withoutPrefix(pathPrefix) {
+  const prefix = `/${String(pathPrefix || '').replace(/^\/+|\/+$/g, '')}`
+  if (prefix === '/') return (p) => p
+  return (p) => {
+    if (typeof p !== 'string') return p
+    if (p === prefix) return '/'
+    return p.startsWith(`${prefix}/`) ? p.slice(prefix.length) : p
   }
 }
 

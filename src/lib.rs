@@ -65,6 +65,27 @@ pub struct ServerOptions {
     pub client_routes: Option<Vec<ClientRouteInput>>,
     /// Lifetime of generated pages in shared caches (CDNs): `s-maxage` and `CDN-Cache-Control`.
     pub shared_max_age_seconds: Option<u32>,
+    /// Serve pages older than this `STALE` while one background render refreshes them.
+    pub revalidate_seconds: Option<u32>,
+    /// Renders running at once. Default 8.
+    pub render_slots: Option<u32>,
+    /// Renders waiting for a slot; past it, 503 with `Retry-After`. Default 1024.
+    pub max_queued_renders: Option<u32>,
+    /// Enables `/__dsg/health`, `/__dsg/metrics` and `POST /__dsg/purge` for requests with
+    /// `Authorization: Bearer <adminToken>`.
+    pub admin_token: Option<String>,
+    /// One line per request on stdout: `text` or `json`. Default: none.
+    pub access_log: Option<String>,
+}
+
+#[napi(object)]
+pub struct PurgeOptions {
+    /// One page, by its path.
+    pub path: Option<String>,
+    /// Every deferred page whose path matches.
+    pub glob: Option<String>,
+    /// Every page.
+    pub all: Option<bool>,
 }
 
 #[napi(object)]
@@ -112,12 +133,19 @@ pub struct ServerStats {
     /// Calls of the render callback.
     pub renders: i64,
     pub render_failures: i64,
+    /// Renders refused with 503 because the render queue was full.
+    pub render_rejections: i64,
     pub hits: i64,
     pub misses: i64,
+    pub stale: i64,
     pub disk_write_failures: i64,
     pub memory_entries: i64,
     pub memory_bytes: i64,
+    pub disk_entries: i64,
+    pub disk_bytes: i64,
+    /// Pages being generated (render, compression, disk write).
     pub renders_in_flight: i64,
+    pub renders_queued: i64,
 }
 
 /// Implements the engine's renderer with the JS callback. The callback is released on `close()`
@@ -197,12 +225,65 @@ impl DsgServer {
             requests: n(s.requests),
             renders: n(s.renders),
             render_failures: n(s.render_failures),
+            render_rejections: n(s.render_rejections),
             hits: n(s.hits),
             misses: n(s.misses),
+            stale: n(s.stale),
             disk_write_failures: n(s.disk_write_failures),
             memory_entries: n(s.memory_entries),
             memory_bytes: n(s.memory_bytes),
+            disk_entries: n(s.disk_entries),
+            disk_bytes: n(s.disk_bytes),
             renders_in_flight: n(s.renders_in_flight),
+            renders_queued: n(s.renders_queued),
+        }
+    }
+
+    /// The Prometheus text `/__dsg/metrics` serves.
+    #[napi]
+    pub fn metrics(&self) -> String {
+        self.server.metrics_text()
+    }
+
+    /// Removes generated pages (memory and disk): one `path`, a `glob`, or `all`. Resolves to the
+    /// number of artifacts removed.
+    #[napi]
+    pub async fn purge(&self, options: PurgeOptions) -> Result<u32> {
+        let request = match (&options.path, &options.glob, options.all) {
+            (Some(path), None, None | Some(false)) => engine::PurgeRequest::Path(path),
+            (None, Some(glob), None | Some(false)) => engine::PurgeRequest::Glob(glob),
+            (None, None, Some(true)) => engine::PurgeRequest::All,
+            _ => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    "purge takes exactly one of { path }, { glob } or { all: true }",
+                ))
+            }
+        };
+        let purged = self
+            .server
+            .purge(request)
+            .await
+            .map_err(|e| Error::new(Status::InvalidArg, e))?;
+        Ok(purged as u32)
+    }
+
+    /// Paths of the deferred pages, all or those matching `glob`, sorted.
+    #[napi]
+    pub fn deferred_pages(&self, glob: Option<String>) -> Result<Vec<String>> {
+        self.server
+            .deferred_pages(glob.as_deref())
+            .map_err(|e| Error::new(Status::InvalidArg, e))
+    }
+
+    /// Generates one deferred page ahead of traffic (yielding to live requests): resolves to
+    /// `rendered`, or `stored` when it was generated already.
+    #[napi]
+    pub async fn warm(&self, page_path: String) -> Result<String> {
+        match self.server.warm(&page_path).await {
+            Ok(engine::Warmed::Rendered) => Ok("rendered".into()),
+            Ok(engine::Warmed::AlreadyStored) => Ok("stored".into()),
+            Err(e) => Err(Error::new(Status::GenericFailure, e)),
         }
     }
 
@@ -263,6 +344,26 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
     if let Some(ms) = options.shutdown_timeout_ms {
         config.shutdown_timeout = Duration::from_millis(u64::from(ms));
     }
+    config.revalidate_after = options
+        .revalidate_seconds
+        .map(|s| Duration::from_secs(u64::from(s)));
+    if let Some(slots) = options.render_slots {
+        config.render_slots = slots.max(1) as usize;
+    }
+    if let Some(max) = options.max_queued_renders {
+        config.max_queued_renders = max as usize;
+    }
+    config.admin_token = options.admin_token;
+    config.access_log = match options.access_log.as_deref() {
+        None | Some("off") => None,
+        Some("text") => Some(engine::LogFormat::Text),
+        Some("json") => Some(engine::LogFormat::Json),
+        Some(other) => {
+            return Err(invalid(format!(
+                "accessLog must be text, json or off, not {other:?}"
+            )))
+        }
+    };
     config.deferred_pages = options
         .deferred_pages
         .into_iter()

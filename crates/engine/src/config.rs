@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::access_log::LogFormat;
 use crate::build_id::BuildId;
 use crate::pages::DeferredPageSpec;
 use crate::site::SiteOptions;
@@ -24,6 +25,16 @@ pub struct ServerConfig {
     pub static_cache_bytes: usize,
     /// A render (page-data, then HTML) that takes longer fails with 500 and is not cached.
     pub render_timeout: Duration,
+    /// Artifacts older than this are served `STALE` while one background render refreshes them.
+    pub revalidate_after: Option<Duration>,
+    /// Renders running at once.
+    pub render_slots: usize,
+    /// Renders waiting for a slot; past it, 503 with `Retry-After`.
+    pub max_queued_renders: usize,
+    /// Enables `/__dsg/` (health, metrics, purge) for requests bearing this token.
+    pub admin_token: Option<String>,
+    /// One line per request on stdout, when set.
+    pub access_log: Option<LogFormat>,
     /// How long `close()` waits for in-flight requests and renders.
     pub shutdown_timeout: Duration,
     pub deferred_pages: Vec<DeferredPageSpec>,
@@ -35,6 +46,8 @@ impl ServerConfig {
     pub const DEFAULT_STATIC_CACHE_BYTES: usize = 64 * 1024 * 1024;
     pub const DEFAULT_RENDER_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_RENDER_SLOTS: usize = 8;
+    pub const DEFAULT_MAX_QUEUED_RENDERS: usize = 1024;
 
     pub fn new(public_dir: impl Into<PathBuf>, build_id: BuildId) -> Self {
         ServerConfig {
@@ -46,6 +59,11 @@ impl ServerConfig {
             memory_cache_bytes: Self::DEFAULT_MEMORY_CACHE_BYTES,
             static_cache_bytes: Self::DEFAULT_STATIC_CACHE_BYTES,
             render_timeout: Self::DEFAULT_RENDER_TIMEOUT,
+            revalidate_after: None,
+            render_slots: Self::DEFAULT_RENDER_SLOTS,
+            max_queued_renders: Self::DEFAULT_MAX_QUEUED_RENDERS,
+            admin_token: None,
+            access_log: None,
             shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
             deferred_pages: Vec::new(),
             site: SiteOptions::default(),

@@ -3,6 +3,7 @@
 //! shared by every response after.
 
 use std::io::Write;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use hyper::header::HeaderValue;
@@ -61,6 +62,9 @@ pub struct Content {
     pub identity: Representation,
     pub brotli: Option<Representation>,
     pub gzip: Option<Representation>,
+    /// When these bytes were generated (for revalidation): render time, or the stored file's
+    /// modification time.
+    pub created: SystemTime,
 }
 
 impl Content {
@@ -75,7 +79,14 @@ impl Content {
             },
             brotli: None,
             gzip: None,
+            created: SystemTime::now(),
         }
+    }
+
+    /// The same content, generated at `created`.
+    pub fn created_at(mut self, created: SystemTime) -> Self {
+        self.created = created;
+        self
     }
 
     /// With compressed variants given (e.g. read back from disk). A variant is kept only if it
@@ -108,6 +119,7 @@ impl Content {
             return self.clone();
         }
         Content::with_encodings(body.clone(), Some(brotli(body)), Some(gzip(body)))
+            .created_at(self.created)
     }
 
     pub fn get(&self, encoding: Encoding) -> Option<&Representation> {

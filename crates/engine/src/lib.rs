@@ -10,11 +10,14 @@
 //! engines, and tests implement it in Rust.
 #![deny(clippy::all)]
 
+pub mod access_log;
+pub mod admin;
 pub mod artifact;
 pub mod build_id;
 pub mod cache;
 pub mod config;
 pub mod content;
+pub mod metrics;
 pub mod pages;
 pub mod path;
 pub mod policy;
@@ -24,17 +27,17 @@ pub mod route;
 pub mod server;
 pub mod site;
 pub mod static_files;
-pub mod stats;
 
+pub use access_log::LogFormat;
 pub use artifact::ArtifactKind;
 pub use build_id::BuildId;
 pub use config::ServerConfig;
 pub use content::Content;
+pub use metrics::StatsSnapshot;
 pub use pages::{DeferredPage, DeferredPageSpec, DeferredPages};
 pub use policy::DeferPolicy;
 pub use render::{RenderError, RenderedPage, Renderer};
-pub use server::{Server, SiteSummary, StartError};
+pub use server::{PurgeRequest, Server, SiteSummary, StartError, Warmed};
 pub use site::{
     ClientRouteSpec, HeaderRuleSpec, HeaderSpec, RedirectSpec, SiteOptions, TrailingSlash,
 };
-pub use stats::StatsSnapshot;

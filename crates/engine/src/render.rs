@@ -29,6 +29,8 @@ pub enum RenderError {
     TimedOut(Duration),
     /// The renderer is gone (the server is closing) or its task ended without an answer.
     Unavailable(Arc<str>),
+    /// The render queue is full: answered 503 with `Retry-After`.
+    Overloaded,
 }
 
 impl RenderError {
@@ -45,6 +47,7 @@ impl fmt::Display for RenderError {
                 write!(f, "render timed out after {} ms", limit.as_millis())
             }
             RenderError::Unavailable(why) => write!(f, "renderer unavailable: {why}"),
+            RenderError::Overloaded => f.write_str("render queue full"),
         }
     }
 }

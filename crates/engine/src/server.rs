@@ -6,13 +6,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use parking_lot::Mutex;
@@ -20,20 +20,23 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::access_log::{self, AccessLog, Entry};
+use crate::admin::{self, Endpoint, PurgeTarget};
 use crate::artifact::ArtifactKind;
 use crate::cache::disk::DiskCache;
 use crate::cache::memory::MemoryCache;
-use crate::cache::{CacheOutcome, PageCache};
+use crate::cache::{CacheOutcome, CachePolicy, PageCache};
 use crate::config::ServerConfig;
+use crate::metrics::{CacheLabel, Metrics, RequestLabels, RouteKind, StatsSnapshot};
 use crate::pages::{DeferredPage, DeferredPages};
-use crate::render::Renderer;
+use crate::path::normalize;
+use crate::render::{RenderError, Renderer};
 use crate::respond::error_pages::ErrorPages;
 use crate::respond::headers::{generated_cache_control, CDN_CACHE_CONTROL, X_DSG_CACHE};
 use crate::respond::{self, Body, BodyMode, Entity};
 use crate::route::{Route, Router};
 use crate::site::HeaderRules;
 use crate::static_files::{StaticContent, StaticFiles};
-use crate::stats::{Stats, StatsSnapshot};
 
 /// A slow client gets this long to send its request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,7 +51,10 @@ struct App {
     /// Precomputed for generated pages (with the shared-cache lifetime when one is set).
     generated_cache_control: HeaderValue,
     cdn_cache_control: Option<HeaderValue>,
-    stats: Arc<Stats>,
+    admin_token: Option<String>,
+    build_id: String,
+    metrics: Arc<Metrics>,
+    access_log: Option<AccessLog>,
 }
 
 /// Why the server did not start.
@@ -90,6 +96,13 @@ pub struct SiteSummary {
     pub path_prefix: Option<String>,
 }
 
+/// What a warm-up of one page did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warmed {
+    Rendered,
+    AlreadyStored,
+}
+
 pub struct Server {
     local_addr: SocketAddr,
     app: Arc<App>,
@@ -116,26 +129,28 @@ impl Server {
             dir: config.public_dir.display().to_string(),
             source,
         })?;
-
-        let disk = match &config.cache_dir {
-            None => None,
-            Some(dir) => Some(DiskCache::open(dir, &config.build_id).map_err(|source| {
-                StartError::CacheDir {
-                    dir: dir.display().to_string(),
-                    source,
-                }
-            })?),
-        };
         let header_rules = HeaderRules::new(&config.site.headers)
             .map_err(|e| StartError::SiteOption(e.to_string()))?;
+
+        let metrics = Arc::new(Metrics::default());
+        let disk = match &config.cache_dir {
+            None => None,
+            Some(dir) => Some(open_disk(dir, &config, &metrics).await?),
+        };
         let pages = DeferredPages::new(config.deferred_pages.iter().cloned());
+        let site = &config.site;
+        let router = Router::new(static_files, pages)
+            .with_path_prefix(site.path_prefix.as_deref())
+            .with_trailing_slash(site.trailing_slash)
+            .with_redirects(&site.redirects)
+            .with_client_routes(&site.client_routes);
         let summary = SiteSummary {
-            static_files: static_files.len(),
-            static_pages: static_files.html_page_count(),
-            deferred_pages: pages.len(),
-            generated_pages: disk.as_ref().map_or(0, DiskCache::html_count),
+            static_files: router.static_files.len(),
+            static_pages: router.static_files.html_page_count(),
+            deferred_pages: router.pages.len(),
+            generated_pages: metrics.disk_html_pages.load(Relaxed) as usize,
             cache_dir: disk.as_ref().map(|d| d.dir().display().to_string()),
-            path_prefix: None,
+            path_prefix: router.path_prefix().map(str::to_string),
         };
 
         let addr = format!("{}:{}", config.host, config.port);
@@ -149,24 +164,18 @@ impl Server {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
 
-        let stats = Arc::new(Stats::default());
         let cache = Arc::new(PageCache::new(
             MemoryCache::new(config.memory_cache_bytes),
             disk,
             renderer,
-            config.render_timeout,
-            Arc::clone(&stats),
+            CachePolicy {
+                render_timeout: config.render_timeout,
+                revalidate_after: config.revalidate_after,
+                render_slots: config.render_slots,
+                max_queued_renders: config.max_queued_renders,
+            },
+            Arc::clone(&metrics),
         ));
-        let site = &config.site;
-        let router = Router::new(static_files, pages).with_path_prefix(site.path_prefix.as_deref());
-        let summary = SiteSummary {
-            path_prefix: router.path_prefix().map(str::to_string),
-            ..summary
-        };
-        let router = router
-            .with_trailing_slash(site.trailing_slash)
-            .with_redirects(&site.redirects)
-            .with_client_routes(&site.client_routes);
         let (generated_cache_control, cdn_cache_control) =
             generated_cache_control(site.shared_max_age);
         let app = Arc::new(App {
@@ -177,7 +186,10 @@ impl Server {
             header_rules,
             generated_cache_control,
             cdn_cache_control,
-            stats,
+            admin_token: config.admin_token.clone().filter(|t| !t.is_empty()),
+            build_id: config.build_id.to_string(),
+            metrics,
+            access_log: config.access_log.map(AccessLog::to_stdout),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let accept_loop = tokio::spawn(accept_loop(
@@ -205,11 +217,73 @@ impl Server {
     }
 
     pub fn stats(&self) -> StatsSnapshot {
-        let mut snapshot = self.app.stats.snapshot();
-        snapshot.memory_entries = self.app.cache.memory.len() as u64;
-        snapshot.memory_bytes = self.app.cache.memory.bytes() as u64;
-        snapshot.renders_in_flight = self.app.cache.fills_in_flight() as u64;
-        snapshot
+        let cache = &self.app.cache;
+        StatsSnapshot {
+            memory_entries: cache.memory.len() as u64,
+            memory_bytes: cache.memory.bytes() as u64,
+            renders_in_flight: cache.fills_in_flight() as u64,
+            renders_queued: cache.renders_queued() as u64,
+            ..self.app.metrics.snapshot()
+        }
+    }
+
+    /// Prometheus text, as `/__dsg/metrics` serves it.
+    pub fn metrics_text(&self) -> String {
+        let memory = &self.app.cache.memory;
+        self.app.metrics.encode(memory.len(), memory.bytes())
+    }
+
+    /// Purges the deferred pages matching a path (`/blog/a/`), a glob (`/blog/**`), or all.
+    /// Returns how many artifacts were removed.
+    pub async fn purge(&self, target: PurgeRequest<'_>) -> Result<usize, String> {
+        let query = match target {
+            PurgeRequest::Path(p) => format!("path={}", encode(p)),
+            PurgeRequest::Glob(g) => format!("glob={}", encode(g)),
+            PurgeRequest::All => "all=1".to_string(),
+        };
+        purge(&self.app, Some(&query)).await
+    }
+
+    /// The deferred pages whose path matches `glob` (all with `None`), as the build lists them.
+    pub fn deferred_pages(&self, glob: Option<&str>) -> Result<Vec<String>, String> {
+        let policy = match glob {
+            Some(g) => Some(
+                crate::policy::DeferPolicy::new(&[g.to_string()], &[])
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        let mut paths: Vec<String> = self
+            .app
+            .router
+            .pages
+            .iter()
+            .filter(|p| {
+                policy
+                    .as_ref()
+                    .is_none_or(|policy| policy.should_defer(&p.path))
+            })
+            .map(|p| p.path.to_string())
+            .collect();
+        paths.sort();
+        Ok(paths)
+    }
+
+    /// Renders one deferred page ahead of traffic, yielding to live requests.
+    pub async fn warm(&self, page_path: &str) -> Result<Warmed, String> {
+        let path = normalize(page_path).map_err(|e| e.to_string())?;
+        let page = self
+            .app
+            .router
+            .pages
+            .find_exact(&path)
+            .cloned()
+            .ok_or_else(|| format!("{page_path} is not a deferred page"))?;
+        match self.app.cache.warm(&page).await {
+            Ok(true) => Ok(Warmed::Rendered),
+            Ok(false) => Ok(Warmed::AlreadyStored),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Stops accepting, lets in-flight requests and renders finish (up to the shutdown timeout),
@@ -222,6 +296,54 @@ impl Server {
             let _ = tokio::time::timeout(self.shutdown_timeout, self.app.cache.drain()).await;
         }
     }
+}
+
+/// What `Server::purge` removes.
+#[derive(Clone, Copy, Debug)]
+pub enum PurgeRequest<'a> {
+    Path(&'a str),
+    Glob(&'a str),
+    All,
+}
+
+fn encode(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Opens the build's directory, counts what it holds, and removes other builds' directories no
+/// server uses any more (in the background).
+async fn open_disk(
+    dir: &std::path::Path,
+    config: &ServerConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<Arc<DiskCache>, StartError> {
+    let error = |source| StartError::CacheDir {
+        dir: dir.display().to_string(),
+        source,
+    };
+    let (root, build_id) = (dir.to_path_buf(), config.build_id.clone());
+    let disk = tokio::task::spawn_blocking(move || DiskCache::open(&root, &build_id))
+        .await
+        .map_err(|e| error(io::Error::other(e)))?
+        .map_err(error)?;
+    let disk = Arc::new(disk);
+    let counted = Arc::clone(&disk);
+    let usage = tokio::task::spawn_blocking(move || counted.usage())
+        .await
+        .unwrap_or_default();
+    metrics.disk_entries.store(usage.entries as i64, Relaxed);
+    metrics.disk_bytes.store(usage.bytes as i64, Relaxed);
+    metrics
+        .disk_html_pages
+        .store(usage.html_pages as i64, Relaxed);
+    let cleaner = Arc::clone(&disk);
+    tokio::task::spawn_blocking(move || {
+        let removed = cleaner.remove_other_builds();
+        if removed > 0 {
+            eprintln!("gatsby-dsg: removed the cached pages of {removed} older build(s)");
+        }
+    });
+    Ok(disk)
 }
 
 async fn accept_loop(
@@ -237,7 +359,7 @@ async fn accept_loop(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, remote) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -250,7 +372,7 @@ async fn accept_loop(
                 let app = Arc::clone(&app);
                 let service = service_fn(move |req| {
                     let app = Arc::clone(&app);
-                    async move { Ok::<_, Infallible>(handle(&app, req).await) }
+                    async move { Ok::<_, Infallible>(serve(&app, req, remote).await) }
                 });
                 let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
@@ -277,39 +399,109 @@ async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
     }
 }
 
-async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
-    Stats::incr(&app.stats.requests);
+/// One request: answer it, then count it and log it.
+async fn serve(app: &Arc<App>, req: Request<Incoming>, remote: SocketAddr) -> Response<Body> {
+    let started = Instant::now();
+    app.metrics.request_received();
+    let log_line = app.access_log.as_ref().map(|_| {
+        (
+            req.method().to_string(),
+            req.uri()
+                .path_and_query()
+                .map_or_else(|| "/".to_string(), |p| p.to_string()),
+        )
+    });
+    let (res, route, cache) = handle(app, req).await;
+    let status = res.status().as_u16();
+    app.metrics.record_request(RequestLabels {
+        route,
+        status,
+        cache,
+    });
+    if let (Some(log), Some((method, path))) = (&app.access_log, log_line) {
+        let bytes = res
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        log.log(&Entry {
+            time: SystemTime::now(),
+            remote: Some(remote),
+            method,
+            path,
+            status,
+            cache: access_log::cache_name(cache),
+            bytes,
+            duration: started.elapsed(),
+        });
+    }
+    res
+}
+
+async fn handle(app: &Arc<App>, req: Request<Incoming>) -> (Response<Body>, RouteKind, CacheLabel) {
+    let no_cache = CacheLabel::none;
+    if admin::is_admin_path(req.uri().path()) {
+        return (handle_admin(app, &req).await, RouteKind::admin, no_cache);
+    }
     let mode = match *req.method() {
         Method::GET => BodyMode::Full,
         Method::HEAD => BodyMode::HeadersOnly,
-        Method::OPTIONS => return respond::options(),
-        _ => return respond::method_not_allowed(),
+        Method::OPTIONS => return (respond::options(), RouteKind::method_not_allowed, no_cache),
+        _ => {
+            return (
+                respond::method_not_allowed(),
+                RouteKind::method_not_allowed,
+                no_cache,
+            )
+        }
     };
     let uri = req.uri();
     let routed = app.router.route(uri.path(), uri.query());
-    let mut res = match routed.route {
-        Route::Deferred { page, kind } => deferred(app, req.headers(), &page, kind, mode).await,
-        Route::Static(file) => match app.static_content.get(&file).await {
-            Ok(content) => respond::entity(
-                req.headers(),
-                Entity {
-                    content: &content,
-                    content_type: file.content_type.clone(),
-                    cache_control: file.cache_control.clone(),
-                    modified: file.modified.zip(file.last_modified.as_ref()),
-                    negotiable: file.compressible,
-                    ranges: true,
-                },
-                mode,
-            ),
-            Err(e) => {
-                eprintln!("gatsby-dsg: cannot read {}: {e}", file.fs_path.display());
-                respond::server_error(&app.error_pages, mode)
-            }
-        },
-        Route::Redirect { status, location } => respond::redirect(status, &location),
-        Route::NotFound => respond::not_found(&app.error_pages, mode),
-        Route::BadRequest(reason) => respond::bad_request(&reason.to_string()),
+    let (mut res, route, cache) = match routed.route {
+        Route::Deferred { page, kind } => {
+            let (res, cache) = deferred(app, req.headers(), &page, kind, mode).await;
+            let route = match kind {
+                ArtifactKind::Html => RouteKind::deferred_html,
+                ArtifactKind::PageData => RouteKind::deferred_page_data,
+            };
+            (res, route, cache)
+        }
+        Route::Static(file) => {
+            let res = match app.static_content.get(&file).await {
+                Ok(content) => respond::entity(
+                    req.headers(),
+                    Entity {
+                        content: &content,
+                        content_type: file.content_type.clone(),
+                        cache_control: file.cache_control.clone(),
+                        modified: file.modified.zip(file.last_modified.as_ref()),
+                        negotiable: file.compressible,
+                        ranges: true,
+                    },
+                    mode,
+                ),
+                Err(e) => {
+                    eprintln!("gatsby-dsg: cannot read {}: {e}", file.fs_path.display());
+                    respond::server_error(&app.error_pages, mode)
+                }
+            };
+            (res, RouteKind::static_file, no_cache)
+        }
+        Route::Redirect { status, location } => (
+            respond::redirect(status, &location),
+            RouteKind::redirect,
+            no_cache,
+        ),
+        Route::NotFound => (
+            respond::not_found(&app.error_pages, mode),
+            RouteKind::not_found,
+            no_cache,
+        ),
+        Route::BadRequest(reason) => (
+            respond::bad_request(&reason.to_string()),
+            RouteKind::bad_request,
+            no_cache,
+        ),
     };
     if let Some(path) = routed.path.filter(|_| !app.header_rules.is_empty()) {
         let headers = res.headers_mut();
@@ -317,7 +509,7 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
             headers.insert(name.clone(), value.clone());
         }
     }
-    res
+    (res, route, cache)
 }
 
 async fn deferred(
@@ -326,22 +518,29 @@ async fn deferred(
     page: &Arc<DeferredPage>,
     kind: ArtifactKind,
     mode: BodyMode,
-) -> Response<Body> {
+) -> (Response<Body>, CacheLabel) {
     let (content, outcome) = match app.cache.get(page, kind).await {
         Ok(found) => found,
+        Err(RenderError::Overloaded) => {
+            let mut res = respond::plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many pages are being generated; retry shortly",
+                mode,
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            res.headers_mut()
+                .insert(X_DSG_CACHE, CacheOutcome::Miss.header_value());
+            return (res, CacheLabel::miss);
+        }
         Err(_) => {
             // Already logged once by the render's leader.
             let mut res = respond::server_error(&app.error_pages, mode);
             res.headers_mut()
                 .insert(X_DSG_CACHE, CacheOutcome::Miss.header_value());
-            return res;
+            return (res, CacheLabel::miss);
         }
     };
-    let counter = match outcome {
-        CacheOutcome::Hit => &app.stats.hits,
-        CacheOutcome::Miss => &app.stats.misses,
-    };
-    counter.fetch_add(1, Relaxed);
     let mut res = respond::entity(
         request,
         Entity {
@@ -359,5 +558,54 @@ async fn deferred(
     if let Some(value) = &app.cdn_cache_control {
         headers.insert(CDN_CACHE_CONTROL, value.clone());
     }
-    res
+    let label = match outcome {
+        CacheOutcome::Hit => CacheLabel::hit,
+        CacheOutcome::Miss => CacheLabel::miss,
+        CacheOutcome::Stale => CacheLabel::stale,
+    };
+    (res, label)
+}
+
+async fn handle_admin(app: &Arc<App>, req: &Request<Incoming>) -> Response<Body> {
+    let Some(token) = &app.admin_token else {
+        return respond::not_found(&app.error_pages, BodyMode::Full);
+    };
+    if !admin::authorized(req.headers(), token) {
+        return admin::unauthorized();
+    }
+    match admin::endpoint(req.method(), req.uri().path()) {
+        Endpoint::Health => admin::json(
+            StatusCode::OK,
+            serde_json::json!({
+                "status": "ok",
+                "buildId": app.build_id,
+                "deferredPages": app.router.pages.len(),
+                "rendersInFlight": app.cache.fills_in_flight(),
+                "rendersQueued": app.cache.renders_queued(),
+            }),
+        ),
+        Endpoint::Metrics => {
+            let memory = &app.cache.memory;
+            admin::metrics(app.metrics.encode(memory.len(), memory.bytes()))
+        }
+        Endpoint::Purge => match purge(app, req.uri().query()).await {
+            Ok(purged) => admin::json(StatusCode::OK, serde_json::json!({ "purged": purged })),
+            Err(message) => admin::json(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({ "error": message }),
+            ),
+        },
+        Endpoint::MethodNotAllowed => respond::method_not_allowed(),
+        Endpoint::NotFound => admin::json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "error": "no such admin endpoint: health, metrics, purge" }),
+        ),
+    }
+}
+
+async fn purge(app: &App, query: Option<&str>) -> Result<usize, String> {
+    match admin::purge_target(query, &app.router.pages)? {
+        PurgeTarget::All => app.cache.purge_all().await.map_err(|e| e.to_string()),
+        PurgeTarget::Pages(pages) => Ok(app.cache.purge(pages).await),
+    }
 }

@@ -16,10 +16,30 @@ use crate::build_id::BuildId;
 use crate::content::{Content, Encoding};
 
 const TEMP_SUFFIX: &str = ".tmp";
+/// Held (shared) by every server using a build's directory, so that cleanup skips it.
+const LOCK_FILE: &str = ".lock";
 
 pub struct DiskCache {
     dir: PathBuf,
     next_temp: AtomicU64,
+    _lock: fs::File,
+}
+
+/// What a write or removal changed: identity files and bytes (all encodings).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskDelta {
+    pub entries: i64,
+    pub bytes: i64,
+}
+
+/// What the build's directory holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// Pages whose HTML is stored.
+    pub html_pages: usize,
+    /// Stored artifacts (identity files).
+    pub entries: usize,
+    pub bytes: u64,
 }
 
 impl DiskCache {
@@ -28,11 +48,43 @@ impl DiskCache {
     pub fn open(cache_root: &Path, build_id: &BuildId) -> io::Result<Self> {
         let dir = cache_root.join(build_id.as_str());
         fs::create_dir_all(&dir)?;
+        let lock = fs::File::create(dir.join(LOCK_FILE))?;
+        lock.lock_shared()?;
         remove_temp_files(&dir);
         Ok(DiskCache {
             dir,
             next_temp: AtomicU64::new(0),
+            _lock: lock,
         })
+    }
+
+    /// Removes the directories of other builds under the cache root that no running server
+    /// holds (a server of the previous build may still be draining). Returns how many it removed.
+    /// Only build-id-shaped directory names are touched.
+    pub fn remove_other_builds(&self) -> usize {
+        let Some(root) = self.dir.parent() else {
+            return 0;
+        };
+        let Ok(entries) = fs::read_dir(root) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let build_shaped = name.len() == 20 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if path == self.dir || !build_shaped || !path.is_dir() {
+                continue;
+            }
+            if let Ok(lock) = fs::File::create(path.join(LOCK_FILE)) {
+                // Exclusive and non-blocking: fails while any server holds it shared.
+                if lock.try_lock().is_ok() && fs::remove_dir_all(&path).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
     }
 
     pub fn dir(&self) -> &Path {
@@ -66,20 +118,29 @@ impl DiskCache {
     pub async fn read(&self, page: &str, kind: ArtifactKind) -> Option<Content> {
         let path = self.file_path(page, kind)?;
         let identity = read_file(&path).await?;
+        let created = tokio::fs::metadata(&path)
+            .await
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|_| std::time::SystemTime::now());
         let brotli = read_file(&with_suffix(&path, Encoding::Brotli)).await;
         let gzip = read_file(&with_suffix(&path, Encoding::Gzip)).await;
         // A variant from another render (a crash between two renames) must not be served.
         let brotli = brotli.filter(|b| decodes_to(Encoding::Brotli, b, &identity));
         let gzip = gzip.filter(|b| decodes_to(Encoding::Gzip, b, &identity));
-        Some(Content::with_encodings(identity, brotli, gzip))
+        Some(Content::with_encodings(identity, brotli, gzip).created_at(created))
     }
 
     /// Writes every representation of `content` atomically (temporary file, fsync, rename), off
     /// the async threads; the identity file last, so that it never exists without its variants
     /// having been attempted.
-    pub async fn write(&self, page: &str, kind: ArtifactKind, content: &Content) -> io::Result<()> {
+    pub async fn write(
+        &self,
+        page: &str,
+        kind: ArtifactKind,
+        content: &Content,
+    ) -> io::Result<DiskDelta> {
         let Some(path) = self.file_path(page, kind) else {
-            return Ok(());
+            return Ok(DiskDelta::default());
         };
         let seq = self.next_temp.fetch_add(1, Ordering::Relaxed);
         let mut files = Vec::with_capacity(3);
@@ -88,23 +149,94 @@ impl DiskCache {
                 files.push((with_suffix(&path, encoding), representation.bytes.clone()));
             }
         }
-        files.push((path, content.identity.bytes.clone()));
+        files.push((path.clone(), content.identity.bytes.clone()));
         tokio::task::spawn_blocking(move || {
+            let before = stored_size(&path);
             files
                 .iter()
-                .try_for_each(|(path, body)| write_atomically(path, body, seq))
+                .try_for_each(|(path, body)| write_atomically(path, body, seq))?;
+            Ok(delta(before, stored_size(&path)))
         })
         .await
         .map_err(io::Error::other)?
     }
 
-    /// How many pages have their HTML stored for this build.
-    pub fn html_count(&self) -> usize {
-        walkdir::WalkDir::new(&self.dir)
+    /// Removes a stored artifact (all encodings).
+    pub async fn remove(&self, page: &str, kind: ArtifactKind) -> DiskDelta {
+        let Some(path) = self.file_path(page, kind) else {
+            return DiskDelta::default();
+        };
+        tokio::task::spawn_blocking(move || {
+            let before = stored_size(&path);
+            for encoding in [Encoding::Identity, Encoding::Brotli, Encoding::Gzip] {
+                let _ = fs::remove_file(with_suffix(&path, encoding));
+            }
+            delta(before, None)
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Removes every stored artifact of this build.
+    pub async fn clear(&self) -> io::Result<()> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            for entry in fs::read_dir(&dir)?.filter_map(Result::ok) {
+                if entry.file_name() == LOCK_FILE {
+                    continue;
+                }
+                let path = entry.path();
+                if path.is_dir() {
+                    fs::remove_dir_all(&path)?;
+                } else {
+                    fs::remove_file(&path)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    /// What this build's directory holds (walks it: call off the async threads).
+    pub fn usage(&self) -> DiskUsage {
+        let mut usage = DiskUsage::default();
+        for entry in walkdir::WalkDir::new(&self.dir)
             .into_iter()
             .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file() && e.file_name() == "index.html")
-            .count()
+            .filter(|e| e.file_type().is_file())
+        {
+            let name = entry.file_name().to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            usage.bytes += entry.metadata().map_or(0, |m| m.len());
+            if name == "index.html" {
+                usage.html_pages += 1;
+            }
+            if name == "index.html" || name == "page-data.json" {
+                usage.entries += 1;
+            }
+        }
+        usage
+    }
+}
+
+/// Bytes of an artifact on disk, all encodings; `None` when its identity file is absent.
+fn stored_size(path: &Path) -> Option<u64> {
+    let size = |p: &Path| fs::metadata(p).map(|m| m.len()).ok();
+    let identity = size(path)?;
+    Some(
+        identity
+            + size(&with_suffix(path, Encoding::Brotli)).unwrap_or(0)
+            + size(&with_suffix(path, Encoding::Gzip)).unwrap_or(0),
+    )
+}
+
+fn delta(before: Option<u64>, after: Option<u64>) -> DiskDelta {
+    DiskDelta {
+        entries: i64::from(after.is_some()) - i64::from(before.is_some()),
+        bytes: after.unwrap_or(0) as i64 - before.unwrap_or(0) as i64,
     }
 }
 
@@ -199,7 +331,7 @@ mod tests {
             .read("/blog/a/", ArtifactKind::PageData)
             .await
             .is_none());
-        assert_eq!(disk.html_count(), 1);
+        assert_eq!(disk.usage().html_pages, 1);
     }
 
     #[tokio::test]
@@ -270,7 +402,7 @@ mod tests {
         fs::write(dir.join(".index.html.123.0.tmp"), "torn").unwrap();
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
         assert!(!dir.join(".index.html.123.0.tmp").exists());
-        assert_eq!(disk.html_count(), 0);
+        assert_eq!(disk.usage().html_pages, 0);
     }
 
     #[test]
@@ -292,7 +424,11 @@ mod tests {
             .unwrap();
         assert!(disk.dir().join("a/index.html.br").is_file());
         assert!(disk.dir().join("a/index.html.gz").is_file());
-        assert_eq!(disk.read("/a/", ArtifactKind::Html).await.unwrap(), content);
+        let read = disk.read("/a/", ArtifactKind::Html).await.unwrap();
+        assert_eq!(
+            (read.identity, read.brotli, read.gzip),
+            (content.identity, content.brotli, content.gzip)
+        );
     }
 
     #[tokio::test]
@@ -307,5 +443,61 @@ mod tests {
         let read = disk.read("/a/", ArtifactKind::Html).await.unwrap();
         assert_eq!(read.identity.bytes, second);
         assert!(read.brotli.is_none() && read.gzip.is_none());
+    }
+
+    #[tokio::test]
+    async fn removed_artifact_is_gone_in_every_encoding() {
+        let root = tempfile::tempdir().unwrap();
+        let disk = DiskCache::open(root.path(), &build("b")).unwrap();
+        let content = Content::new("<p>page</p>".repeat(500)).compressed();
+        let written = disk
+            .write("/a/", ArtifactKind::Html, &content)
+            .await
+            .unwrap();
+        assert_eq!(written.entries, 1);
+        assert_eq!(written.bytes as usize, content.size());
+        let removed = disk.remove("/a/", ArtifactKind::Html).await;
+        assert_eq!(
+            removed,
+            DiskDelta {
+                entries: -1,
+                bytes: -written.bytes
+            }
+        );
+        assert!(disk.read("/a/", ArtifactKind::Html).await.is_none());
+        assert!(!disk.dir().join("a/index.html.br").exists());
+    }
+
+    #[tokio::test]
+    async fn clear_removes_every_artifact_of_the_build() {
+        let root = tempfile::tempdir().unwrap();
+        let disk = DiskCache::open(root.path(), &build("b")).unwrap();
+        disk.write("/a/", ArtifactKind::Html, &Content::new("a"))
+            .await
+            .unwrap();
+        disk.write("/b/", ArtifactKind::PageData, &Content::new("{}"))
+            .await
+            .unwrap();
+        disk.clear().await.unwrap();
+        assert_eq!(disk.usage(), DiskUsage::default());
+    }
+
+    #[test]
+    fn other_builds_are_removed_unless_a_server_holds_them() {
+        let root = tempfile::tempdir().unwrap();
+        let old = DiskCache::open(root.path(), &build("old")).unwrap();
+        let older_dir = {
+            let older = DiskCache::open(root.path(), &build("older")).unwrap();
+            older.dir().to_path_buf()
+        }; // dropped: no server holds it any more
+        fs::create_dir_all(root.path().join("not-a-build")).unwrap();
+        let current = DiskCache::open(root.path(), &build("new")).unwrap();
+        assert_eq!(current.remove_other_builds(), 1);
+        assert!(!older_dir.exists());
+        assert!(old.dir().exists(), "a build still in use is kept");
+        assert!(root.path().join("not-a-build").exists());
+        drop(old);
+        assert_eq!(current.remove_other_builds(), 1);
+        assert!(current.dir().exists());
     }
 }

@@ -84,6 +84,23 @@ impl<K: Hash + Eq + Weigh> MemoryCache<K> {
         }
     }
 
+    pub fn remove(&self, key: &K) -> bool {
+        let mut inner = self.inner.lock();
+        match inner.entries.pop(key) {
+            Some(old) => {
+                inner.bytes -= cost(key, &old);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock();
+        inner.entries.clear();
+        inner.bytes = 0;
+    }
+
     pub fn len(&self) -> usize {
         self.inner.lock().entries.len()
     }
@@ -161,6 +178,18 @@ mod tests {
         cache.insert(key("/a"), content(10));
         assert_eq!(cache.bytes(), 10 + 2 + ENTRY_OVERHEAD);
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn removed_and_cleared_entries_give_their_bytes_back() {
+        let cache = MemoryCache::new(100_000);
+        cache.insert(key("/a"), content(100));
+        cache.insert(key("/b"), content(100));
+        assert!(cache.remove(&key("/a")));
+        assert!(!cache.remove(&key("/a")));
+        assert_eq!(cache.bytes(), 100 + 2 + ENTRY_OVERHEAD);
+        cache.clear();
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
     }
 
     #[test]

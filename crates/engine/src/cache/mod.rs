@@ -2,30 +2,36 @@
 
 pub mod disk;
 pub mod flight;
+pub mod gate;
 pub mod memory;
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::header::HeaderValue;
+use parking_lot::Mutex;
 use tokio::time::timeout;
 use tokio_util::task::TaskTracker;
 
 use crate::artifact::ArtifactKind;
 use crate::content::Content;
+use crate::metrics::Metrics;
 use crate::pages::DeferredPage;
 use crate::render::{RenderError, Renderer};
-use crate::respond::headers::{HIT, MISS};
-use crate::stats::Stats;
-use disk::DiskCache;
+use crate::respond::headers::{HIT, MISS, STALE};
+use disk::{DiskCache, DiskDelta};
 use flight::{FlightLead, Flights, Joined, Outcome};
+use gate::{Priority, RenderGate};
 use memory::{MemoryCache, PageKey};
 
-/// Whether a response was served from stored artifacts or had to wait for a render.
+/// Whether a response was served from stored artifacts, had to wait for a render, or was served
+/// from an expired artifact while one background render refreshes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CacheOutcome {
     Hit,
     Miss,
+    Stale,
 }
 
 impl CacheOutcome {
@@ -33,24 +39,47 @@ impl CacheOutcome {
         match self {
             CacheOutcome::Hit => HIT,
             CacheOutcome::Miss => MISS,
+            CacheOutcome::Stale => STALE,
         }
     }
 }
 
-/// An artifact the fill obtained, and whether it still has to be compressed or written to disk.
+/// How a fill treats what is stored already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FillMode {
+    /// Serve what memory or disk has; render only what is missing.
+    Fill,
+    /// Render again and replace what is stored (expired artifacts); on failure keep the old.
+    Refresh,
+}
+
+/// An artifact the fill obtained, and whether it is already on disk.
 struct Obtained {
     kind: ArtifactKind,
     content: Arc<Content>,
     on_disk: bool,
 }
 
+/// How the page cache behaves.
+#[derive(Clone, Debug)]
+pub struct CachePolicy {
+    pub render_timeout: Duration,
+    /// Artifacts older than this are served `STALE` while one background render refreshes them.
+    pub revalidate_after: Option<Duration>,
+    pub render_slots: usize,
+    pub max_queued_renders: usize,
+}
+
 pub struct PageCache {
     pub memory: MemoryCache<PageKey>,
-    pub disk: Option<DiskCache>,
+    pub disk: Option<Arc<DiskCache>>,
     flights: Flights,
     renderer: Arc<dyn Renderer>,
-    render_timeout: Duration,
-    stats: Arc<Stats>,
+    policy: CachePolicy,
+    gate: RenderGate,
+    metrics: Arc<Metrics>,
+    /// The first disk failure is logged; more are only counted until a write succeeds again.
+    disk_failing: Mutex<bool>,
     /// Fills run detached from the request that started them (a client that goes away does not
     /// cancel a render others wait for); `close()` waits for them through this.
     tasks: TaskTracker,
@@ -59,18 +88,20 @@ pub struct PageCache {
 impl PageCache {
     pub fn new(
         memory: MemoryCache<PageKey>,
-        disk: Option<DiskCache>,
+        disk: Option<Arc<DiskCache>>,
         renderer: Arc<dyn Renderer>,
-        render_timeout: Duration,
-        stats: Arc<Stats>,
+        policy: CachePolicy,
+        metrics: Arc<Metrics>,
     ) -> Self {
         PageCache {
             memory,
             disk,
             flights: Flights::default(),
             renderer,
-            render_timeout,
-            stats,
+            gate: RenderGate::new(policy.render_slots, policy.max_queued_renders),
+            policy,
+            metrics,
+            disk_failing: Mutex::new(false),
             tasks: TaskTracker::new(),
         }
     }
@@ -78,22 +109,81 @@ impl PageCache {
     /// The page's artifact of `kind`, rendering the page if no tier has it.
     pub async fn get(self: &Arc<Self>, page: &Arc<DeferredPage>, kind: ArtifactKind) -> Outcome {
         if let Some(content) = self.memory.get(&(Arc::clone(&page.path), kind)) {
+            if self.expired(&content) {
+                self.refresh(page);
+                return Ok((content, CacheOutcome::Stale));
+            }
             return Ok((content, CacheOutcome::Hit));
         }
         let rx = match self.flights.join(&page.path) {
             Joined::Follower(rx) => rx,
             Joined::Leader(lead, rx) => {
                 let this = Arc::clone(self);
-                self.tasks.spawn(async move { this.fill(lead).await });
+                self.tasks
+                    .spawn(async move { this.fill(lead, FillMode::Fill, Priority::Live).await });
                 rx
             }
         };
         flight::wait_for(rx, kind).await
     }
 
+    /// Renders the page unless both artifacts are stored already (warm-up). Warm renders wait
+    /// while live renders are queued. Returns whether the page now has both artifacts.
+    pub async fn warm(self: &Arc<Self>, page: &Arc<DeferredPage>) -> Result<bool, RenderError> {
+        let rx = match self.flights.join(&page.path) {
+            Joined::Follower(rx) => rx,
+            Joined::Leader(lead, rx) => {
+                let this = Arc::clone(self);
+                self.tasks
+                    .spawn(async move { this.fill(lead, FillMode::Fill, Priority::Warm).await });
+                rx
+            }
+        };
+        let page_data = flight::wait_for(rx.clone(), ArtifactKind::PageData).await?;
+        let html = flight::wait_for(rx, ArtifactKind::Html).await?;
+        Ok(page_data.1 == CacheOutcome::Miss || html.1 == CacheOutcome::Miss)
+    }
+
+    /// Removes the pages' artifacts from memory and disk; the next request renders them again.
+    /// Returns how many artifacts were removed.
+    pub async fn purge(&self, pages: impl IntoIterator<Item = Arc<str>>) -> usize {
+        let mut removed = 0;
+        for page in pages {
+            for kind in ArtifactKind::ALL {
+                let in_memory = self.memory.remove(&(Arc::clone(&page), kind));
+                let on_disk = match &self.disk {
+                    Some(disk) => {
+                        let delta = disk.remove(&page, kind).await;
+                        self.record_disk(delta);
+                        delta.entries < 0
+                    }
+                    None => false,
+                };
+                removed += usize::from(in_memory || on_disk);
+            }
+        }
+        removed
+    }
+
+    /// Removes every artifact of this build.
+    pub async fn purge_all(&self) -> std::io::Result<usize> {
+        let removed = self.memory.len();
+        self.memory.clear();
+        let on_disk = self.metrics.disk_entries.swap(0, Relaxed).max(0) as usize;
+        self.metrics.disk_bytes.store(0, Relaxed);
+        if let Some(disk) = &self.disk {
+            disk.clear().await?;
+        }
+        Ok(removed.max(on_disk))
+    }
+
     /// Fills still running (renders, compression and disk writes).
     pub fn fills_in_flight(&self) -> usize {
         self.flights.len()
+    }
+
+    pub fn renders_queued(&self) -> usize {
+        self.gate.queued()
     }
 
     /// Waits for every fill started so far to finish.
@@ -103,26 +193,60 @@ impl PageCache {
         self.tasks.reopen();
     }
 
-    /// The leader's work: publish what memory or disk already has, render what is missing; then,
-    /// off the response path, compress what was obtained without its variants and store it.
-    async fn fill(&self, lead: FlightLead) {
+    fn expired(&self, content: &Content) -> bool {
+        self.policy
+            .revalidate_after
+            .is_some_and(|ttl| content.created.elapsed().unwrap_or_default() > ttl)
+    }
+
+    /// Starts one background render of an expired page, unless a fill of it is under way.
+    fn refresh(self: &Arc<Self>, page: &Arc<DeferredPage>) {
+        if let Joined::Leader(lead, _) = self.flights.join(&page.path) {
+            let this = Arc::clone(self);
+            self.tasks
+                .spawn(async move { this.fill(lead, FillMode::Refresh, Priority::Live).await });
+        }
+    }
+
+    /// The leader's work: publish what memory or disk already has, render what is missing (or
+    /// everything, to refresh); then, off the response path, compress what was obtained without
+    /// its variants and store it.
+    async fn fill(&self, lead: FlightLead, mode: FillMode, priority: Priority) {
         let page = Arc::clone(lead.page());
         let mut obtained = Vec::new();
-        for kind in ArtifactKind::ALL {
-            // Memory again: a flight that ended between our miss and our join stored it there.
-            if let Some(content) = self.memory.get(&(Arc::clone(&page), kind)) {
-                lead.publish(kind, Ok((content, CacheOutcome::Hit)));
-            } else if let Some(content) = self.read_disk(&page, kind).await {
-                lead.publish(kind, Ok((Arc::clone(&content), CacheOutcome::Hit)));
-                obtained.push(Obtained {
-                    kind,
-                    content,
-                    on_disk: true,
-                });
+        let mut expired = mode == FillMode::Refresh;
+        if mode == FillMode::Fill {
+            for kind in ArtifactKind::ALL {
+                // Memory again: a flight that ended between our miss and our join stored it.
+                if let Some(content) = self.memory.get(&(Arc::clone(&page), kind)) {
+                    lead.publish(kind, Ok((content, CacheOutcome::Hit)));
+                } else if let Some(content) = self.read_disk(&page, kind).await {
+                    let stale = self.expired(&content);
+                    expired |= stale;
+                    let outcome = if stale {
+                        CacheOutcome::Stale
+                    } else {
+                        CacheOutcome::Hit
+                    };
+                    lead.publish(kind, Ok((Arc::clone(&content), outcome)));
+                    obtained.push(Obtained {
+                        kind,
+                        content,
+                        on_disk: true,
+                    });
+                }
             }
         }
-        if !ArtifactKind::ALL.iter().all(|&k| lead.is_published(k)) {
-            let failed = self.render(&lead, &mut obtained).await;
+        let complete = ArtifactKind::ALL.iter().all(|&k| lead.is_published(k));
+        if !complete || expired {
+            // Everything is rendered again on refresh; otherwise what nobody published yet.
+            let replace = if expired {
+                obtained.clear();
+                [true, true]
+            } else {
+                ArtifactKind::ALL.map(|k| !lead.is_published(k))
+            };
+            let failed = self.render(&lead, replace, priority, &mut obtained).await;
             if failed {
                 // A failure is never cached: the next request must start a new render.
                 drop(lead);
@@ -168,45 +292,86 @@ impl PageCache {
                 continue;
             }
             let Some(disk) = &self.disk else { continue };
-            if let Err(e) = disk.write(page, kind, &content).await {
-                Stats::incr(&self.stats.disk_write_failures);
-                eprintln!(
-                    "gatsby-dsg: could not store {} of {page} on disk (served from memory): {e}",
-                    kind.name()
-                );
+            match disk.write(page, kind, &content).await {
+                Ok(delta) => {
+                    self.record_disk(delta);
+                    *self.disk_failing.lock() = false;
+                }
+                Err(e) => {
+                    self.metrics.disk_write_failures.inc();
+                    let first = !std::mem::replace(&mut *self.disk_failing.lock(), true);
+                    if first {
+                        eprintln!(
+                            "gatsby-dsg: cannot store pages on disk under {} ({e}); serving them \
+                             from memory, further failures are counted in disk_write_failures",
+                            disk.dir().display()
+                        );
+                    }
+                }
             }
         }
     }
 
-    /// Renders the page and publishes each artifact not published yet, adding it to `obtained`.
-    /// Returns whether any artifact failed.
-    async fn render(&self, lead: &FlightLead, obtained: &mut Vec<Obtained>) -> bool {
-        let page = lead.page();
-        Stats::incr(&self.stats.renders);
+    fn record_disk(&self, delta: DiskDelta) {
+        self.metrics.disk_entries.fetch_add(delta.entries, Relaxed);
+        self.metrics.disk_bytes.fetch_add(delta.bytes, Relaxed);
+    }
+
+    /// Renders the page; stores and publishes the kinds marked in `replace` (`[page-data, html]`),
+    /// adding them to `obtained`. Returns whether any of them failed.
+    async fn render(
+        &self,
+        lead: &FlightLead,
+        replace: [bool; 2],
+        priority: Priority,
+        obtained: &mut Vec<Obtained>,
+    ) -> bool {
         let both = [ArtifactKind::PageData, ArtifactKind::Html];
-        let rendered = match timeout(self.render_timeout, self.renderer.render(page)).await {
+        self.metrics.renders_queued.inc();
+        let slot = self.gate.enter(priority).await;
+        self.metrics.renders_queued.dec();
+        let Ok(_slot) = slot else {
+            self.metrics.render_rejections.inc();
+            for kind in both {
+                lead.publish(kind, Err(RenderError::Overloaded));
+            }
+            return true;
+        };
+        self.metrics.renders.inc();
+        self.metrics.renders_in_flight.inc();
+        let started = Instant::now();
+        let failed = self.render_in_slot(lead, replace, obtained).await;
+        self.metrics.renders_in_flight.dec();
+        self.metrics.record_render(started.elapsed());
+        failed
+    }
+
+    async fn render_in_slot(
+        &self,
+        lead: &FlightLead,
+        replace: [bool; 2],
+        obtained: &mut Vec<Obtained>,
+    ) -> bool {
+        let both = [ArtifactKind::PageData, ArtifactKind::Html];
+        let limit = self.policy.render_timeout;
+        let rendered = match timeout(limit, self.renderer.render(lead.page())).await {
             Ok(Ok(rendered)) => rendered,
             Ok(Err(error)) => return self.fail(lead, &both, error),
-            Err(_) => return self.fail(lead, &both, RenderError::TimedOut(self.render_timeout)),
+            Err(_) => return self.fail(lead, &both, RenderError::TimedOut(limit)),
         };
-
-        if !lead.is_published(ArtifactKind::PageData) {
+        if replace[0] {
             self.store_rendered(lead, ArtifactKind::PageData, rendered.page_data, obtained);
         }
-        if lead.is_published(ArtifactKind::Html) {
+        if !replace[1] {
             return false;
         }
-        match timeout(self.render_timeout, rendered.html).await {
+        match timeout(limit, rendered.html).await {
             Ok(Ok(html)) => {
                 self.store_rendered(lead, ArtifactKind::Html, html, obtained);
                 false
             }
             Ok(Err(error)) => self.fail(lead, &[ArtifactKind::Html], error),
-            Err(_) => self.fail(
-                lead,
-                &[ArtifactKind::Html],
-                RenderError::TimedOut(self.render_timeout),
-            ),
+            Err(_) => self.fail(lead, &[ArtifactKind::Html], RenderError::TimedOut(limit)),
         }
     }
 
@@ -230,14 +395,11 @@ impl PageCache {
     }
 
     /// Logs a failed render once (not once per waiting request) and answers its waiters with it.
-    /// Nothing of the failed artifact is stored: the next request renders again.
+    /// Nothing of the failed artifact is stored: the next request renders again (an expired
+    /// artifact being refreshed stays in memory and keeps being served).
     fn fail(&self, lead: &FlightLead, kinds: &[ArtifactKind], error: RenderError) -> bool {
-        Stats::incr(&self.stats.render_failures);
-        let what: Vec<&str> = kinds
-            .iter()
-            .filter(|k| !lead.is_published(**k))
-            .map(|k| k.name())
-            .collect();
+        self.metrics.render_failures.inc();
+        let what: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
         eprintln!(
             "gatsby-dsg: {} of {} not generated: {error}",
             what.join(" and "),

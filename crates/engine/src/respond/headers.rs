@@ -5,6 +5,7 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 pub const X_DSG_CACHE: HeaderName = HeaderName::from_static("x-dsg-cache");
 pub const HIT: HeaderValue = HeaderValue::from_static("HIT");
 pub const MISS: HeaderValue = HeaderValue::from_static("MISS");
+pub const STALE: HeaderValue = HeaderValue::from_static("STALE");
 
 /// HTML, page-data and `app-data.json`: always revalidate (Gatsby's caching documentation).
 pub const MUST_REVALIDATE: HeaderValue =
