@@ -92,7 +92,7 @@ describe('serve on the example site', () => {
     const staticPages = countHtmlFiles(PUBLIC)
     const deferredPages = JSON.parse(fs.readFileSync(MANIFEST, 'utf8')).pages.length
     expect(staticPages).toBe(68) // 66 `<p>/index.html` (incl. /404/, /500/, /account/[...]/), 404.html, 500.html
-    expect(deferredPages).toBe(92)
+    expect(deferredPages).toBe(93)
 
     const cli = runCli(['serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', cacheDir])
     const line = await cli.firstLine()

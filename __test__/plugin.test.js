@@ -137,11 +137,11 @@ describe('the manifest written by the real example build', () => {
     paths.push('/blog/안녕하세요/')
     for (let i = 1; i <= GUIDES; i += 1) paths.push(`/guides/guide-${pad(i, 2)}/`)
     for (let i = 1; i <= PRODUCTS; i += 1) paths.push(`/products/product-${pad(i, 2)}/`)
-    paths.push('/broken/', '/app/')
+    paths.push('/broken/', '/flaky/', '/app/')
     return paths.sort()
   }
 
-  test('lists exactly the DSG pages: even posts, the Korean post, guides, products, /broken/, /app/', () => {
+  test('lists exactly the DSG pages: even posts, the Korean post, guides, products, /broken/, /flaky/, /app/', () => {
     const listed = manifest.pages.map((p) => p.path)
     expect(new Set(listed).size).toBe(listed.length)
     expect([...listed].sort()).toEqual(expectedDeferredPaths())

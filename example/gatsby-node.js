@@ -13,6 +13,7 @@
 //                          except /guides/keep-static/ (the plugin's `exclude` glob) which stays SSG
 //   /products/<slug>/      File System Route whose template's `config()` returns `{ defer: true }`
 //   /broken/               createPage `defer: true`; its template throws while rendering
+//   /flaky/                createPage `defer: true`; throws only while a test sets a global
 //   /app/ (matchPath /app/*)  createPage `defer: true`
 //   /, /about/, /404/      SSG
 //   /account/* (client-only routes of an SSG page, src/pages/account/[...].js)
@@ -192,6 +193,12 @@ exports.createPages = async ({ graphql, actions, reporter }) => {
   createPage({
     path: "/broken/",
     component: path.resolve(__dirname, "src/templates/broken.js"),
+    defer: true,
+  });
+
+  createPage({
+    path: "/flaky/",
+    component: path.resolve(__dirname, "src/templates/flaky.js"),
     defer: true,
   });
 

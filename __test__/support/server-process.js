@@ -17,6 +17,11 @@ async function main() {
   readline.createInterface({ input: control }).on('line', async (line) => {
     const message = JSON.parse(line)
     if (message.cmd === 'stats') send({ id: message.id, stats: server.stats() })
+    // Lets a test flip a global the example's flaky template reads while rendering.
+    if (message.cmd === 'setGlobal') {
+      globalThis[message.name] = message.value
+      send({ id: message.id, set: true })
+    }
     if (message.cmd === 'close') {
       await server.close()
       control.end(`${JSON.stringify({ id: message.id, closed: true })}\n`)

@@ -40,11 +40,11 @@ function startServer(options = {}) {
     }
   })
   let nextId = 0
-  const request = (cmd) =>
+  const request = (cmd, args = {}) =>
     new Promise((resolve) => {
       const id = ++nextId
       replies.set(id, resolve)
-      control.write(`${JSON.stringify({ cmd, id })}\n`)
+      control.write(`${JSON.stringify({ ...args, cmd, id })}\n`)
     })
   return new Promise((resolve, reject) => {
     onFirst = (message) => {
@@ -59,6 +59,7 @@ function startServer(options = {}) {
         stderr: () => stderr,
         get: (urlPath, init) => get(base + urlPath, init),
         stats: async () => (await request('stats')).stats,
+        setGlobal: async (name, value) => request('setGlobal', { name, value }),
         close: async () => {
           await request('close')
           return exited
