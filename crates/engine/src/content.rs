@@ -11,7 +11,9 @@ use hyper::header::HeaderValue;
 /// Bodies smaller than this are sent as they are: compression would save less than its headers.
 pub const MIN_COMPRESSIBLE_BYTES: usize = 1024;
 
-const BROTLI_QUALITY: u32 = 9;
+/// Measured on a 3.9 KB Gatsby page: quality 6 takes 76 µs for 1,135 bytes; quality 9 takes
+/// 2.5 ms for 1,138 bytes (a larger window and hasher, for nothing at these sizes).
+const BROTLI_QUALITY: u32 = 6;
 const BROTLI_WINDOW: u32 = 22;
 
 /// A content coding this server produces.
@@ -173,7 +175,7 @@ fn brotli(body: &[u8]) -> Bytes {
 fn gzip(body: &[u8]) -> Bytes {
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(body.len() / 3),
-        flate2::Compression::best(),
+        flate2::Compression::default(),
     );
     encoder
         .write_all(body)

@@ -447,3 +447,90 @@ pub fn percent_encode_path(path: &str) -> String {
     }
     out
 }
+
+// ---------------------------------------------------------------------------------------------
+// Raw exchanges for hostile and malformed requests (hostile_paths.rs, bad_requests.rs): any bytes
+// out, whatever comes back in, HTTP/1.0 and pipelined responses included.
+
+/// The root of the fixture's tempdir (holds `public/`, and room for files outside it).
+pub fn site_root(site: &Site) -> PathBuf {
+    site.public()
+        .parent()
+        .expect("public/ has a parent")
+        .to_path_buf()
+}
+
+/// Sends `raw` on a fresh connection and reads until the server closes it. Returns every byte
+/// received: empty when the server closed without answering. A write or read the server cut
+/// short (it may answer and close before reading an oversized request) ends the exchange.
+pub async fn exchange_raw(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
+    within("the server to answer and close", async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let _ = stream.write_all(raw).await;
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            }
+        }
+        bytes
+    })
+    .await
+}
+
+/// The responses in `bytes`, in order, one per entry of `methods` (HEAD responses have no body).
+/// Accepts HTTP/1.0 and HTTP/1.1 status lines; a body without Content-Length runs to the end.
+/// Returns fewer responses than asked for when `bytes` ends first.
+pub fn parse_responses(bytes: &[u8], methods: &[&str]) -> Vec<Response> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    for method in methods {
+        let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") else {
+            break;
+        };
+        let head = String::from_utf8_lossy(&rest[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next().unwrap_or_default();
+        assert!(
+            version == "HTTP/1.1" || version == "HTTP/1.0",
+            "status line {status_line:?}"
+        );
+        let status = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("status code in {status_line:?}"));
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let body_start = end + 4;
+        let length = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map(|(_, v)| v.parse::<usize>().expect("numeric content-length"));
+        let body_len = if *method == "HEAD" || status == 204 || status == 304 {
+            0
+        } else {
+            length.unwrap_or(rest.len() - body_start)
+        };
+        let body_end = (body_start + body_len).min(rest.len());
+        out.push(Response {
+            status,
+            headers,
+            body: rest[body_start..body_end].to_vec(),
+        });
+        rest = &rest[body_end..];
+    }
+    out
+}
+
+/// The one response to `raw` (sent on a fresh connection), or `None` if the server closed the
+/// connection without answering.
+pub async fn try_exchange(addr: SocketAddr, raw: &[u8], method: &str) -> Option<Response> {
+    let bytes = exchange_raw(addr, raw).await;
+    parse_responses(&bytes, &[method]).into_iter().next()
+}
