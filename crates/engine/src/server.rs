@@ -327,10 +327,7 @@ async fn open_disk(
         .map_err(|e| error(io::Error::other(e)))?
         .map_err(error)?;
     let disk = Arc::new(disk);
-    let counted = Arc::clone(&disk);
-    let usage = tokio::task::spawn_blocking(move || counted.usage())
-        .await
-        .unwrap_or_default();
+    let usage = disk.usage_at_open();
     metrics.disk_entries.store(usage.entries as i64, Relaxed);
     metrics.disk_bytes.store(usage.bytes as i64, Relaxed);
     metrics

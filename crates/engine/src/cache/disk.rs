@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::HashSet;
 
 use crate::artifact::ArtifactKind;
 use crate::build_id::BuildId;
@@ -22,6 +24,10 @@ const LOCK_FILE: &str = ".lock";
 pub struct DiskCache {
     dir: PathBuf,
     next_temp: AtomicU64,
+    /// Identity files stored for this build: a miss of a page never generated is answered without
+    /// a file-system call (which would queue behind the fsyncs of other pages' writes).
+    stored: Mutex<HashSet<PathBuf>>,
+    usage_at_open: DiskUsage,
     _lock: fs::File,
 }
 
@@ -50,12 +56,19 @@ impl DiskCache {
         fs::create_dir_all(&dir)?;
         let lock = fs::File::create(dir.join(LOCK_FILE))?;
         lock.lock_shared()?;
-        remove_temp_files(&dir);
+        let (stored, usage_at_open) = scan(&dir);
         Ok(DiskCache {
             dir,
             next_temp: AtomicU64::new(0),
+            stored: Mutex::new(stored),
+            usage_at_open,
             _lock: lock,
         })
+    }
+
+    /// What the directory held when it was opened.
+    pub fn usage_at_open(&self) -> DiskUsage {
+        self.usage_at_open
     }
 
     /// Removes the directories of other builds under the cache root that no running server
@@ -117,6 +130,9 @@ impl DiskCache {
     /// than served broken).
     pub async fn read(&self, page: &str, kind: ArtifactKind) -> Option<Content> {
         let path = self.file_path(page, kind)?;
+        if !self.stored.lock().contains(&path) {
+            return None;
+        }
         let identity = read_file(&path).await?;
         let created = tokio::fs::metadata(&path)
             .await
@@ -150,15 +166,18 @@ impl DiskCache {
             }
         }
         files.push((path.clone(), content.identity.bytes.clone()));
-        tokio::task::spawn_blocking(move || {
+        let written = path.clone();
+        let delta = tokio::task::spawn_blocking(move || {
             let before = stored_size(&path);
             files
                 .iter()
                 .try_for_each(|(path, body)| write_atomically(path, body, seq))?;
-            Ok(delta(before, stored_size(&path)))
+            Ok::<_, io::Error>(delta(before, stored_size(&path)))
         })
         .await
-        .map_err(io::Error::other)?
+        .map_err(io::Error::other)??;
+        self.stored.lock().insert(written);
+        Ok(delta)
     }
 
     /// Removes a stored artifact (all encodings).
@@ -166,6 +185,7 @@ impl DiskCache {
         let Some(path) = self.file_path(page, kind) else {
             return DiskDelta::default();
         };
+        self.stored.lock().remove(&path);
         tokio::task::spawn_blocking(move || {
             let before = stored_size(&path);
             for encoding in [Encoding::Identity, Encoding::Brotli, Encoding::Gzip] {
@@ -179,6 +199,7 @@ impl DiskCache {
 
     /// Removes every stored artifact of this build.
     pub async fn clear(&self) -> io::Result<()> {
+        self.stored.lock().clear();
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
             for entry in fs::read_dir(&dir)?.filter_map(Result::ok) {
@@ -198,28 +219,39 @@ impl DiskCache {
         .map_err(io::Error::other)?
     }
 
-    /// What this build's directory holds (walks it: call off the async threads).
+    /// What this build's directory holds now (walks it: call off the async threads).
     pub fn usage(&self) -> DiskUsage {
-        let mut usage = DiskUsage::default();
-        for entry in walkdir::WalkDir::new(&self.dir)
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-        {
-            let name = entry.file_name().to_string_lossy();
-            if name.starts_with('.') {
-                continue;
-            }
-            usage.bytes += entry.metadata().map_or(0, |m| m.len());
-            if name == "index.html" {
-                usage.html_pages += 1;
-            }
-            if name == "index.html" || name == "page-data.json" {
-                usage.entries += 1;
-            }
-        }
-        usage
+        scan(&self.dir).1
     }
+}
+
+/// Walks a build's directory: removes temporary files a killed process left, and lists the stored
+/// identity files with what they add up to.
+fn scan(dir: &Path) -> (HashSet<PathBuf>, DiskUsage) {
+    let mut stored = HashSet::new();
+    let mut usage = DiskUsage::default();
+    for entry in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+    {
+        let name = entry.file_name().to_string_lossy();
+        if name.starts_with('.') {
+            if name.ends_with(TEMP_SUFFIX) {
+                let _ = fs::remove_file(entry.path());
+            }
+            continue;
+        }
+        usage.bytes += entry.metadata().map_or(0, |m| m.len());
+        if name == "index.html" {
+            usage.html_pages += 1;
+        }
+        if name == "index.html" || name == "page-data.json" {
+            usage.entries += 1;
+            stored.insert(entry.path().to_path_buf());
+        }
+    }
+    (stored, usage)
 }
 
 /// Bytes of an artifact on disk, all encodings; `None` when its identity file is absent.
@@ -286,18 +318,6 @@ fn write_atomically(path: &Path, body: &[u8], seq: u64) -> io::Result<()> {
         let _ = fs::remove_file(&temp);
     }
     result
-}
-
-fn remove_temp_files(dir: &Path) {
-    for entry in walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-    {
-        let name = entry.file_name().to_string_lossy();
-        if entry.file_type().is_file() && name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
 }
 
 #[cfg(test)]
