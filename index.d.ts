@@ -19,6 +19,12 @@ export declare class DeferPolicy {
 export declare class DsgServer {
   /** The port the server listens on. */
   get port(): number
+  /** Passed to `registerRenderer` by worker threads. */
+  get serverId(): number
+  /** Removes a renderer (its worker thread exited or was terminated). */
+  removeRenderer(rendererId: number): boolean
+  /** What each registered renderer has done. */
+  renderWorkers(): Array<RenderWorkerStats>
   /** The address the server listens on, e.g. `127.0.0.1:9000`. */
   get address(): string
   summary(): SiteSummary
@@ -89,10 +95,24 @@ export interface RedirectInput {
   force?: boolean
 }
 
+/**
+ * Adds a render callback to the server `serverId` (from any thread, e.g. a worker thread that
+ * loaded Gatsby's engines). Returns the renderer's id.
+ */
+export declare function registerRenderer(serverId: number, render: (pagePath: string) => Promise<RenderResult>): number
+
 /** What the JS render callback resolves to: the page-data JSON at once, the HTML as a promise. */
 export interface RenderResult {
   pageData: string
   html: Promise<string>
+}
+
+export interface RenderWorkerStats {
+  id: number
+  renders: number
+  inFlight: number
+  /** How long the oldest render running on it has been running, in ms. */
+  oldestRenderMs?: number
 }
 
 export interface ServerOptions {
@@ -178,5 +198,8 @@ export interface SiteSummary {
   pathPrefix?: string
 }
 
-/** Starts the server. Resolves once it listens. */
-export declare function startServer(options: ServerOptions, render: (pagePath: string) => Promise<RenderResult>): Promise<DsgServer>
+/**
+ * Starts the server. Resolves once it listens. Renders go to `render` when given, and to the
+ * callbacks worker threads add with `registerRenderer(server.serverId, render)`.
+ */
+export declare function startServer(options: ServerOptions, render?: (pagePath: string) => Promise<RenderResult>): Promise<DsgServer>

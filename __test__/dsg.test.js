@@ -133,7 +133,7 @@ describe('a deferred page', () => {
   test('with a matchPath answers every path it matches from one artifact', async () => {
     const { result, renders } = await rendersDuring(async () => [
       await server.get('/app/'),
-      await server.get('/app/some/client/route'),
+      await server.get('/app/some/client/route/'),
     ])
     expect(result.map((r) => r.status)).toEqual([200, 200])
     expect(result[0].body).toContain('<h1>App shell</h1>')

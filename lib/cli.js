@@ -6,7 +6,13 @@ const { Command, InvalidArgumentError, Option } = require('commander')
 const parseBytes = require('bytes')
 const { serve, describe, DEFAULTS } = require('./serve')
 const { warm } = require('./warm')
+const { defaultWorkerCount } = require('./render-workers')
 const { version } = require('../package.json')
+
+// Gatsby's engines replace console.log/error with their reporter's (console.error then prints
+// `error <message>`), so the command line writes its own lines to the streams directly.
+const out = (line) => process.stdout.write(`${line}\n`)
+const err = (line) => process.stderr.write(`${line}\n`)
 
 function port(value) {
   const n = Number(value)
@@ -32,6 +38,12 @@ function wholeSeconds(value) {
   return n
 }
 
+function wholeNumber(value) {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number')
+  return n
+}
+
 function positiveInteger(value) {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number above 0')
@@ -53,6 +65,14 @@ function siteOptions(command) {
         .argParser(seconds)
         .default(DEFAULTS.renderTimeoutMs, String(DEFAULTS.renderTimeoutMs / 1000)),
     )
+    .addOption(
+      new Option(
+        '--render-workers <n>',
+        "worker threads running Gatsby's engines (each ~200 MiB); 0 renders in the main thread",
+      )
+        .argParser(wholeNumber)
+        .default(defaultWorkerCount(), `${defaultWorkerCount()}: CPU cores, capped at one per 512 MiB of memory`),
+    )
 }
 
 function serveOptions(opts, extra = {}) {
@@ -61,6 +81,7 @@ function serveOptions(opts, extra = {}) {
     cacheDir: opts.cacheDir,
     memoryCacheBytes: opts.cacheSize,
     renderTimeoutMs: opts.renderTimeout,
+    renderWorkers: opts.renderWorkers,
     ...extra,
   }
 }
@@ -117,7 +138,7 @@ function program() {
         fail(error)
         return
       }
-      console.log(describe(server, opts.host))
+      out(describe(server, opts.host))
       let closing = false
       const stop = async () => {
         if (closing) return
@@ -130,7 +151,7 @@ function program() {
       if (opts.warm) {
         const globs = opts.warm === true ? [] : opts.warm
         warm(server, { globs })
-          .then((r) => console.error(`gatsby-dsg: warmed ${r.rendered} pages (${r.stored} already stored, ${r.failed.length} failed)`))
+          .then((r) => err(`gatsby-dsg: warmed ${r.rendered} pages (${r.stored} already stored, ${r.failed.length} failed)`))
           .catch(fail)
       }
     })
@@ -147,11 +168,11 @@ function program() {
       try {
         server = await serve(serveOptions(opts, { host: '127.0.0.1', port: 0 }))
         const result = await warm(server, { globs, concurrency: opts.concurrency })
-        console.log(
+        out(
           `gatsby-dsg: warmed ${result.total} pages: ${result.rendered} rendered, ` +
             `${result.stored} already stored, ${result.failed.length} failed`,
         )
-        for (const { path, error } of result.failed) console.error(`gatsby-dsg: ${path}: ${error.split('\n')[0]}`)
+        for (const { path, error } of result.failed) err(`gatsby-dsg: ${path}: ${error.split('\n')[0]}`)
         if (result.failed.length > 0) process.exitCode = 1
       } catch (error) {
         fail(error)
@@ -166,7 +187,7 @@ function program() {
 
 function fail(error) {
   const message = error && error.message ? error.message : String(error)
-  console.error(`gatsby-dsg: ${message}`)
+  err(`gatsby-dsg: ${message}`)
   process.exitCode = 1
 }
 

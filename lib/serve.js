@@ -5,6 +5,7 @@ const path = require('path')
 const { startServer } = require('..')
 const { readSite } = require('./site')
 const { loadEngines, createRenderer } = require('./gatsby-engines')
+const { RenderWorkers, defaultWorkerCount } = require('./render-workers')
 
 const DEFAULTS = Object.freeze({
   host: 'localhost',
@@ -16,10 +17,6 @@ const DEFAULTS = Object.freeze({
   prefixPaths: false,
 })
 
-function noDeferredPage() {
-  return Promise.reject(new Error('this site has no deferred pages'))
-}
-
 /**
  * Starts serving the built Gatsby site at `options.root` (default: the working directory).
  * Resolves to the running server (`.port`, `.address`, `.stats()`, `.summary()`, `.close()`).
@@ -28,8 +25,11 @@ async function serve(options = {}) {
   const site = readSite(options.root || process.cwd())
   const settings = { ...DEFAULTS, ...withoutUndefined(options) }
   // Gatsby's engines resolve some files relative to the working directory: it must be the site.
-  if (site.deferredPages.length > 0 && process.cwd() !== site.root) process.chdir(site.root)
-  const render = site.deferredPages.length > 0 ? createRenderer(loadEngines(site.root)) : noDeferredPage
+  const deferred = site.deferredPages.length > 0
+  if (deferred && process.cwd() !== site.root) process.chdir(site.root)
+  // With render workers, the engines run in worker threads; with 0, in this thread.
+  const workerCount = deferred ? (settings.renderWorkers ?? defaultWorkerCount()) : 0
+  const render = deferred && workerCount === 0 ? createRenderer(loadEngines(site.root)) : undefined
   const server = await startServer(
     {
       host: settings.host,
@@ -56,6 +56,34 @@ async function serve(options = {}) {
     },
     render,
   )
+  let workers
+  if (workerCount > 0) {
+    workers = new RenderWorkers(server, { root: site.root, count: workerCount, renderTimeoutMs: settings.renderTimeoutMs })
+    try {
+      await workers.start()
+    } catch (error) {
+      await server.close()
+      throw error
+    }
+  }
+  return withLifecycle(server, workers)
+}
+
+/**
+ * Like a Node `net.Server`, a running server keeps the process alive (a static site has no
+ * render callback or worker that would), until `close()`, which also ends the render workers.
+ */
+function withLifecycle(server, workers) {
+  const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
+  const close = server.close.bind(server)
+  Object.defineProperty(server, 'renderWorkerPool', { value: workers })
+  Object.defineProperty(server, 'close', {
+    value: async () => {
+      await close()
+      if (workers) await workers.close()
+      clearInterval(keepAlive)
+    },
+  })
   return server
 }
 
@@ -66,9 +94,11 @@ function describe(server, host) {
   if (s.deferredPages === 0) {
     return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)`
   }
+  const pool = server.renderWorkerPool
+  const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready` : ''
   return (
     `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, ${s.deferredPages} deferred pages ` +
-    `(${s.generatedPages} already generated)`
+    `(${s.generatedPages} already generated)${workers}`
   )
 }
 

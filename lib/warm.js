@@ -29,11 +29,15 @@ function progressReporter(total, stream) {
     }
   }
   let lastLine = 0
+  let lastDone = -1
   return {
     update(done, rate, force = false) {
       const now = Date.now()
       if (!force && done < total && now - lastLine < 1000) return
+      // The last page's update and the final forced one would print the same line.
+      if (done === lastDone) return
       lastLine = now
+      lastDone = done
       const eta = rate > 0 ? Math.ceil((total - done) / rate) : '?'
       stream.write(`warm: ${done}/${total} pages, ${rate.toFixed(1)} pages/s, ETA ${eta}s\n`)
     },

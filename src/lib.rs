@@ -2,11 +2,14 @@
 //! engine's `Renderer` with the JS render callback. No behaviour lives here.
 #![deny(clippy::all)]
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use engine::render::pool::RendererPool;
 use futures_util::future::BoxFuture;
 use gatsby_dsg_engine as engine;
 use napi::bindgen_prelude::*;
@@ -184,10 +187,44 @@ impl engine::Renderer for JsRenderer {
     }
 }
 
+/// The render pools of the servers of this process, by server id, so that a worker thread (its
+/// own JS environment, which cannot reach the server object) can register its render callback.
+static POOLS: LazyLock<Mutex<HashMap<u32, Arc<RendererPool>>>> = LazyLock::new(Default::default);
+static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
+
+fn js_renderer(render: RenderCallback) -> Arc<JsRenderer> {
+    Arc::new(JsRenderer {
+        callback: Mutex::new(Some(Arc::new(render))),
+    })
+}
+
+/// Adds a render callback to the server `serverId` (from any thread, e.g. a worker thread that
+/// loaded Gatsby's engines). Returns the renderer's id.
+#[napi(ts_args_type = "serverId: number, render: (pagePath: string) => Promise<RenderResult>")]
+pub fn register_renderer(server_id: u32, render: RenderCallback) -> Result<u32> {
+    let pool = POOLS.lock().get(&server_id).cloned().ok_or_else(|| {
+        Error::new(
+            Status::InvalidArg,
+            format!("no running gatsby-dsg server {server_id}"),
+        )
+    })?;
+    Ok(pool.add(js_renderer(render)))
+}
+
+#[napi(object)]
+pub struct RenderWorkerStats {
+    pub id: u32,
+    pub renders: i64,
+    pub in_flight: u32,
+    /// How long the oldest render running on it has been running, in ms.
+    pub oldest_render_ms: Option<f64>,
+}
+
 #[napi]
 pub struct DsgServer {
     server: Arc<engine::Server>,
-    renderer: Arc<JsRenderer>,
+    id: u32,
+    pool: Arc<RendererPool>,
 }
 
 #[napi]
@@ -196,6 +233,33 @@ impl DsgServer {
     #[napi(getter)]
     pub fn port(&self) -> u32 {
         u32::from(self.server.local_addr().port())
+    }
+
+    /// Passed to `registerRenderer` by worker threads.
+    #[napi(getter)]
+    pub fn server_id(&self) -> u32 {
+        self.id
+    }
+
+    /// Removes a renderer (its worker thread exited or was terminated).
+    #[napi]
+    pub fn remove_renderer(&self, renderer_id: u32) -> bool {
+        self.pool.remove(renderer_id)
+    }
+
+    /// What each registered renderer has done.
+    #[napi]
+    pub fn render_workers(&self) -> Vec<RenderWorkerStats> {
+        self.pool
+            .stats()
+            .into_iter()
+            .map(|m| RenderWorkerStats {
+                id: m.id,
+                renders: m.renders as i64,
+                in_flight: m.in_flight as u32,
+                oldest_render_ms: m.oldest_render.map(|d| d.as_secs_f64() * 1000.0),
+            })
+            .collect()
     }
 
     /// The address the server listens on, e.g. `127.0.0.1:9000`.
@@ -292,26 +356,40 @@ impl DsgServer {
     #[napi]
     pub async fn close(&self) -> Result<()> {
         self.server.close().await;
-        self.renderer.callback.lock().take();
+        POOLS.lock().remove(&self.id);
+        self.pool.clear();
         Ok(())
     }
 }
 
-/// Starts the server. Resolves once it listens.
+/// Starts the server. Resolves once it listens. Renders go to `render` when given, and to the
+/// callbacks worker threads add with `registerRenderer(server.serverId, render)`.
 #[napi(
-    ts_args_type = "options: ServerOptions, render: (pagePath: string) => Promise<RenderResult>"
+    ts_args_type = "options: ServerOptions, render?: (pagePath: string) => Promise<RenderResult>"
 )]
-pub async fn start_server(options: ServerOptions, render: RenderCallback) -> Result<DsgServer> {
+pub async fn start_server(
+    options: ServerOptions,
+    render: Option<RenderCallback>,
+) -> Result<DsgServer> {
     let config = server_config(options)?;
-    let renderer = Arc::new(JsRenderer {
-        callback: Mutex::new(Some(Arc::new(render))),
-    });
-    let server = engine::Server::start(config, renderer.clone())
-        .await
-        .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+    let pool = Arc::new(RendererPool::new());
+    if let Some(render) = render {
+        pool.add(js_renderer(render));
+    }
+    let id = NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed);
+    POOLS.lock().insert(id, Arc::clone(&pool));
+    let server = match engine::Server::start(config, pool.clone()).await {
+        Ok(server) => server,
+        Err(e) => {
+            POOLS.lock().remove(&id);
+            pool.clear();
+            return Err(Error::new(Status::GenericFailure, e.to_string()));
+        }
+    };
     Ok(DsgServer {
         server: Arc::new(server),
-        renderer,
+        id,
+        pool,
     })
 }
 

@@ -175,6 +175,13 @@ impl Router {
             .iter()
             .find(|(pattern, _)| pattern.matches(&segments));
         let deferred_route = self.pages.find_by_match_path_scored(&segments);
+        if client_route.is_some() || deferred_route.is_some() {
+            // Gatsby redirects a path found through a page's matchPath as it does the page's
+            // own path (the page's path never equals such a request path).
+            if let Some(redirect) = self.slash_redirect(raw, path, "", query) {
+                return redirect;
+            }
+        }
         match (client_route, deferred_route) {
             (Some((pattern, file)), Some((score, _))) if pattern.score > score => {
                 Route::Static(Arc::clone(file))

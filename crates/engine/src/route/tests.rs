@@ -232,3 +232,26 @@ fn client_only_route_of_an_ssg_page_serves_its_html() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn client_only_route_follows_the_trailing_slash_option() {
+    let (_dir, r) = site(TrailingSlash::Always);
+    let r = r.with_client_routes(&[ClientRouteSpec {
+        path: "/about/".into(),
+        match_path: "/about/*".into(),
+    }]);
+    assert_eq!(
+        redirect_of(r.route("/about/team", Some("tab=1")).route).1,
+        "/about/team/?tab=1"
+    );
+    assert!(matches!(
+        r.route("/about/team/", None).route,
+        Route::Static(_)
+    ));
+    assert_eq!(redirect_of(r.route("/app/x", None).route).1, "/app/x/");
+    assert_eq!(deferred_path(r.route("/app/x/", None).route).0, "/app/");
+
+    let (_dir, r) = site(TrailingSlash::Never);
+    assert_eq!(redirect_of(r.route("/app/x/", None).route).1, "/app/x");
+    assert_eq!(deferred_path(r.route("/app/x", None).route).0, "/app/");
+}

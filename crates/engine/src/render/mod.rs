@@ -53,3 +53,5 @@ impl fmt::Display for RenderError {
 }
 
 impl std::error::Error for RenderError {}
+
+pub mod pool;

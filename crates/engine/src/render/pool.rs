@@ -1,0 +1,274 @@
+//! Renderers that come and go: each Node worker thread running Gatsby's engines registers one, and
+//! each render goes to the least busy of them. A worker that dies takes its renders with it: they
+//! fail (500, not cached) and the next request renders on a live worker.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+use super::{RenderError, RenderedPage, Renderer};
+
+/// One registered renderer and what it is doing.
+struct Member {
+    id: u32,
+    renderer: Arc<dyn Renderer>,
+    in_flight: AtomicUsize,
+    renders: AtomicU64,
+    /// Start times of the renders running on it, to find a stuck one.
+    running: Mutex<Vec<(u64, Instant)>>,
+}
+
+/// What one renderer has done, for stats and for finding stuck workers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberStats {
+    pub id: u32,
+    pub renders: u64,
+    pub in_flight: usize,
+    /// How long its oldest running render has been running.
+    pub oldest_render: Option<Duration>,
+}
+
+/// A render that finds no member waits for one to be added (workers still starting, or one
+/// being replaced); the page cache's render timeout bounds the wait.
+#[derive(Default)]
+pub struct RendererPool {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    members: RwLock<Vec<Arc<Member>>>,
+    added: Notify,
+    next_id: AtomicU32,
+    next_render: AtomicU64,
+}
+
+impl RendererPool {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a renderer; returns its id.
+    pub fn add(&self, renderer: Arc<dyn Renderer>) -> u32 {
+        let id = self.inner.next_id.fetch_add(1, Relaxed) + 1;
+        self.inner.members.write().push(Arc::new(Member {
+            id,
+            renderer,
+            in_flight: AtomicUsize::new(0),
+            renders: AtomicU64::new(0),
+            running: Mutex::new(Vec::new()),
+        }));
+        self.inner.added.notify_waiters();
+        id
+    }
+
+    /// Removes a renderer (its worker exited); returns whether it was there.
+    pub fn remove(&self, id: u32) -> bool {
+        let mut members = self.inner.members.write();
+        let before = members.len();
+        members.retain(|m| m.id != id);
+        members.len() != before
+    }
+
+    /// Removes every renderer (the server closes: their callbacks are released).
+    pub fn clear(&self) {
+        self.inner.members.write().clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.members.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn stats(&self) -> Vec<MemberStats> {
+        self.inner
+            .members
+            .read()
+            .iter()
+            .map(|m| MemberStats {
+                id: m.id,
+                renders: m.renders.load(Relaxed),
+                in_flight: m.in_flight.load(Relaxed),
+                oldest_render: m.running.lock().iter().map(|(_, t)| t.elapsed()).max(),
+            })
+            .collect()
+    }
+}
+
+impl Inner {
+    /// The member with the fewest renders in flight (then the fewest renders done).
+    fn least_busy(&self) -> Option<Arc<Member>> {
+        self.members
+            .read()
+            .iter()
+            .min_by_key(|m| (m.in_flight.load(Relaxed), m.renders.load(Relaxed)))
+            .cloned()
+    }
+
+    /// Takes the least busy member and starts the render on it.
+    fn start(
+        &self,
+        member: Arc<Member>,
+        page_path: &str,
+    ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+        let render = self.next_render.fetch_add(1, Relaxed);
+        member.in_flight.fetch_add(1, Relaxed);
+        member.renders.fetch_add(1, Relaxed);
+        member.running.lock().push((render, Instant::now()));
+        let running = Running {
+            member: Arc::clone(&member),
+            render,
+        };
+        let call = member.renderer.render(page_path);
+        Box::pin(async move {
+            let rendered = call.await?;
+            let html = rendered.html;
+            Ok(RenderedPage {
+                page_data: rendered.page_data,
+                html: Box::pin(async move {
+                    let html = html.await;
+                    drop(running);
+                    html
+                }),
+            })
+        })
+    }
+}
+
+/// Ends one render's accounting on its member however the render ends (HTML done, failed, or
+/// dropped).
+struct Running {
+    member: Arc<Member>,
+    render: u64,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.member.in_flight.fetch_sub(1, Relaxed);
+        self.member
+            .running
+            .lock()
+            .retain(|(r, _)| *r != self.render);
+    }
+}
+
+impl Renderer for RendererPool {
+    fn render(&self, page_path: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+        // Started now when a member is there, so that concurrent renders spread at once.
+        if let Some(member) = self.inner.least_busy() {
+            return self.inner.start(member, page_path);
+        }
+        let (inner, page_path) = (Arc::clone(&self.inner), page_path.to_string());
+        Box::pin(async move {
+            loop {
+                let added = inner.added.notified();
+                if let Some(member) = inner.least_busy() {
+                    return inner.start(member, &page_path).await;
+                }
+                added.await;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    /// Renders after `gate` is notified; counts its calls.
+    struct Held {
+        gate: Arc<Notify>,
+        calls: AtomicUsize,
+    }
+
+    impl Renderer for Held {
+        fn render(&self, page: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+            self.calls.fetch_add(1, Relaxed);
+            let (gate, page) = (Arc::clone(&self.gate), page.to_string());
+            Box::pin(async move {
+                gate.notified().await;
+                Ok(RenderedPage {
+                    page_data: Bytes::from(page.clone()),
+                    html: Box::pin(async move { Ok(Bytes::from(page)) }),
+                })
+            })
+        }
+    }
+
+    fn held() -> Arc<Held> {
+        Arc::new(Held {
+            gate: Arc::new(Notify::new()),
+            calls: AtomicUsize::new(0),
+        })
+    }
+
+    #[tokio::test]
+    async fn renders_go_to_the_least_busy_member() {
+        let pool = RendererPool::new();
+        let (a, b) = (held(), held());
+        pool.add(a.clone());
+        pool.add(b.clone());
+        let first = pool.render("/1/");
+        let second = pool.render("/2/");
+        assert_eq!(
+            (a.calls.load(Relaxed), b.calls.load(Relaxed)),
+            (1, 1),
+            "two concurrent renders are spread over two members"
+        );
+        assert_eq!(pool.stats().iter().map(|s| s.in_flight).sum::<usize>(), 2);
+        drop((first, second));
+        assert_eq!(pool.stats().iter().map(|s| s.in_flight).sum::<usize>(), 0);
+    }
+
+    #[tokio::test]
+    async fn in_flight_ends_when_the_html_is_done() {
+        let pool = RendererPool::new();
+        let a = held();
+        pool.add(a.clone());
+        let render = tokio::spawn(pool.render("/1/"));
+        tokio::task::yield_now().await;
+        a.gate.notify_one();
+        let rendered = render.await.unwrap().unwrap();
+        assert_eq!(pool.stats()[0].in_flight, 1, "the HTML is still to come");
+        assert!(pool.stats()[0].oldest_render.is_some());
+        assert_eq!(rendered.html.await.unwrap(), "/1/");
+        assert_eq!(pool.stats()[0].in_flight, 0);
+        assert_eq!(pool.stats()[0].renders, 1);
+    }
+
+    #[tokio::test]
+    async fn render_without_members_waits_for_one_to_be_added() {
+        let pool = RendererPool::new();
+        let waiting = tokio::spawn(pool.render("/1/"));
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        let late = held();
+        pool.add(late.clone());
+        while late.calls.load(Relaxed) == 0 {
+            tokio::task::yield_now().await;
+        }
+        late.gate.notify_one();
+        let rendered = waiting.await.unwrap().unwrap();
+        assert_eq!(rendered.page_data, "/1/");
+    }
+
+    #[tokio::test]
+    async fn removed_member_gets_no_more_renders() {
+        let pool = RendererPool::new();
+        let (a, b) = (held(), held());
+        let id = pool.add(a.clone());
+        pool.add(b.clone());
+        assert!(pool.remove(id));
+        assert!(!pool.remove(id));
+        let _render = pool.render("/1/");
+        assert_eq!((a.calls.load(Relaxed), b.calls.load(Relaxed)), (0, 1));
+    }
+}

@@ -1,0 +1,104 @@
+'use strict'
+// A pool of Node worker threads, each running Gatsby's engines and rendering for the Rust server,
+// which sends each render to the least busy one. A worker that exits is replaced; one whose render
+// outlives the render timeout is terminated (that render fails with 500, not cached) and replaced.
+
+const os = require('os')
+const path = require('path')
+const { Worker } = require('worker_threads')
+
+/** Each worker holds its own engine (~200 MiB for a 2,000-page site). */
+const MEMORY_PER_WORKER = 512 * 1024 * 1024
+
+/** One worker per core, but no more than memory allows (at least one). */
+function defaultWorkerCount() {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
+  return Math.max(1, Math.min(cores, Math.floor(os.totalmem() / MEMORY_PER_WORKER)))
+}
+
+class RenderWorkers {
+  constructor(server, { root, count, renderTimeoutMs }) {
+    this.server = server
+    this.root = root
+    this.count = count
+    this.renderTimeoutMs = renderTimeoutMs
+    this.workers = new Map() // Worker → renderer id (once ready)
+    this.closing = false
+    this.replaced = 0
+  }
+
+  /** Starts the workers; resolves once at least one is ready (rejects if none can start). */
+  start() {
+    const starts = Array.from({ length: this.count }, () => this.spawn())
+    this.watchdog = setInterval(() => this.terminateStuck(), 1000)
+    this.watchdog.unref()
+    return Promise.any(starts).catch((error) => {
+      throw new Error(`no render worker could start: ${error.errors ? error.errors[0].message : error.message}`)
+    })
+  }
+
+  spawn() {
+    const worker = new Worker(path.join(__dirname, 'render-worker.js'), {
+      workerData: { root: this.root, serverId: this.server.serverId },
+    })
+    this.workers.set(worker, null)
+    const ready = new Promise((resolve, reject) => {
+      worker.once('message', (message) => {
+        if (message && message.ready) {
+          this.workers.set(worker, message.id)
+          resolve(message.id)
+        }
+      })
+      worker.once('error', (error) => {
+        console.error(`gatsby-dsg: render worker failed: ${error.stack || error.message}`)
+        reject(error)
+      })
+    })
+    worker.once('exit', () => {
+      const id = this.workers.get(worker)
+      this.workers.delete(worker)
+      if (id !== null && id !== undefined) this.server.removeRenderer(id)
+      // Replace a worker that died while serving (not one that never started: that would loop).
+      if (!this.closing && id !== null && id !== undefined) {
+        this.replaced++
+        this.spawn().catch(() => {})
+      }
+    })
+    return ready
+  }
+
+  /** Workers whose oldest render is older than the render timeout are stuck: terminate them. */
+  terminateStuck() {
+    const stuck = new Set(
+      this.server
+        .renderWorkers()
+        .filter((w) => w.oldestRenderMs !== undefined && w.oldestRenderMs !== null && w.oldestRenderMs > this.renderTimeoutMs)
+        .map((w) => w.id),
+    )
+    for (const [worker, id] of this.workers) {
+      if (stuck.has(id)) {
+        console.error(`gatsby-dsg: render worker ${id} stuck past the render timeout: replacing it`)
+        this.server.removeRenderer(id)
+        worker.terminate()
+      }
+    }
+  }
+
+  /** Terminates one worker now (tests, and operators via the JS API). */
+  terminate(rendererId) {
+    for (const [worker, id] of this.workers) if (id === rendererId) return worker.terminate()
+    return Promise.resolve()
+  }
+
+  ready() {
+    return [...this.workers.values()].filter((id) => id !== null).length
+  }
+
+  async close() {
+    this.closing = true
+    clearInterval(this.watchdog)
+    await Promise.all([...this.workers.keys()].map((w) => w.terminate()))
+  }
+}
+
+module.exports = { RenderWorkers, defaultWorkerCount }
