@@ -1,0 +1,102 @@
+'use strict'
+// Copies of the example site, built by real Gatsby with other gatsby-config settings (through the
+// example's environment variables) into a temporary directory; and a static-only copy of its
+// public/ with a few extra files, for what the example itself does not contain.
+
+const { spawnSync } = require('child_process')
+const fs = require('fs')
+const path = require('path')
+const zlib = require('zlib')
+const { tempDir, EXAMPLE, ROOT } = require('./site')
+
+/** A copy of the example's sources sharing its node_modules, with the plugin at its absolute path. */
+function copyExampleSources(prefix = 'gatsby-dsg-example-copy-') {
+  const dir = tempDir(prefix)
+  for (const entry of ['gatsby-node.js', 'package.json', 'src']) {
+    fs.cpSync(path.join(EXAMPLE, entry), path.join(dir, entry), { recursive: true })
+  }
+  const config = fs.readFileSync(path.join(EXAMPLE, 'gatsby-config.js'), 'utf8')
+  const pluginRef = 'require.resolve("../gatsby-plugin")'
+  if (!config.includes(pluginRef)) throw new Error(`example/gatsby-config.js no longer contains ${pluginRef}`)
+  fs.writeFileSync(
+    path.join(dir, 'gatsby-config.js'),
+    config.replace(pluginRef, JSON.stringify(path.join(ROOT, 'gatsby-plugin'))),
+  )
+  fs.symlinkSync(path.join(EXAMPLE, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
+  return dir
+}
+
+/** `gatsby build ...args` in `dir` with extra environment; throws with Gatsby's output on failure. */
+function gatsbyBuild(dir, { args = [], env = {} } = {}) {
+  const result = spawnSync(process.execPath, [path.join(EXAMPLE, 'node_modules', 'gatsby', 'cli.js'), 'build', ...args], {
+    cwd: dir,
+    env: { ...process.env, GATSBY_TELEMETRY_DISABLED: '1', ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  if (result.status !== 0) throw new Error(`gatsby build failed:\n${result.stdout}\n${result.stderr}`)
+  return result.stdout + result.stderr
+}
+
+/**
+ * A site with only the example's built public/ (no engines, no manifest: served as a static
+ * site), plus `extra` files (`{ 'static/x/a.png': Buffer }`) written into public/.
+ */
+function staticCopy(extra = {}) {
+  const dir = tempDir('gatsby-dsg-static-copy-')
+  fs.cpSync(path.join(EXAMPLE, 'public'), path.join(dir, 'public'), { recursive: true })
+  for (const [name, bytes] of Object.entries(extra)) {
+    const file = path.join(dir, 'public', name)
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.writeFileSync(file, bytes)
+  }
+  return dir
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+  return c >>> 0
+})
+
+function crc32(bytes) {
+  let c = 0xffffffff
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8)
+  return (c ^ 0xffffffff) >>> 0
+}
+
+function chunk(type, data) {
+  const length = Buffer.alloc(4)
+  length.writeUInt32BE(data.length)
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
+  const crc = Buffer.alloc(4)
+  crc.writeUInt32BE(crc32(body))
+  return Buffer.concat([length, body, crc])
+}
+
+/** A valid RGB PNG of `size`×`size` pseudo-random pixels (several KB: not a "tiny" body). */
+function png(size = 48) {
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(size, 0)
+  header.writeUInt32BE(size, 4)
+  header[8] = 8 // bit depth
+  header[9] = 2 // RGB
+  const rows = []
+  let x = 12345
+  for (let y = 0; y < size; y++) {
+    const row = Buffer.alloc(1 + size * 3) // filter byte 0
+    for (let i = 1; i < row.length; i++) {
+      x = (x * 1103515245 + 12345) >>> 0
+      row[i] = x >>> 24
+    }
+    rows.push(row)
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ])
+}
+
+module.exports = { copyExampleSources, gatsbyBuild, staticCopy, png }
