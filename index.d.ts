@@ -166,6 +166,12 @@ export interface ServerOptions {
   adminToken?: string
   /** One line per request on stdout: `text` or `json`. Default: none. */
   accessLog?: string
+  /** Share generated pages with other instances through Redis (`redis://host:6379/`). */
+  redisUrl?: string
+  /** Key namespace in Redis: instances of one site share it. Default `gatsby-dsg`. */
+  redisNamespace?: string
+  /** TTL of a page's cluster-wide render lock, renewed while rendering. Default 10 000. */
+  redisLockTtlMs?: number
 }
 
 export interface ServerStats {

@@ -118,6 +118,8 @@ function program() {
     )
     .addOption(new Option('--log-format <format>', 'access log format').choices(['text', 'json']).default('text'))
     .option('--no-access-log', 'do not log one line per request')
+    .addOption(new Option('--redis <url>', 'share generated pages with other instances through Redis, e.g. redis://127.0.0.1:6379/').env('GATSBY_DSG_REDIS_URL'))
+    .option('--redis-namespace <name>', 'Redis key namespace; instances of one site share it', 'gatsby-dsg')
     .option('--warm [globs...]', 'generate deferred pages (all, or those matching the globs) in the background after start')
     .action(async (opts) => {
       let server
@@ -132,6 +134,8 @@ function program() {
             maxQueuedRenders: opts.maxQueuedRenders,
             adminToken: opts.adminToken,
             accessLog: opts.accessLog ? opts.logFormat : undefined,
+            redis: opts.redis,
+            redisNamespace: opts.redisNamespace,
           }),
         )
       } catch (error) {

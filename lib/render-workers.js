@@ -86,7 +86,13 @@ class RenderWorkers {
 
   /** Terminates one worker now (tests, and operators via the JS API). */
   terminate(rendererId) {
-    for (const [worker, id] of this.workers) if (id === rendererId) return worker.terminate()
+    for (const [worker, id] of this.workers) {
+      if (id !== rendererId) continue
+      // Out of the Rust pool first: a dead callback fails at once, so until the exit event
+      // removed it, it would be the least busy renderer and fail every queued render sent to it.
+      this.server.removeRenderer(id)
+      return worker.terminate()
+    }
     return Promise.resolve()
   }
 

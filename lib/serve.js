@@ -53,6 +53,9 @@ async function serve(options = {}) {
       maxQueuedRenders: settings.maxQueuedRenders,
       adminToken: settings.adminToken || process.env.GATSBY_DSG_ADMIN_TOKEN || undefined,
       accessLog: settings.accessLog,
+      redisUrl: settings.redis,
+      redisNamespace: settings.redisNamespace,
+      redisLockTtlMs: settings.redisLockTtlMs,
     },
     render,
   )

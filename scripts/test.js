@@ -2,10 +2,35 @@
 // `npm test`: build what is missing, then the Rust engine's tests, then the end-to-end tests on
 // the example site built by real Gatsby.
 
+const fs = require('fs')
 const path = require('path')
 const { prepare, run, ROOT } = require('./prepare')
 
+/** Debian packages the tests drive: Chromium (browser tests), redis-server (shared tier), wrk and
+ *  nginx (the benchmark's smoke run). Installed with apt-get when missing and allowed. */
+const SYSTEM_PACKAGES = [
+  { pkg: 'chromium', bin: '/usr/bin/chromium' },
+  { pkg: 'redis-server', bin: '/usr/bin/redis-server' },
+  { pkg: 'nginx', bin: '/usr/sbin/nginx' },
+  { pkg: 'wrk', bin: '/usr/bin/wrk' },
+]
+
+function installSystemPackages() {
+  const missing = SYSTEM_PACKAGES.filter(({ bin }) => !fs.existsSync(bin)).map(({ pkg }) => pkg)
+  if (missing.length === 0) return
+  const root = typeof process.getuid === 'function' && process.getuid() === 0
+  const apt = root ? ['apt-get'] : ['sudo', '-n', 'apt-get']
+  const env = { DEBIAN_FRONTEND: 'noninteractive' }
+  try {
+    run(apt[0], [...apt.slice(1), 'update', '-qq'], ROOT, env)
+    run(apt[0], [...apt.slice(1), 'install', '-y', '-qq', ...missing], ROOT, env)
+  } catch (error) {
+    throw new Error(`the tests need these Debian packages: ${missing.join(' ')} (${error.message})`)
+  }
+}
+
 try {
+  installSystemPackages()
   prepare()
   run('cargo', ['test', '-p', 'gatsby-dsg-engine'], ROOT)
   run(process.execPath, [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', ...process.argv.slice(2)], ROOT)

@@ -79,6 +79,12 @@ pub struct ServerOptions {
     pub admin_token: Option<String>,
     /// One line per request on stdout: `text` or `json`. Default: none.
     pub access_log: Option<String>,
+    /// Share generated pages with other instances through Redis (`redis://host:6379/`).
+    pub redis_url: Option<String>,
+    /// Key namespace in Redis: instances of one site share it. Default `gatsby-dsg`.
+    pub redis_namespace: Option<String>,
+    /// TTL of a page's cluster-wide render lock, renewed while rendering. Default 10 000.
+    pub redis_lock_ttl_ms: Option<u32>,
 }
 
 #[napi(object)]
@@ -432,6 +438,17 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
         config.max_queued_renders = max as usize;
     }
     config.admin_token = options.admin_token;
+    config.redis = options.redis_url.map(|url| engine::RedisConfig {
+        url,
+        namespace: options
+            .redis_namespace
+            .unwrap_or_else(|| engine::RedisConfig::DEFAULT_NAMESPACE.to_string()),
+        lock_ttl: options
+            .redis_lock_ttl_ms
+            .map_or(engine::RedisConfig::DEFAULT_LOCK_TTL, |ms| {
+                Duration::from_millis(u64::from(ms))
+            }),
+    });
     config.access_log = match options.access_log.as_deref() {
         None | Some("off") => None,
         Some("text") => Some(engine::LogFormat::Text),

@@ -8,6 +8,19 @@ use crate::build_id::BuildId;
 use crate::pages::DeferredPageSpec;
 use crate::site::SiteOptions;
 
+/// The shared tier: Redis URL, key namespace (instances of one site share it), render-lock TTL.
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    pub url: String,
+    pub namespace: String,
+    pub lock_ttl: Duration,
+}
+
+impl RedisConfig {
+    pub const DEFAULT_NAMESPACE: &'static str = "gatsby-dsg";
+    pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(10);
+}
+
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub host: String,
@@ -35,6 +48,8 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// One line per request on stdout, when set.
     pub access_log: Option<LogFormat>,
+    /// Share generated pages with other instances through Redis.
+    pub redis: Option<RedisConfig>,
     /// How long `close()` waits for in-flight requests and renders.
     pub shutdown_timeout: Duration,
     pub deferred_pages: Vec<DeferredPageSpec>,
@@ -64,6 +79,7 @@ impl ServerConfig {
             max_queued_renders: Self::DEFAULT_MAX_QUEUED_RENDERS,
             admin_token: None,
             access_log: None,
+            redis: None,
             shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
             deferred_pages: Vec::new(),
             site: SiteOptions::default(),

@@ -31,7 +31,7 @@ pub mod static_files;
 pub use access_log::LogFormat;
 pub use artifact::ArtifactKind;
 pub use build_id::BuildId;
-pub use config::ServerConfig;
+pub use config::{RedisConfig, ServerConfig};
 pub use content::Content;
 pub use metrics::StatsSnapshot;
 pub use pages::{DeferredPage, DeferredPageSpec, DeferredPages};

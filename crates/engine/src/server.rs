@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use hyper::body::Incoming;
@@ -25,8 +25,9 @@ use crate::admin::{self, Endpoint, PurgeTarget};
 use crate::artifact::ArtifactKind;
 use crate::cache::disk::DiskCache;
 use crate::cache::memory::MemoryCache;
+use crate::cache::shared::{OnPurge, PurgeMessage, SharedCache};
 use crate::cache::{CacheOutcome, CachePolicy, PageCache};
-use crate::config::ServerConfig;
+use crate::config::{RedisConfig, ServerConfig};
 use crate::metrics::{CacheLabel, Metrics, RequestLabels, RouteKind, StatsSnapshot};
 use crate::pages::{DeferredPage, DeferredPages};
 use crate::path::normalize;
@@ -164,7 +165,7 @@ impl Server {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
 
-        let cache = Arc::new(PageCache::new(
+        let cache = PageCache::new(
             MemoryCache::new(config.memory_cache_bytes),
             disk,
             renderer,
@@ -175,7 +176,11 @@ impl Server {
                 max_queued_renders: config.max_queued_renders,
             },
             Arc::clone(&metrics),
-        ));
+        );
+        let cache = match &config.redis {
+            None => Arc::new(cache),
+            Some(redis) => with_shared_tier(cache, redis, &config.build_id)?,
+        };
         let (generated_cache_control, cdn_cache_control) =
             generated_cache_control(site.shared_max_age);
         let app = Arc::new(App {
@@ -308,6 +313,44 @@ pub enum PurgeRequest<'a> {
 
 fn encode(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Connects the page cache to Redis; purges published by any instance reach this one's cache.
+fn with_shared_tier(
+    cache: PageCache,
+    redis: &RedisConfig,
+    build_id: &crate::build_id::BuildId,
+) -> Result<Arc<PageCache>, StartError> {
+    let slot: Arc<OnceLock<Weak<PageCache>>> = Arc::new(OnceLock::new());
+    let on_purge: OnPurge = {
+        let slot = Arc::clone(&slot);
+        Arc::new(move |message| {
+            let Some(cache) = slot.get().and_then(Weak::upgrade) else {
+                return;
+            };
+            tokio::spawn(async move {
+                match message {
+                    PurgeMessage::All => {
+                        let _ = cache.purge_all().await;
+                    }
+                    PurgeMessage::Pages(pages) => {
+                        cache.purge(pages.into_iter().map(Arc::from)).await;
+                    }
+                }
+            });
+        })
+    };
+    let shared = SharedCache::start(
+        &redis.url,
+        &redis.namespace,
+        build_id,
+        redis.lock_ttl,
+        on_purge,
+    )
+    .map_err(StartError::SiteOption)?;
+    let cache = Arc::new(cache.with_shared(shared));
+    let _ = slot.set(Arc::downgrade(&cache));
+    Ok(cache)
 }
 
 /// Opens the build's directory, counts what it holds, and removes other builds' directories no
@@ -602,7 +645,11 @@ async fn handle_admin(app: &Arc<App>, req: &Request<Incoming>) -> Response<Body>
 
 async fn purge(app: &App, query: Option<&str>) -> Result<usize, String> {
     match admin::purge_target(query, &app.router.pages)? {
-        PurgeTarget::All => app.cache.purge_all().await.map_err(|e| e.to_string()),
-        PurgeTarget::Pages(pages) => Ok(app.cache.purge(pages).await),
+        PurgeTarget::All => app
+            .cache
+            .purge_all_everywhere()
+            .await
+            .map_err(|e| e.to_string()),
+        PurgeTarget::Pages(pages) => Ok(app.cache.purge_everywhere(pages).await),
     }
 }

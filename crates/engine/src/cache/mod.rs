@@ -4,6 +4,7 @@ pub mod disk;
 pub mod flight;
 pub mod gate;
 pub mod memory;
+pub mod shared;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use disk::{DiskCache, DiskDelta};
 use flight::{FlightLead, Flights, Joined, Outcome};
 use gate::{Priority, RenderGate};
 use memory::{MemoryCache, PageKey};
+use shared::{PurgeMessage, RenderLock, SharedCache};
 
 /// Whether a response was served from stored artifacts, had to wait for a render, or was served
 /// from an expired artifact while one background render refreshes it.
@@ -53,11 +55,20 @@ enum FillMode {
     Refresh,
 }
 
-/// An artifact the fill obtained, and whether it is already on disk.
+/// An artifact the fill obtained, where it is stored already.
 struct Obtained {
     kind: ArtifactKind,
     content: Arc<Content>,
     on_disk: bool,
+    shared: bool,
+}
+
+/// What the shared tier said about a page no local tier has.
+enum SharedOutcome {
+    /// Every missing artifact came from Redis (rendered by another instance).
+    Filled,
+    /// Render here: with the cluster-wide lock, or without one when Redis cannot be used.
+    Render(Option<RenderLock>),
 }
 
 /// How the page cache behaves.
@@ -73,6 +84,7 @@ pub struct CachePolicy {
 pub struct PageCache {
     pub memory: MemoryCache<PageKey>,
     pub disk: Option<Arc<DiskCache>>,
+    shared: Option<Arc<SharedCache>>,
     flights: Flights,
     renderer: Arc<dyn Renderer>,
     policy: CachePolicy,
@@ -96,6 +108,7 @@ impl PageCache {
         PageCache {
             memory,
             disk,
+            shared: None,
             flights: Flights::default(),
             renderer,
             gate: RenderGate::new(policy.render_slots, policy.max_queued_renders),
@@ -104,6 +117,12 @@ impl PageCache {
             disk_failing: Mutex::new(false),
             tasks: TaskTracker::new(),
         }
+    }
+
+    /// Shares artifacts with other instances through Redis.
+    pub fn with_shared(mut self, shared: Arc<SharedCache>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// The page's artifact of `kind`, rendering the page if no tier has it.
@@ -142,6 +161,25 @@ impl PageCache {
         let page_data = flight::wait_for(rx.clone(), ArtifactKind::PageData).await?;
         let html = flight::wait_for(rx, ArtifactKind::Html).await?;
         Ok(page_data.1 == CacheOutcome::Miss || html.1 == CacheOutcome::Miss)
+    }
+
+    /// Purges here, in Redis, and (through Redis) on every other instance.
+    pub async fn purge_everywhere(&self, pages: Vec<Arc<str>>) -> usize {
+        let removed = self.purge(pages.iter().cloned()).await;
+        if let Some(shared) = &self.shared {
+            let message = PurgeMessage::Pages(pages.iter().map(|p| p.to_string()).collect());
+            let _ = shared.purge(message).await;
+        }
+        removed
+    }
+
+    /// Purges everything here, in Redis and on every other instance.
+    pub async fn purge_all_everywhere(&self) -> std::io::Result<usize> {
+        let removed = self.purge_all().await?;
+        if let Some(shared) = &self.shared {
+            let _ = shared.purge(PurgeMessage::All).await;
+        }
+        Ok(removed)
     }
 
     /// Removes the pages' artifacts from memory and disk; the next request renders them again.
@@ -233,7 +271,21 @@ impl PageCache {
                         kind,
                         content,
                         on_disk: true,
+                        shared: false,
                     });
+                }
+            }
+        }
+        let mut lock = None;
+        let complete = ArtifactKind::ALL.iter().all(|&k| lead.is_published(k));
+        if !complete && !expired {
+            if let Some(shared) = &self.shared {
+                match self.fill_from_shared(shared, &lead, &mut obtained).await {
+                    SharedOutcome::Filled => {
+                        self.complete(&page, obtained, None).await;
+                        return;
+                    }
+                    SharedOutcome::Render(taken) => lock = taken,
                 }
             }
         }
@@ -250,14 +302,70 @@ impl PageCache {
             if failed {
                 // A failure is never cached: the next request must start a new render.
                 drop(lead);
-                self.complete(&page, obtained).await;
+                self.complete(&page, obtained, lock).await;
                 return;
             }
         }
         // The flight lasts until the artifacts are complete: one the memory tier did not keep
         // (larger than its bound, or already evicted) is still found here meanwhile.
-        self.complete(&page, obtained).await;
+        self.complete(&page, obtained, lock).await;
         drop(lead);
+    }
+
+    /// Takes from Redis what no local tier had, waiting while another instance renders it; or
+    /// says to render here. Bounded by the render timeout, and by Redis's own timeouts.
+    async fn fill_from_shared(
+        &self,
+        shared: &Arc<SharedCache>,
+        lead: &FlightLead,
+        obtained: &mut Vec<Obtained>,
+    ) -> SharedOutcome {
+        let page = Arc::clone(lead.page());
+        let deadline = Instant::now() + self.policy.render_timeout;
+        let mut waited = false;
+        loop {
+            let missing: Vec<ArtifactKind> = ArtifactKind::ALL
+                .into_iter()
+                .filter(|&k| !lead.is_published(k))
+                .collect();
+            let mut found = Vec::new();
+            for &kind in &missing {
+                match shared.get(&page, kind).await {
+                    Ok(Some(content)) => found.push((kind, Arc::new(content))),
+                    Ok(None) => {}
+                    Err(_) => return SharedOutcome::Render(None),
+                }
+            }
+            if found.len() == missing.len() {
+                // Another instance's render (or an earlier one): MISS for those who waited on it.
+                let outcome = if waited {
+                    CacheOutcome::Miss
+                } else {
+                    CacheOutcome::Hit
+                };
+                for (kind, content) in found {
+                    self.memory
+                        .insert((Arc::clone(&page), kind), Arc::clone(&content));
+                    lead.publish(kind, Ok((Arc::clone(&content), outcome)));
+                    obtained.push(Obtained {
+                        kind,
+                        content,
+                        on_disk: false,
+                        shared: true,
+                    });
+                }
+                return SharedOutcome::Filled;
+            }
+            match shared.try_lock(&page).await {
+                Ok(Some(lock)) => return SharedOutcome::Render(Some(lock)),
+                Ok(None) if Instant::now() < deadline => {
+                    waited = true;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                // Redis unusable, or the other instance takes too long: render here.
+                _ => return SharedOutcome::Render(None),
+            }
+        }
     }
 
     async fn read_disk(&self, page: &Arc<str>, kind: ArtifactKind) -> Option<Arc<Content>> {
@@ -267,13 +375,14 @@ impl PageCache {
         Some(content)
     }
 
-    /// Adds the compressed variants an artifact lacks (memory then serves them) and writes to disk
-    /// what is not there yet.
-    async fn complete(&self, page: &Arc<str>, obtained: Vec<Obtained>) {
+    /// Adds the compressed variants an artifact lacks (memory then serves them) and stores it on
+    /// disk and in Redis where it is not yet; releases the render lock after that.
+    async fn complete(&self, page: &Arc<str>, obtained: Vec<Obtained>, lock: Option<RenderLock>) {
         for Obtained {
             kind,
             content,
             on_disk,
+            shared,
         } in obtained
         {
             let mut content = content;
@@ -288,7 +397,13 @@ impl PageCache {
                             .insert((Arc::clone(page), kind), Arc::clone(&content));
                     }
                 }
-            } else if on_disk {
+            } else if on_disk && shared {
+                continue;
+            }
+            if let (Some(redis), false) = (&self.shared, shared) {
+                let _ = redis.put(page, kind, &content).await;
+            }
+            if on_disk {
                 continue;
             }
             let Some(disk) = &self.disk else { continue };
@@ -310,6 +425,7 @@ impl PageCache {
                 }
             }
         }
+        drop(lock);
     }
 
     fn record_disk(&self, delta: DiskDelta) {
@@ -391,6 +507,7 @@ impl PageCache {
             kind,
             content,
             on_disk: false,
+            shared: false,
         });
     }
 

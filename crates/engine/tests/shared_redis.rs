@@ -1,0 +1,254 @@
+//! Several instances sharing one real `redis-server` (started here on a loopback port):
+//! cluster-wide single flight, artifacts shared, purges reaching every instance, Redis going away
+//! and coming back.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use gatsby_dsg_engine::{RedisConfig, Server};
+
+const PAGE: &str = "/blog/a/";
+
+/// A `redis-server` on a free loopback port, killed when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start_on(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (Debian package redis-server)");
+        let redis = Redis { child, port };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn start() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Redis::start_on(port)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Instance {
+    server: Server,
+    renderer: Arc<TestRenderer>,
+}
+
+async fn instances(site: &Site, redis: &Redis, n: usize, lock_ttl: Duration) -> Vec<Instance> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let renderer = TestRenderer::named(&format!("instance-{i}"));
+        let pages: Vec<String> = (0..100).map(|n| format!("/p/{n}/")).collect();
+        let mut all: Vec<&str> = pages.iter().map(String::as_str).collect();
+        all.extend([PAGE, "/blog/b/"]);
+        let mut config = site.config(&all);
+        config.cache_dir = None; // each instance: memory, then Redis
+        config.redis = Some(RedisConfig {
+            url: redis.url(),
+            namespace: "test-site".into(),
+            lock_ttl,
+        });
+        let server = start(config, &renderer).await;
+        out.push(Instance { server, renderer });
+    }
+    // Each instance connects in the background.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    out
+}
+
+fn total_renders(instances: &[Instance]) -> usize {
+    instances.iter().map(|i| i.renderer.renders()).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_requests_over_three_instances_render_once() {
+    let site = Site::new();
+    let redis = Redis::start();
+    let cluster = instances(&site, &redis, 3, RedisConfig::DEFAULT_LOCK_TTL).await;
+    // Slow enough that all requests overlap the one render.
+    for i in &cluster {
+        i.renderer
+            .configure(|b| b.page_data_delay = Some(Duration::from_millis(200)));
+    }
+    let mut requests = Vec::new();
+    for n in 0..100 {
+        let addr = cluster[n % 3].server.local_addr();
+        requests.push(tokio::spawn(get(addr, PAGE)));
+    }
+    let mut bodies = std::collections::HashSet::new();
+    for r in requests {
+        let res = r.await.unwrap();
+        assert_eq!(res.status, 200);
+        bodies.insert(res.text());
+    }
+    assert_eq!(
+        total_renders(&cluster),
+        1,
+        "one render in the whole cluster"
+    );
+    assert_eq!(bodies.len(), 1, "every instance served the same artifact");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn artifact_rendered_by_one_instance_is_a_hit_on_the_others() {
+    let site = Site::new();
+    let redis = Redis::start();
+    let cluster = instances(&site, &redis, 3, RedisConfig::DEFAULT_LOCK_TTL).await;
+    let first = get(cluster[0].server.local_addr(), PAGE).await;
+    assert_eq!(first.cache(), Some("MISS"));
+    // The renderer stores in Redis after compressing, off the response path.
+    eventually("stored in Redis", || {
+        cluster[0].server.stats().renders_in_flight == 0
+    })
+    .await;
+    for i in &cluster[1..] {
+        let res = get(i.server.local_addr(), PAGE).await;
+        assert_eq!((res.status, res.cache()), (200, Some("HIT")));
+        assert_eq!(res.text(), first.text());
+    }
+    assert_eq!(total_renders(&cluster), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn purge_on_one_instance_is_gone_on_all() {
+    let site = Site::new();
+    let redis = Redis::start();
+    let cluster = instances(&site, &redis, 3, RedisConfig::DEFAULT_LOCK_TTL).await;
+    get(cluster[0].server.local_addr(), PAGE).await;
+    eventually("stored", || {
+        cluster[0].server.stats().renders_in_flight == 0
+    })
+    .await;
+    for i in &cluster {
+        assert_eq!(get(i.server.local_addr(), PAGE).await.cache(), Some("HIT"));
+    }
+    cluster[1]
+        .server
+        .purge(gatsby_dsg_engine::PurgeRequest::Path(PAGE))
+        .await
+        .unwrap();
+    eventually("purged from every memory", || {
+        cluster.iter().all(|i| i.server.stats().memory_entries == 0)
+    })
+    .await;
+    let again = get(cluster[2].server.local_addr(), PAGE).await;
+    assert_eq!(again.cache(), Some("MISS"));
+    assert_eq!(total_renders(&cluster), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lock_of_a_dead_renderer_expires_and_another_instance_renders() {
+    let site = Site::new();
+    let redis = Redis::start();
+    let cluster = instances(&site, &redis, 1, Duration::from_millis(600)).await;
+    // A lock left by an instance that died mid-render: another token, a short TTL.
+    let build = site.config(&[]).build_id.to_string();
+    let lock = format!("test-site:{build}:lock:{PAGE}");
+    assert_eq!(
+        redis.cli(&["SET", &lock, "dead-instance", "PX", "500"]),
+        "OK"
+    );
+    let res = within(
+        "the render after the TTL",
+        get(cluster[0].server.local_addr(), PAGE),
+    )
+    .await;
+    assert_eq!((res.status, res.cache()), (200, Some("MISS")));
+    assert_eq!(cluster[0].renderer.renders(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_down_keeps_serving_and_sharing_resumes_when_it_is_back() {
+    let site = Site::new();
+    let mut redis = Redis::start();
+    let cluster = instances(&site, &redis, 2, RedisConfig::DEFAULT_LOCK_TTL).await;
+    redis.stop();
+    // Served and rendered locally, within the bound of Redis's timeouts.
+    let res = within(
+        "served without Redis",
+        get(cluster[0].server.local_addr(), PAGE),
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    let res = within(
+        "served without Redis",
+        get(cluster[1].server.local_addr(), PAGE),
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        total_renders(&cluster),
+        2,
+        "each instance rendered for itself"
+    );
+
+    let _redis = Redis::start_on(redis.port);
+    // Once both have reconnected, a page rendered by one instance is a HIT on the other.
+    let mut shared = false;
+    for n in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let page = format!("/p/{n}/");
+        get(cluster[0].server.local_addr(), &page).await;
+        eventually("stored", || {
+            cluster[0].server.stats().renders_in_flight == 0
+        })
+        .await;
+        if get(cluster[1].server.local_addr(), &page).await.cache() == Some("HIT") {
+            shared = true;
+            break;
+        }
+    }
+    assert!(shared, "sharing resumed after Redis came back");
+}
