@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.DeferPolicy = nativeBinding.DeferPolicy
 module.exports.DsgServer = nativeBinding.DsgServer
+module.exports.registerRenderer = nativeBinding.registerRenderer
 module.exports.startServer = nativeBinding.startServer
