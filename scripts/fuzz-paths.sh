@@ -14,4 +14,4 @@ cd "$(dirname "$0")/.."
 export PROPTEST_CASES="${1:-100000}"
 echo "fuzz-paths: ${PROPTEST_CASES} cases per property"
 exec cargo test -p gatsby-dsg-engine --test hostile_paths -- \
-  normalize_ disk_paths_ routing_never_ random_hostile_requests
+  normalize_ disk_paths_ routing_never_ directory_redirects_from_any_path random_hostile_requests

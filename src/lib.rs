@@ -25,7 +25,31 @@ pub struct RenderResult {
 }
 
 /// `render(pagePath)`: called with the page's path as the build lists it.
-type RenderCallback = ThreadsafeFunction<String, Promise<RenderResult>, String, Status, false>;
+type RenderCallback = ThreadsafeFunction<String, RenderReturn, String, Status, false>;
+
+/// What the render callback returned, checked before it is converted: anything but a promise is
+/// a clear render error, never an exception thrown into Node.
+pub enum RenderReturn {
+    Promise(Promise<RenderResult>),
+    NotAPromise,
+}
+
+impl FromNapiValue for RenderReturn {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
+        let mut is_promise = false;
+        check_status!(
+            unsafe { sys::napi_is_promise(env, value, &mut is_promise) },
+            "checking what render returned"
+        )?;
+        if is_promise {
+            Ok(RenderReturn::Promise(unsafe {
+                Promise::from_napi_value(env, value)
+            }?))
+        } else {
+            Ok(RenderReturn::NotAPromise)
+        }
+    }
+}
 
 #[napi(object)]
 pub struct DeferredPageInput {
@@ -178,10 +202,15 @@ impl engine::Renderer for JsRenderer {
             let callback = callback.ok_or_else(|| {
                 engine::RenderError::Unavailable(Arc::from("the server is closing"))
             })?;
-            let promise = callback
+            let returned = callback
                 .call_async_catch(page_path)
                 .await
                 .map_err(js_error)?;
+            let RenderReturn::Promise(promise) = returned else {
+                return Err(engine::RenderError::failed(
+                    "render(pagePath) must return a Promise of { pageData, html }",
+                ));
+            };
             let RenderResult { page_data, html } = promise.await.map_err(js_error)?;
             let html: BoxFuture<'static, _> =
                 Box::pin(async move { html.await.map(Bytes::from).map_err(js_error) });

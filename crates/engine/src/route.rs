@@ -248,10 +248,11 @@ impl Router {
     fn location(&self, raw: &str, query: Option<&str>) -> String {
         // Leading slashes collapsed: `//about` must not become `//about/`, which a browser
         // reads as another host.
+        // A raw backslash too: browsers read `/\evil.example/` as `//evil.example/`.
         let mut location = format!(
             "{}/{}",
             self.path_prefix.as_deref().unwrap_or(""),
-            raw.trim_start_matches('/')
+            raw.trim_start_matches('/').replace('\\', "%5C")
         );
         if let Some(query) = query {
             location.push('?');

@@ -395,7 +395,9 @@ async fn accept_loop(
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // A client that shuts down its sending side after the request still gets the answer.
+        .half_close(true);
     loop {
         tokio::select! {
             accepted = listener.accept() => {

@@ -422,7 +422,8 @@ async fn match_path_pages_render_their_own_path_and_write_only_inside_the_cache(
     let addr = server.local_addr();
     let outside_before = files_outside_public_and_cache(&site);
 
-    // Inside the root after decoding, under /app/*: the /app/ page, whatever the rest says.
+    // Inside the root after decoding, under /app/*: the /app/ page, whatever the rest says (or
+    // the trailing-slash redirect to it, which stays under /app/).
     for target in [
         "/app/%252e%252e/%252e%252e/secret.txt",
         "/app/..%5c..%5csecret.txt",
@@ -432,6 +433,14 @@ async fn match_path_pages_render_their_own_path_and_write_only_inside_the_cache(
         "/app/%2e%2e%2fapp%2fz",
     ] {
         let res = answer(addr, "GET", target.as_bytes()).await;
+        let res = match res.status {
+            301 => {
+                let location = res.header("location").unwrap_or_default().to_string();
+                assert!(location.starts_with("/app/"), "{target} → {location}");
+                answer(addr, "GET", location.as_bytes()).await
+            }
+            _ => res,
+        };
         assert_eq!(res.status, 200, "{target}: {res:?}");
         assert_eq!(res.text(), renderer.html(APP, 1), "{target}");
     }
@@ -611,6 +620,26 @@ proptest! {
     }
 }
 
+proptest! {
+    /// `/<anything>/../about` is `/about`, a directory without its slash: a 301 built from the raw
+    /// path, which must stay a path on this host whatever `<anything>` was.
+    #[test]
+    fn directory_redirects_from_any_path_stay_on_this_host(
+        bait in prop::collection::vec(hostile_piece(), 1..4),
+        dir in prop::sample::select(vec!["about", "static", "page-data/about"]),
+    ) {
+        let raw = format!("/{}/../{dir}", bait.concat());
+        let fixture = router_fixture();
+        if let Route::Redirect { location, .. } = fixture.router.route(&raw, None).route {
+            let second = location.as_bytes().get(1).copied();
+            prop_assert!(
+                location.starts_with('/') && second != Some(b'/') && second != Some(b'\\'),
+                "{raw:?} redirects off-site to {location:?}"
+            );
+        }
+    }
+}
+
 struct RouterFixture {
     _site: Site,
     public: PathBuf,
@@ -666,7 +695,7 @@ fn random_hostile_requests_are_answered_and_never_leak() {
 
     let mut runner = TestRunner::new(Config::default());
     let targets = hostile_path().prop_filter("fits a request line", |t| {
-        !t.contains(|c: char| c == ' ' || c == '\r' || c == '\n' || c == '\t')
+        !t.contains([' ', '\r', '\n', '\t'])
     });
     let result = runner.run(&targets, |target| {
         let res = runtime.block_on(answer(addr, "GET", target.as_bytes()));

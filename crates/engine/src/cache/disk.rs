@@ -229,6 +229,7 @@ impl DiskCache {
 /// identity files with what they add up to.
 fn scan(dir: &Path) -> (HashSet<PathBuf>, DiskUsage) {
     let mut stored = HashSet::new();
+    let mut variants = Vec::new();
     let mut usage = DiskUsage::default();
     for entry in walkdir::WalkDir::new(dir)
         .into_iter()
@@ -249,6 +250,18 @@ fn scan(dir: &Path) -> (HashSet<PathBuf>, DiskUsage) {
         if name == "index.html" || name == "page-data.json" {
             usage.entries += 1;
             stored.insert(entry.path().to_path_buf());
+        } else if name.ends_with(".br") || name.ends_with(".gz") {
+            variants.push((
+                entry.path().to_path_buf(),
+                entry.metadata().map_or(0, |m| m.len()),
+            ));
+        }
+    }
+    // A variant whose identity file is gone (a kill between two renames) is never served: drop it.
+    for (variant, len) in variants {
+        let identity = variant.with_extension("");
+        if !stored.contains(&identity) && fs::remove_file(&variant).is_ok() {
+            usage.bytes -= len;
         }
     }
     (stored, usage)
@@ -423,6 +436,18 @@ mod tests {
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
         assert!(!dir.join(".index.html.123.0.tmp").exists());
         assert_eq!(disk.usage().html_pages, 0);
+    }
+
+    #[test]
+    fn variants_without_their_identity_file_are_removed_on_open() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(build("b").as_str()).join("a");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("index.html.br"), "orphan").unwrap();
+        fs::write(dir.join("index.html.gz"), "orphan").unwrap();
+        let disk = DiskCache::open(root.path(), &build("b")).unwrap();
+        assert!(!dir.join("index.html.br").exists());
+        assert_eq!(disk.usage_at_open(), DiskUsage::default());
     }
 
     #[test]

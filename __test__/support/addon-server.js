@@ -1,0 +1,81 @@
+'use strict'
+// The addon's own `startServer(options, render)` in a child process, with a render callback that
+// misbehaves on purpose: each deferred page's path names a fault (see FAULTS). The test talks to
+// it with JSON lines on fd 3: the first line is `{ ready, port }` or `{ error }`; then `calls`
+// (render calls per page), `stats`, `close`.
+
+const net = require('net')
+const readline = require('readline')
+const { startServer } = require('../..')
+
+const FAULTS = {
+  // Not a promise, not a result.
+  '/returns-number/': () => 42,
+  '/returns-null/': () => null,
+  '/returns-string/': () => '<html>not a result</html>',
+  // A promise of the wrong shape.
+  '/resolves-number/': async () => 42,
+  '/resolves-empty-object/': async () => ({}),
+  '/no-page-data/': async () => ({ html: Promise.resolve('<html><body>no page-data</body></html>') }),
+  '/page-data-number/': async () => ({ pageData: 42, html: Promise.resolve('<html></html>') }),
+  '/page-data-object/': async () => ({ pageData: { path: '/x/' }, html: Promise.resolve('<html></html>') }),
+  // Throws, rejects, never settles.
+  '/throws/': () => {
+    throw new Error('render threw synchronously (test)')
+  },
+  '/rejects/': () => Promise.reject(new Error('render rejected (test)')),
+  '/rejects-string/': () => Promise.reject('render rejected with a string (test)'),
+  '/never-settles/': () => new Promise(() => {}),
+  // The page-data is right; the HTML is wrong.
+  '/html-number/': async () => ({ pageData: '{"path":"/html-number/"}', html: Promise.resolve(42) }),
+  '/html-not-a-promise/': async () => ({ pageData: '{"path":"/html-not-a-promise/"}', html: 42 }),
+  '/html-rejects/': async () => {
+    const html = Promise.reject(new Error('HTML render rejected (test)'))
+    html.catch(() => {})
+    return { pageData: '{"path":"/html-rejects/"}', html }
+  },
+  '/html-never-settles/': async () => ({ pageData: '{"path":"/html-never-settles/"}', html: new Promise(() => {}) }),
+  // A well-behaved page, to show the same server renders normally.
+  '/good/': async (path) => ({
+    pageData: JSON.stringify({ path }),
+    html: Promise.resolve(`<!DOCTYPE html><html><body><h1>${path}</h1></body></html>`),
+  }),
+}
+
+const control = new net.Socket({ fd: 3, readable: true, writable: true })
+const send = (message) => control.write(`${JSON.stringify(message)}\n`)
+const calls = {}
+
+async function main() {
+  const options = JSON.parse(process.argv[2])
+  const render = (pagePath) => {
+    calls[pagePath] = (calls[pagePath] || 0) + 1
+    return FAULTS[pagePath](pagePath)
+  }
+  const server = await startServer(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      buildId: 'faults',
+      deferredPages: Object.keys(FAULTS).map((path) => ({ path })),
+      ...options,
+    },
+    render,
+  )
+  readline.createInterface({ input: control }).on('line', async (line) => {
+    const message = JSON.parse(line)
+    if (message.cmd === 'calls') send({ id: message.id, calls })
+    if (message.cmd === 'stats') send({ id: message.id, stats: server.stats() })
+    if (message.cmd === 'close') {
+      await server.close()
+      control.end(`${JSON.stringify({ id: message.id, closed: true })}\n`)
+    }
+  })
+  send({ ready: true, port: server.port })
+}
+
+main().catch((error) => {
+  control.end(`${JSON.stringify({ error: error.message })}\n`)
+  process.exitCode = 1
+})
+
