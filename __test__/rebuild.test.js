@@ -7,10 +7,13 @@ const { spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
 const { startServer, tempDir, EXAMPLE, ROOT } = require('./support/site')
+const { waitFor } = require('./support/ops')
 
 const PAGE = '/blog/post-00002/'
 let site
 let cacheDir
+// The revision the site in `site` was last built with.
+let built
 
 /** A copy of the example site sharing its node_modules, with the plugin at its absolute path. */
 function copyExample() {
@@ -36,6 +39,7 @@ function build(revision) {
     encoding: 'utf8',
   })
   if (result.status !== 0) throw new Error(`gatsby build failed:\n${result.stdout}\n${result.stderr}`)
+  built = revision
   return {
     log: result.stdout + result.stderr,
     appData: fs.readFileSync(path.join(site, 'public', 'page-data', 'app-data.json'), 'utf8'),
@@ -59,7 +63,13 @@ beforeAll(() => {
 
 afterAll(() => {
   if (site) fs.rmSync(site, { recursive: true, force: true })
+  if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true })
 })
+
+/** Until `dir` is gone (the old build's directory is removed in the background). */
+function gone(dir) {
+  return waitFor(() => !fs.existsSync(dir), { what: `${dir} removed` })
+}
 
 test('a content-only rebuild never serves pages rendered from the old build', async () => {
   const first = build('first')
@@ -83,4 +93,53 @@ test('a content-only rebuild never serves pages rendered from the old build', as
   expect(after.res.headers['x-dsg-cache']).toBe('MISS')
   expect(after.res.body).toContain('revision second')
   expect(after.res.body).not.toContain('revision first')
+
+  // The first build's pages are of no use any more: its directory is removed.
+  expect(path.dirname(before.summary.cacheDir)).toBe(cacheDir)
+  await gone(before.summary.cacheDir)
+  expect(fs.existsSync(after.summary.cacheDir)).toBe(true)
+}, 300_000)
+
+test("an old build's cache dir is kept while a server of it still runs, and removed by a start after it closed", async () => {
+  if (built !== 'second') build('second')
+  let old = await startServer({ root: site, cacheDir })
+  let current
+  try {
+    const oldDir = old.summary.cacheDir
+    const oldPage = await old.get(PAGE)
+    expect(oldPage.body).toContain('revision second')
+    await waitFor(async () => (await old.stats()).rendersInFlight === 0)
+
+    build('third')
+    // An unused directory of another build, so that the cleanup is seen to have run.
+    const unused = path.join(cacheDir, '0123456789abcdef0123')
+    fs.mkdirSync(path.join(unused, 'blog'), { recursive: true })
+    fs.writeFileSync(path.join(unused, 'blog', 'index.html'), 'unused build')
+
+    current = await startServer({ root: site, cacheDir })
+    expect(current.summary.cacheDir).not.toBe(oldDir)
+    await gone(unused)
+    expect(fs.existsSync(oldDir)).toBe(true)
+    const fresh = await current.get(PAGE)
+    expect(fresh.headers['x-dsg-cache']).toBe('MISS')
+    expect(fresh.body).toContain('revision third')
+    // The old server keeps serving its own build meanwhile, from its directory.
+    const stillOld = await old.get(PAGE)
+    expect(stillOld.headers['x-dsg-cache']).toBe('HIT')
+    expect(stillOld.body).toBe(oldPage.body)
+
+    await old.close()
+    old = null
+    expect(fs.existsSync(oldDir)).toBe(true)
+    await current.close()
+    current = null
+
+    const later = await visit(PAGE)
+    await gone(oldDir)
+    expect(later.res.headers['x-dsg-cache']).toBe('HIT')
+    expect(later.res.body).toContain('revision third')
+  } finally {
+    if (old) await old.close()
+    if (current) await current.close()
+  }
 }, 300_000)

@@ -168,7 +168,11 @@ impl PageCache {
         let removed = self.purge(pages.iter().cloned()).await;
         if let Some(shared) = &self.shared {
             let message = PurgeMessage::Pages(pages.iter().map(|p| p.to_string()).collect());
-            let _ = shared.purge(message).await;
+            if let Err(e) = shared.purge(message).await {
+                eprintln!(
+                    "gatsby-dsg: purged here only; Redis could not tell the other instances: {e}"
+                );
+            }
         }
         removed
     }
@@ -177,7 +181,11 @@ impl PageCache {
     pub async fn purge_all_everywhere(&self) -> std::io::Result<usize> {
         let removed = self.purge_all().await?;
         if let Some(shared) = &self.shared {
-            let _ = shared.purge(PurgeMessage::All).await;
+            if let Err(e) = shared.purge(PurgeMessage::All).await {
+                eprintln!(
+                    "gatsby-dsg: purged here only; Redis could not tell the other instances: {e}"
+                );
+            }
         }
         Ok(removed)
     }

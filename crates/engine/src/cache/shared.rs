@@ -98,10 +98,11 @@ impl SharedCache {
         lock_ttl: Duration,
         on_purge: OnPurge,
     ) -> Result<Arc<Self>, String> {
+        let shown = redacted(url);
         let client =
-            redis::Client::open(url).map_err(|e| format!("invalid Redis URL {url:?}: {e}"))?;
+            redis::Client::open(url).map_err(|e| format!("invalid Redis URL {shown}: {e}"))?;
         let shared = Arc::new(SharedCache {
-            url: url.to_string(),
+            url: shown,
             prefix: format!("{namespace}:{build_id}"),
             token: instance_token(),
             lock_ttl,
@@ -325,6 +326,20 @@ impl SharedCache {
     }
 }
 
+/// The URL as logs may show it: a password replaced by `***`.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
 /// Unique per instance: owner of the locks it takes.
 fn instance_token() -> String {
     let nanos = std::time::SystemTime::now()
@@ -332,4 +347,25 @@ fn instance_token() -> String {
         .unwrap_or_default()
         .as_nanos();
     format!("{:x}-{nanos:x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_url_never_shows_the_password() {
+        assert_eq!(
+            redacted("redis://:s3cret@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            redacted("redis://user:s3cret@host/"),
+            "redis://user:***@host/"
+        );
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/"),
+            "redis://127.0.0.1:6379/"
+        );
+    }
 }
