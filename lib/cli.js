@@ -101,11 +101,13 @@ function program() {
     .option('--prefix-paths', "serve the site under gatsby-config's pathPrefix (as `gatsby serve --prefix-paths`)", DEFAULTS.prefixPaths)
     .addOption(
       new Option('--cdn-max-age <seconds>', 'let shared caches (CDNs) keep generated pages this long (s-maxage, CDN-Cache-Control)')
-        .argParser(wholeSeconds),
+        .argParser(wholeSeconds)
+        .default(null, 'none'),
     )
     .addOption(
       new Option('--revalidate <seconds>', 'serve pages older than this as STALE while one background render refreshes them')
-        .argParser(positiveInteger),
+        .argParser(positiveInteger)
+        .default(null, 'none: pages stay valid for the whole build'),
     )
     .addOption(
       new Option('--max-queued-renders <n>', 'renders allowed to wait for a render slot; past it, 503 with Retry-After')
@@ -114,13 +116,23 @@ function program() {
     )
     .addOption(
       new Option('--admin-token <token>', 'enable /__dsg/health, /__dsg/metrics and POST /__dsg/purge for this bearer token')
-        .env('GATSBY_DSG_ADMIN_TOKEN'),
+        .env('GATSBY_DSG_ADMIN_TOKEN')
+        .default(null, 'none: /__dsg/ is a 404'),
     )
     .addOption(new Option('--log-format <format>', 'access log format').choices(['text', 'json']).default('text'))
-    .option('--no-access-log', 'do not log one line per request')
-    .addOption(new Option('--redis <url>', 'share generated pages with other instances through Redis, e.g. redis://127.0.0.1:6379/').env('GATSBY_DSG_REDIS_URL'))
+    .option('--no-access-log', 'do not log one line per request (default: every request is logged)')
+    .addOption(
+      new Option('--redis <url>', 'share generated pages with other instances through Redis, e.g. redis://127.0.0.1:6379/')
+        .env('GATSBY_DSG_REDIS_URL')
+        .default(null, 'none: this instance alone'),
+    )
     .option('--redis-namespace <name>', 'Redis key namespace; instances of one site share it', 'gatsby-dsg')
-    .option('--warm [globs...]', 'generate deferred pages (all, or those matching the globs) in the background after start')
+    .addOption(
+      new Option('--warm [globs...]', 'generate deferred pages (all, or those matching the globs) in the background after start').default(
+        false,
+        'off',
+      ),
+    )
     .action(async (opts) => {
       let server
       try {
@@ -129,12 +141,12 @@ function program() {
             host: opts.host,
             port: opts.port,
             prefixPaths: opts.prefixPaths,
-            cdnMaxAge: opts.cdnMaxAge,
-            revalidate: opts.revalidate,
+            cdnMaxAge: opts.cdnMaxAge ?? undefined,
+            revalidate: opts.revalidate ?? undefined,
             maxQueuedRenders: opts.maxQueuedRenders,
-            adminToken: opts.adminToken,
+            adminToken: opts.adminToken ?? undefined,
             accessLog: opts.accessLog ? opts.logFormat : undefined,
-            redis: opts.redis,
+            redis: opts.redis ?? undefined,
             redisNamespace: opts.redisNamespace,
           }),
         )

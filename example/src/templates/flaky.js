@@ -1,3 +1,4 @@
+/* global globalThis */
 import * as React from "react";
 import { graphql } from "gatsby";
 import Layout from "../components/layout";
