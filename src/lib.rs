@@ -188,6 +188,10 @@ struct JsRenderer {
 }
 
 fn js_error(error: napi::Error) -> engine::RenderError {
+    if error.status == Status::Closing {
+        // The callback's thread is gone (a render worker exited): no JavaScript ran.
+        return engine::RenderError::Unavailable(Arc::from("the render callback's thread is gone"));
+    }
     engine::RenderError::failed(error.reason.clone())
 }
 

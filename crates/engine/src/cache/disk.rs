@@ -243,18 +243,22 @@ fn scan(dir: &Path) -> (HashSet<PathBuf>, DiskUsage) {
             }
             continue;
         }
-        usage.bytes += entry.metadata().map_or(0, |m| m.len());
+        let len = entry.metadata().map_or(0, |m| m.len());
+        let identity = name == "index.html" || name == "page-data.json";
+        if identity && len == 0 {
+            // Left empty by a power loss after the rename: rendered again on its next request.
+            let _ = fs::remove_file(entry.path());
+            continue;
+        }
+        usage.bytes += len;
         if name == "index.html" {
             usage.html_pages += 1;
         }
-        if name == "index.html" || name == "page-data.json" {
+        if identity {
             usage.entries += 1;
             stored.insert(entry.path().to_path_buf());
         } else if name.ends_with(".br") || name.ends_with(".gz") {
-            variants.push((
-                entry.path().to_path_buf(),
-                entry.metadata().map_or(0, |m| m.len()),
-            ));
+            variants.push((entry.path().to_path_buf(), len));
         }
     }
     // A variant whose identity file is gone (a kill between two renames) is never served: drop it.
@@ -321,10 +325,13 @@ fn write_atomically(path: &Path, body: &[u8], seq: u64) -> io::Result<()> {
         .and_then(|n| n.to_str())
         .unwrap_or("artifact");
     let temp = parent.join(format!(".{name}.{}.{seq}{TEMP_SUFFIX}", std::process::id()));
+    // No fsync: the rename makes the file whole or absent for readers and across a killed
+    // process. Measured: fsyncing the six files of a page limited cold renders to ~150 pages/s on
+    // a 2-core machine, against ~700 without. A power loss can leave an empty file instead; the
+    // start-up scan removes those (a stored artifact is never empty).
     let result = (|| {
         let mut file = fs::File::create(&temp)?;
         file.write_all(body)?;
-        file.sync_data()?;
         fs::rename(&temp, path)
     })();
     if result.is_err() {
@@ -448,6 +455,17 @@ mod tests {
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
         assert!(!dir.join("index.html.br").exists());
         assert_eq!(disk.usage_at_open(), DiskUsage::default());
+    }
+
+    #[test]
+    fn empty_artifacts_left_by_a_power_loss_are_removed_on_open() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(build("b").as_str()).join("a");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("index.html"), "").unwrap();
+        let disk = DiskCache::open(root.path(), &build("b")).unwrap();
+        assert!(!dir.join("index.html").exists());
+        assert_eq!(disk.usage_at_open().entries, 0);
     }
 
     #[test]

@@ -112,10 +112,49 @@ impl Inner {
             .cloned()
     }
 
-    /// Takes the least busy member and starts the render on it.
+    fn remove(&self, id: u32) {
+        self.members.write().retain(|m| m.id != id);
+    }
+
+    /// Starts the render on `member`. A member whose worker is gone (its callback closed before
+    /// any JavaScript ran) is removed and the render goes to another member: this is not a retry
+    /// of a failed render, which is never repeated.
     fn start(
-        &self,
+        self: &Arc<Self>,
         member: Arc<Member>,
+        page_path: &str,
+    ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+        let call = self.call(&member, page_path);
+        let (inner, page_path) = (Arc::clone(self), page_path.to_string());
+        Box::pin(async move {
+            let (mut member, mut call) = (member, call);
+            loop {
+                match call.await {
+                    Err(RenderError::Unavailable(_)) => {
+                        inner.remove(member.id);
+                        member = inner.wait_for_member().await;
+                        call = inner.call(&member, &page_path);
+                    }
+                    result => return result,
+                }
+            }
+        })
+    }
+
+    async fn wait_for_member(&self) -> Arc<Member> {
+        loop {
+            let added = self.added.notified();
+            if let Some(member) = self.least_busy() {
+                return member;
+            }
+            added.await;
+        }
+    }
+
+    /// One call on one member, counted as running there until its HTML is done.
+    fn call(
+        &self,
+        member: &Arc<Member>,
         page_path: &str,
     ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
         let render = self.next_render.fetch_add(1, Relaxed);
@@ -123,7 +162,7 @@ impl Inner {
         member.renders.fetch_add(1, Relaxed);
         member.running.lock().push((render, Instant::now()));
         let running = Running {
-            member: Arc::clone(&member),
+            member: Arc::clone(member),
             render,
         };
         let call = member.renderer.render(page_path);
@@ -167,13 +206,8 @@ impl Renderer for RendererPool {
         }
         let (inner, page_path) = (Arc::clone(&self.inner), page_path.to_string());
         Box::pin(async move {
-            loop {
-                let added = inner.added.notified();
-                if let Some(member) = inner.least_busy() {
-                    return inner.start(member, &page_path).await;
-                }
-                added.await;
-            }
+            let member = inner.wait_for_member().await;
+            inner.start(member, &page_path).await
         })
     }
 }
@@ -258,6 +292,31 @@ mod tests {
         late.gate.notify_one();
         let rendered = waiting.await.unwrap().unwrap();
         assert_eq!(rendered.page_data, "/1/");
+    }
+
+    /// A renderer whose worker is gone: every call fails before any JavaScript runs.
+    struct Gone;
+
+    impl Renderer for Gone {
+        fn render(&self, _: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+            Box::pin(async { Err(RenderError::Unavailable(Arc::from("closing"))) })
+        }
+    }
+
+    #[tokio::test]
+    async fn render_sent_to_a_gone_member_goes_to_a_live_one_and_the_gone_one_is_removed() {
+        let pool = RendererPool::new();
+        pool.add(Arc::new(Gone));
+        let live = held();
+        pool.add(live.clone());
+        // The gone member looks least busy (no renders yet, lowest id): it is picked first.
+        let render = tokio::spawn(pool.render("/1/"));
+        while live.calls.load(Relaxed) == 0 {
+            tokio::task::yield_now().await;
+        }
+        live.gate.notify_one();
+        assert_eq!(render.await.unwrap().unwrap().page_data, "/1/");
+        assert_eq!(pool.len(), 1, "the gone member was removed");
     }
 
     #[tokio::test]

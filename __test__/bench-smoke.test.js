@@ -1,0 +1,59 @@
+'use strict'
+// `npm run bench` still works: its smoke mode (a tiny site, 1 s per measurement) completes, its
+// table has every row, and the stampede made exactly one render. No speed is asserted here: the
+// numbers are the bench's business (npm run bench), not the tests'.
+
+const { spawn, spawnSync } = require('child_process')
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+
+const ROOT = path.resolve(__dirname, '..')
+const ROWS = ['1a', '1b', '2a', '2b', '3', '4', '5', '6', '7a', '7b']
+
+const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`]).status === 0
+// The bench installs nginx and wrk with apt-get when they are missing; without root (or apt) it cannot.
+const runnable = (has('nginx') && has('wrk')) || (process.getuid && process.getuid() === 0 && has('apt-get'))
+const maybe = runnable ? test : test.skip
+if (!runnable) console.warn('bench smoke test skipped: nginx/wrk missing and apt-get cannot install them here')
+
+function run(args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'run.js'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c) => (stdout += c))
+    child.stderr.on('data', (c) => (stderr += c))
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }))
+  })
+}
+
+maybe(
+  'npm run bench:smoke completes with every row, and one render for the stampede',
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatsby-dsg-bench-'))
+    try {
+      const out = path.join(dir, 'BENCHMARKS.md')
+      const json = path.join(dir, 'results.json')
+      const result = await run(['--smoke', '--out', out, '--json', json])
+      if (result.code !== 0) throw new Error(`bench failed (${result.code ?? result.signal}):\n${result.stderr.slice(-4000)}`)
+
+      const markdown = fs.readFileSync(out, 'utf8')
+      for (const id of ROWS) {
+        expect(markdown).toMatch(new RegExp(`^\\| ${id} \\|`, 'm'))
+        expect(result.stdout).toMatch(new RegExp(`^\\| ${id} \\|`, 'm'))
+      }
+      expect(markdown).toMatch(/cores \(nproc\)/)
+
+      const { results } = JSON.parse(fs.readFileSync(json, 'utf8'))
+      expect(results.stampede.dsg.renders).toBe(1)
+      expect(results.stampede.dsg.statuses).toEqual({ 200: results.stampede.requests })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  },
+  900_000,
+)

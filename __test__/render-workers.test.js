@@ -1,0 +1,245 @@
+'use strict'
+// Render workers on the example site built by real Gatsby: worker threads each running Gatsby's
+// engines, every render sent by the Rust server to the least busy one. A worker that dies or is
+// terminated mid-render fails its own renders (500, not cached) and is replaced; the server keeps
+// answering, and the next request of a failed page renders on a live worker.
+
+const fs = require('fs')
+const { tempDir, EXAMPLE } = require('./support/site')
+const { tracedGet, waitFor } = require('./support/ops')
+const { startWorkersServer, killServers } = require('./support/render-workers')
+const { runCli, runCliToEnd, killAll: killClis } = require('./support/cli')
+const { defaultWorkerCount } = require('../lib/render-workers')
+
+/** Renders that may run at once (the server's render slots): the most a dying worker can hold. */
+const RENDER_SLOTS = 8
+
+const tempDirs = []
+function cacheDir() {
+  const dir = tempDir('gatsby-dsg-render-workers-test-')
+  tempDirs.push(dir)
+  return dir
+}
+
+afterEach(async () => {
+  await killServers()
+  await killClis()
+})
+
+afterAll(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** `/blog/post-<5 digits>/` of the example's deferred posts (every even number, 0..118). */
+function posts(count, from = 0) {
+  return Array.from({ length: count }, (_, i) => `/blog/post-${String(2 * (from + i)).padStart(5, '0')}/`)
+}
+
+/** `<h1>Blog post N</h1>` of a post path. */
+function headingOf(postPath) {
+  return `<h1>Blog post ${Number(postPath.match(/post-(\d+)/)[1])}</h1>`
+}
+
+/** Resolves to every outcome, or rejects naming the requests still open after `ms` (a hang). */
+async function allSettledWithin(requests, ms) {
+  const outcomes = new Array(requests.length)
+  let timer
+  const hang = new Promise((_, reject) => {
+    timer = setTimeout(() => {
+      const open = requests.filter((_, i) => !outcomes[i]).map((r) => r.path)
+      reject(new Error(`${open.length} requests had no answer after ${ms} ms: ${open.slice(0, 5).join(', ')}`))
+    }, ms)
+  })
+  try {
+    await Promise.race([Promise.all(requests.map((r, i) => r.done.then((o) => (outcomes[i] = o)))), hang])
+    return outcomes
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function traced(server, paths) {
+  return paths.map((p) => Object.assign(tracedGet(server.base, p), { path: p }))
+}
+
+/** Until the pool has `n` workers ready and the Rust server `n` renderers (bounded). */
+function untilReady(server, n) {
+  return waitFor(
+    async () => {
+      const [pool, renderers] = [await server.pool(), await server.renderWorkers()]
+      return pool.ready === n && renderers.length === n && { pool, renderers }
+    },
+    { attempts: 600, intervalMs: 100, what: `${n} render workers ready` },
+  )
+}
+
+describe('render workers', () => {
+  test('many distinct cold pages requested at once are rendered by more than one worker, each page with its own content', async () => {
+    const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 2 })
+    await untilReady(server, 2)
+    const pages = posts(40)
+    const outcomes = await allSettledWithin(traced(server, pages), 90_000)
+
+    for (const [i, o] of outcomes.entries()) {
+      expect({ path: o.path, outcome: o.outcome, status: o.status }).toEqual({ path: pages[i], outcome: 'complete', status: 200 })
+      expect(o.body).toContain(headingOf(pages[i]))
+      expect(o.body).toContain(`slug: ${pages[i].match(/post-\d+/)[0]}`)
+    }
+    const workers = await server.renderWorkers()
+    expect(workers).toHaveLength(2)
+    // Both took renders, and every page was rendered once in all.
+    expect(workers.filter((w) => w.renders > 0)).toHaveLength(2)
+    expect(workers.reduce((sum, w) => sum + w.renders, 0)).toBe(40)
+    expect((await server.stats()).renders).toBe(40)
+  })
+
+  /**
+   * A burst of first renders; once renders are running, `kill(server, rendererId)` ends the
+   * busiest worker. Resolves to what the burst got and what the pool looked like.
+   */
+  async function killMidBurst(kill) {
+    const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 2, renderSlots: RENDER_SLOTS })
+    const { renderers: before } = await untilReady(server, 2)
+    const pages = posts(40)
+    const requests = traced(server, pages)
+    const running = await waitFor(
+      async () => {
+        const workers = await server.renderWorkers()
+        return workers.some((w) => w.inFlight > 0) && workers
+      },
+      { attempts: 2000, intervalMs: 5, what: 'a render in flight' },
+    )
+    const victim = running.reduce((a, b) => (b.inFlight > a.inFlight ? b : a))
+    const exitCode = await kill(server, victim.id)
+    const outcomes = await allSettledWithin(requests, 90_000)
+    return { server, before, running, victim, exitCode, pages, outcomes }
+  }
+
+  /**
+   * Every request answered, 200 with its own page or 500; at least one failed (the worker was
+   * rendering), and no more than could have been running on it; none hung until the render
+   * timeout. Returns the paths that failed.
+   */
+  function expectOnlyItsRendersFailed({ server, pages, outcomes, exitCode, running }) {
+    for (const [i, o] of outcomes.entries()) {
+      expect({ path: o.path, outcome: o.outcome }).toEqual({ path: pages[i], outcome: 'complete' })
+      expect([200, 500]).toContain(o.status)
+      if (o.status === 200) expect(o.body).toContain(headingOf(pages[i]))
+    }
+    const failed = outcomes.filter((o) => o.status === 500).map((o) => o.path)
+    expect({
+      workerStopped: typeof exitCode === 'number',
+      someFailed: failed.length >= 1 || `none failed; in flight when it was stopped: ${JSON.stringify(running)}`,
+      // Renders queued behind the render slots were sent to live workers, not to the dead one.
+      failed: failed.length <= RENDER_SLOTS ? 'at most the render slots' : `${failed.length} of ${pages.length}`,
+      timedOut: server.stderr().match(/.*timed out.*/g),
+    }).toEqual({ workerStopped: true, someFailed: true, failed: 'at most the render slots', timedOut: null })
+    return failed
+  }
+
+  async function expectRecovered({ server, before, victim }, failed) {
+    // Back to two ready workers, the dead one gone from the Rust pool.
+    const { pool, renderers } = await untilReady(server, 2)
+    expect(pool.replaced).toBeGreaterThanOrEqual(1)
+    expect(renderers.map((w) => w.id)).not.toContain(victim.id)
+
+    // A page that failed was not cached: the next request renders it, on a live worker.
+    const retry = await server.get(failed[0])
+    expect(retry.status).toBe(200)
+    expect(retry.headers['x-dsg-cache']).toBe('MISS')
+    expect(retry.body).toContain(headingOf(failed[0]))
+
+    // Later first requests are served, and the replacement worker takes its share.
+    const later = ['/guides/guide-01/', '/guides/guide-02/', '/guides/guide-03/', '/guides/guide-04/', '/products/product-01/', '/products/product-02/']
+    const outcomes = await allSettledWithin(traced(server, later), 90_000)
+    for (const o of outcomes) expect({ path: o.path, outcome: o.outcome, status: o.status }).toEqual({ path: o.path, outcome: 'complete', status: 200 })
+    const original = new Set(before.map((w) => w.id))
+    const replacements = (await server.renderWorkers()).filter((w) => !original.has(w.id))
+    expect(replacements).toHaveLength(1)
+    expect(replacements[0].renders).toBeGreaterThan(0)
+    expect(server.stderr()).not.toMatch(/timed out/)
+  }
+
+  test('a worker terminated mid-render fails only the renders running on it; it is replaced and the server keeps answering', async () => {
+    const burst = await killMidBurst((s, id) => s.terminate(id))
+    const failed = expectOnlyItsRendersFailed(burst)
+    await expectRecovered(burst, failed)
+  })
+
+  // A worker that dies by itself (Gatsby's engine calling process.exit, out of memory) is known to
+  // the pool only from its exit event, which the main thread handles after the death.
+  test('a worker that exits by itself mid-render fails only the renders running on it; it is replaced and the server keeps answering', async () => {
+    const burst = await killMidBurst((s, id) => s.crash(id))
+    const failed = expectOnlyItsRendersFailed(burst)
+    await expectRecovered(burst, failed)
+  })
+
+  test('after close() the process exits by itself with code 0 and no render worker left', async () => {
+    const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 2 })
+    await untilReady(server, 2)
+    const page = await server.get('/blog/post-00010/')
+    expect(page.status).toBe(200)
+
+    let timer
+    const { code, signal, reply } = await Promise.race([
+      server.close(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the process did not exit within 60 s of close()')), 60_000))),
+    ]).finally(() => clearTimeout(timer))
+    expect({ code, signal }).toEqual({ code: 0, signal: null })
+    expect(reply.renderers).toEqual([])
+    expect(reply.pool).toMatchObject({ ready: 0, threads: 0 })
+  })
+
+  test('with renderWorkers: 0 the main thread renders: one renderer, no worker pool', async () => {
+    const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 0 })
+    expect(server.startPool).toBeNull()
+    const pages = posts(4, 20)
+    const outcomes = await allSettledWithin(traced(server, pages), 90_000)
+    for (const [i, o] of outcomes.entries()) {
+      expect(o.status).toBe(200)
+      expect(o.body).toContain(headingOf(pages[i]))
+    }
+    const workers = await server.renderWorkers()
+    expect(workers).toHaveLength(1)
+    expect(workers[0].renders).toBe(4)
+    expect(await server.pool()).toBeNull()
+  })
+})
+
+describe('the command line', () => {
+  test('`serve --render-workers 3` starts with at least one of 3 render workers ready and serves a deferred page', async () => {
+    const cli = runCli(['serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', cacheDir(), '--render-workers', '3'])
+    const line = await cli.firstLine()
+    const match = line.match(/, (\d+) of 3 render workers ready$/)
+    expect(match).not.toBeNull()
+    expect(Number(match[1])).toBeGreaterThanOrEqual(1)
+    expect(Number(match[1])).toBeLessThanOrEqual(3)
+
+    const port = Number(line.match(/http:\/\/127\.0\.0\.1:(\d+)\//)[1])
+    const { done } = tracedGet(`http://127.0.0.1:${port}`, '/blog/post-00012/')
+    const res = await done
+    expect(res.status).toBe(200)
+    expect(res.body).toContain('<h1>Blog post 12</h1>')
+
+    cli.signal('SIGTERM')
+    const { code, signal } = await cli.exited
+    expect({ code, signal }).toEqual({ code: 0, signal: null })
+  })
+
+  test('`serve --help` shows --render-workers with its default', async () => {
+    const { code, stdout } = await runCliToEnd(['serve', '--help'])
+    expect(code).toBe(0)
+    // The option's entry, its wrapped lines joined.
+    const entry = stdout
+      .split('\n')
+      .reduce((acc, line) => {
+        if (/^\s{2}-/.test(line)) acc.push(line.trim())
+        else if (acc.length && /^\s{4,}\S/.test(line)) acc[acc.length - 1] += ` ${line.trim()}`
+        return acc
+      }, [])
+      .find((e) => e.startsWith('--render-workers <n>'))
+    expect(entry).toBeDefined()
+    expect(entry).toContain('0 renders in the main thread')
+    expect(entry).toMatch(new RegExp(`\\(default: ${defaultWorkerCount()}: CPU cores, capped at one per 512 MiB of memory\\)$`))
+  })
+})

@@ -1,0 +1,141 @@
+'use strict'
+// 8: render scaling — cold distinct pages rendered per second by gatsby-dsg with 1 render worker,
+// with N (one per core), and by `gatsby serve`, in one run, interleaved per round. Each gatsby-dsg
+// is fresh (empty cache directory), waits until all its workers are ready, and is warmed on other
+// pages first, so every worker has loaded Gatsby's engines and the template before the clock runs.
+
+const { spawnSync } = require('child_process')
+const fs = require('fs')
+const path = require('path')
+const http = require('./http')
+const procs = require('./procs')
+const { startDsg } = require('./servers')
+const f = require('./format')
+
+const DASH = '—'
+
+function issue(ctx, text) {
+  if (!ctx.issues.includes(text)) ctx.issues.push(text)
+  ctx.log(`PROBLEM: ${text}`)
+}
+
+function notAll200(result) {
+  const bad = Object.entries(result.statuses || {}).filter(([s]) => s !== '200')
+  const errors = result.errors || []
+  if (bad.length === 0 && errors.length === 0) return null
+  return `responses ${Object.entries(result.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')}${errors.length ? `; errors: ${errors.slice(0, 3).join('; ')}` : ''}`
+}
+
+/** Until all `count` workers are ready (bounded): a worker still loading would make N look like fewer. */
+async function allWorkersReady(dsg, count, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs
+  let state = await dsg.renderWorkers()
+  while ((state.ready < count || state.workers.length < count) && Date.now() < deadline) {
+    await procs.sleep(100)
+    state = await dsg.renderWorkers()
+  }
+  return state
+}
+
+/** One fresh gatsby-dsg with `workers` render workers: renders/s over `list`. */
+async function measureDsg(ctx, workers, { warm, warmupList, list }) {
+  const { opts } = ctx
+  const cacheDir = path.join(ctx.runDir, `cache-scaling-${workers}`)
+  fs.rmSync(cacheDir, { recursive: true, force: true })
+  // Generated pages are fsynced: flush what earlier measurements left dirty, so that each
+  // configuration starts from the same disk state (cold renders here are bound by the disk).
+  spawnSync('sync', { timeout: 60_000 })
+  const dsg = await startDsg(ctx.site, { cacheDir, renderWorkers: workers })
+  try {
+    const ready = await allWorkersReady(dsg, workers)
+    if (ready.ready < workers) issue(ctx, `gatsby-dsg --render-workers ${workers}: only ${ready.ready} ready after 120 s`)
+    await http.request(dsg.base, warm)
+    await http.pool(dsg.base, warmupList, { concurrency: opts.connections, maxMs: Math.max(1, opts.warmup) * 1000 })
+    const before = await dsg.renderWorkers()
+    const r = await http.pool(dsg.base, list, { concurrency: opts.connections, maxMs: opts.duration * 1000 })
+    const after = await dsg.renderWorkers()
+    const rendersOf = (state) => new Map(state.workers.map((w) => [w.id, w.renders]))
+    const was = rendersOf(before)
+    const perWorker = after.workers.map((w) => w.renders - (was.get(w.id) || 0))
+    const renders = perWorker.reduce((s, n) => s + n, 0)
+    const bad = notAll200(r)
+    if (bad) issue(ctx, `gatsby-dsg --render-workers ${workers}, cold pages: ${bad}`)
+    const out = dsg.output().trim()
+    if (out) issue(ctx, `gatsby-dsg --render-workers ${workers} wrote: ${out.slice(0, 400)}`)
+    return {
+      ...r,
+      workers,
+      renders,
+      perWorker,
+      rendersPerSecond: renders / (r.elapsedMs / 1000),
+      exhausted: r.completed >= list.length,
+    }
+  } finally {
+    await dsg.close()
+    fs.rmSync(cacheDir, { recursive: true, force: true })
+  }
+}
+
+async function renderScaling(ctx) {
+  const { opts, pages } = ctx
+  const n = opts.workers
+  const warm = pages.pool[0]
+  const warmupList = pages.pool.slice(1, 1 + Math.min(2 * opts.connections, Math.floor(pages.pool.length / 4)))
+  const list = pages.pool.slice(1 + warmupList.length)
+  const runs = { one: [], many: [], gatsby: [] }
+  for (let round = 0; round < opts.rounds; round += 1) {
+    // 1 then N in even rounds, N then 1 in odd ones: a drift of the machine favours neither.
+    const order = round % 2 === 0 ? [1, n] : [n, 1]
+    for (const workers of order) {
+      ctx.log(`measurement 8 (render scaling): gatsby-dsg with ${workers} render worker${workers === 1 ? '' : 's'}, ${opts.connections} clients over up to ${list.length} distinct pages`)
+      const r = await measureDsg(ctx, workers, { warm, warmupList, list })
+      if (workers === 1) runs.one.push(r)
+      else runs.many.push(r)
+    }
+    ctx.log(`measurement 8 (render scaling): gatsby serve, the same pages`)
+    await http.pool(ctx.gatsby.base, warmupList, { concurrency: opts.connections, maxMs: Math.max(1, opts.warmup) * 1000 })
+    // gatsby serve keeps nothing: it gets the list over and over for the whole duration.
+    const cycled = Array.from({ length: 50 }, () => list).flat()
+    const g = await http.pool(ctx.gatsby.base, cycled, { concurrency: opts.connections, maxMs: opts.duration * 1000 })
+    const bad = notAll200(g)
+    if (bad) issue(ctx, `gatsby serve, render scaling: ${bad}`)
+    runs.gatsby.push({ ...g, rendersPerSecond: g.completed / (g.elapsedMs / 1000) })
+  }
+  const one = f.medianBy(runs.one, 'rendersPerSecond')
+  const many = f.medianBy(runs.many, 'rendersPerSecond')
+  const gatsby = f.medianBy(runs.gatsby, 'rendersPerSecond')
+  return {
+    workers: n,
+    available: list.length,
+    one,
+    many,
+    gatsby,
+    // Per round, N workers over 1 (the rounds' median is shown).
+    ratios: runs.one.map((o, i) => runs.many[i].rendersPerSecond / o.rendersPerSecond),
+  }
+}
+
+/** The table row (columns of bench/lib/report.js's HEADER). */
+function row(s, opts) {
+  const cell = (r) =>
+    r ? `${f.rps(r.rendersPerSecond)} renders/s · ${f.ms(r.p50)} / ${f.ms(r.p99)}${r.exhausted ? ` (all ${f.num(r.completed)} pages in ${f.num(r.elapsedMs / 1000, 1)} s)` : ''}` : DASH
+  const ratio = f.median(s.ratios)
+  const split = s.many && s.many.perWorker ? `; renders per worker ${s.many.perWorker.map((x) => f.num(x)).join(' / ')}` : ''
+  return [
+    '8',
+    `render scaling: cold distinct pages, ${opts.connections} clients — renders/s · p50 / p99 with **1** render worker → with **${s.workers}** (one per core)`,
+    `1 worker: ${cell(s.one)} → ${s.workers} workers: ${cell(s.many)}${split} — **${s.workers} / 1 = ${Number.isFinite(ratio) ? `${f.num(ratio, 2)}×` : DASH}**`,
+    DASH,
+    cell(s.gatsby),
+    DASH,
+    DASH,
+    `${s.workers} workers: ${f.ratio(s.many && s.many.rendersPerSecond, s.gatsby && s.gatsby.rendersPerSecond)} · 1 worker: ${f.ratio(s.one && s.one.rendersPerSecond, s.gatsby && s.gatsby.rendersPerSecond)}`,
+    DASH,
+  ]
+}
+
+function legend(opts) {
+  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk with fsync), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} concurrent Node clients each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the renders the server's workers report over the elapsed time (renders per worker shows the spread). gatsby serve gets the same list over and over, as in row 5. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
+}
+
+module.exports = { renderScaling, row, legend }

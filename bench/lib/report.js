@@ -1,0 +1,159 @@
+'use strict'
+// The results as one table (printed, and written to BENCHMARKS.md with the machine and settings).
+
+const f = require('./format')
+
+const HEADER = ['#', 'measurement', 'gatsby-dsg', 'nginx', 'gatsby serve', 'engine in-process', 'dsg / nginx', 'dsg / gatsby serve', 'dsg / engine']
+const DASH = '—'
+
+function wrkCell(s) {
+  const b = s && s.best
+  if (!b) return DASH
+  return `${f.rps(b.rps)} req/s · ${f.ms(b.p50)} / ${f.ms(b.p99)}`
+}
+
+function rpsRatio(a, b) {
+  return f.ratio(a && a.best && a.best.rps, b && b.best && b.best.rps)
+}
+
+function throughputRow(id, label, r) {
+  const s = r.servers
+  return [id, label, wrkCell(s.dsg), wrkCell(s.nginx), wrkCell(s.gatsby), DASH, rpsRatio(s.dsg, s.nginx), rpsRatio(s.dsg, s.gatsby), DASH]
+}
+
+function compressionCell(s) {
+  if (!s || !s.best) return DASH
+  return `${f.num(s.check.bodyBytes)} B ${s.check.encoding} · ${f.rps(s.best.rps)} req/s`
+}
+
+function compressionRatio(a, b) {
+  if (!a || !b || !a.best || !b.best) return DASH
+  return `req/s ${f.ratio(a.best.rps, b.best.rps)} · bytes ${f.ratio(a.check.bodyBytes, b.check.bodyBytes)}`
+}
+
+function compressionRow(id, label, r) {
+  const s = r.servers
+  return [id, label, compressionCell(s.dsg), compressionCell(s.nginx), compressionCell(s.gatsby), DASH, compressionRatio(s.dsg, s.nginx), compressionRatio(s.dsg, s.gatsby), DASH]
+}
+
+function signed(n) {
+  return `${n >= 0 ? '+' : '−'}${f.bytes(Math.abs(n))}`
+}
+
+function latencyCell(r) {
+  return r ? `${f.ms(r.p50)} / ${f.ms(r.p99)}` : DASH
+}
+
+/** The table's rows from the results of bench/lib/scenarios.js. */
+function rows(results, opts, pages) {
+  const out = []
+  const s = results.steady
+  if (s && s['1a']) {
+    out.push(throughputRow('1a', `static SSG page, HTML \`${pages.static}\` — req/s · p50 / p99`, s['1a']))
+    out.push(throughputRow('1b', 'static SSG page, page-data — req/s · p50 / p99', s['1b']))
+  }
+  if (s && s['2a']) {
+    out.push(throughputRow('2a', `deferred page already generated, HTML \`${pages.generated}\` — req/s · p50 / p99 (nginx: the file gatsby-dsg wrote)`, s['2a']))
+    out.push(throughputRow('2b', 'deferred page already generated, page-data — req/s · p50 / p99', s['2b']))
+  }
+  const fr = results.first
+  if (fr) {
+    const overhead = fr.dsg && fr.engine ? ` (${fr.dsg.p50 - fr.engine.p50 >= 0 ? '+' : ''}${f.ms(fr.dsg.p50 - fr.engine.p50)})` : ''
+    out.push([
+      '3',
+      `first request of a deferred page, ${fr.pages} distinct pages one at a time — latency p50 / p99 (ratios on p50: lower is better)`,
+      fr.dsg && fr.dsg.split && fr.dsg.split.count
+        ? `${latencyCell(fr.dsg)} (p50s: request → render callback ${f.ms(fr.dsg.split.toCallback)}, in the callback, i.e. Gatsby's engine in gatsby-dsg's process, ${f.ms(fr.dsg.split.inCallback)}, HTML → response received ${f.ms(fr.dsg.split.afterHtml)})`
+        : latencyCell(fr.dsg),
+      DASH,
+      latencyCell(fr.gatsby),
+      fr.engine
+        ? `${latencyCell(fr.engine)} (getData ${f.ms(fr.engine.stages.getData)} + renderPageData ${f.ms(fr.engine.stages.renderPageData)} + renderHTML ${f.ms(fr.engine.stages.renderHTML)})`
+        : DASH,
+      DASH,
+      f.ratio(fr.dsg && fr.dsg.p50, fr.gatsby && fr.gatsby.p50),
+      `${f.ratio(fr.dsg && fr.dsg.p50, fr.engine && fr.engine.p50)}${overhead}`,
+    ])
+  }
+  const st = results.stampede
+  if (st) {
+    out.push([
+      '4',
+      `stampede: ${st.requests} simultaneous first requests of one page — renders · p99 (ratio on p99: lower is better)`,
+      st.dsg ? `**${st.dsg.renders} render${st.dsg.renders === 1 ? '' : 's'}** · p99 ${f.ms(st.dsg.p99)}` : DASH,
+      DASH,
+      st.gatsby ? `${st.requests} renders (no dedupe) · p99 ${f.ms(st.gatsby.p99)}` : DASH,
+      DASH,
+      DASH,
+      f.ratio(st.dsg && st.dsg.p99, st.gatsby && st.gatsby.p99),
+      DASH,
+    ])
+  }
+  const c = results.cold
+  if (c) {
+    const cell = (r) =>
+      r ? `${f.rps(r.rendersPerSecond)} renders/s · ${f.ms(r.p50)} / ${f.ms(r.p99)}${r.exhausted ? ` (all ${f.num(r.completed)} pages in ${f.num(r.elapsedMs / 1000, 1)} s)` : ''}` : DASH
+    out.push([
+      '5',
+      `cold distinct pages: ${opts.connections} clients, every request a page not generated yet — renders/s · p50 / p99`,
+      cell(c.dsg),
+      DASH,
+      cell(c.gatsby),
+      c.engine ? `${f.rps(c.engine.rendersPerSecond)} renders/s (one after another, in one process)` : DASH,
+      DASH,
+      f.ratio(c.dsg && c.dsg.rendersPerSecond, c.gatsby && c.gatsby.rendersPerSecond),
+      f.ratio(c.dsg && c.dsg.rendersPerSecond, c.engine && c.engine.rendersPerSecond),
+    ])
+  }
+  const m = results.memory
+  if (m) {
+    const d = m.dsg
+    const growth = d.rssAfter - d.rssBefore
+    const short = m.siteDeferred < m.wanted ? ` — the site has only ${f.num(m.siteDeferred)} deferred pages (\`--pages ${m.wanted}\` gives ${f.num(m.wanted)})` : ''
+    // Every generated page is two artifacts (HTML, page-data): fewer in memory means evictions.
+    const reached =
+      d.memoryEntries < 2 * d.generated
+        ? `; bound reached: ${f.num(d.memoryEntries)} of ${f.num(2 * d.generated)} artifacts kept`
+        : `; bound not reached: all ${f.num(d.memoryEntries)} artifacts kept (${f.bytes(d.disk.bytes)} on disk, all encodings)`
+    out.push([
+      '6',
+      `RSS after generating ${f.num(d.generated)} distinct deferred pages with \`--cache-size ${f.bytes(m.cacheSize)}\`${short}`,
+      `RSS ${f.bytes(d.rssBefore)} → ${f.bytes(d.rssAfter)} (${signed(growth)} = ${f.ratio(growth, m.cacheSize)} of --cache-size; peak ${f.bytes(d.peak)}; anonymous ${f.bytes(d.anonBefore)} → ${f.bytes(d.anonAfter)}, ${signed(d.anonAfter - d.anonBefore)}; mapped files ${signed(d.fileAfter - d.fileBefore)}); memory cache holds ${f.bytes(d.memoryBytes)}${reached}`,
+      DASH,
+      m.gatsby
+        ? `same pages: RSS ${f.bytes(m.gatsby.rssBefore)} → ${f.bytes(m.gatsby.rssAfter)} (${signed(m.gatsby.rssAfter - m.gatsby.rssBefore)}; anonymous ${signed(m.gatsby.anonAfter - m.gatsby.anonBefore)}; caches nothing)`
+        : DASH,
+      DASH,
+      DASH,
+      DASH,
+      DASH,
+    ])
+  }
+  if (s && s['7a']) {
+    out.push(compressionRow('7a', '`Accept-Encoding: br, gzip`, generated deferred page HTML — body bytes as sent · req/s', s['7a']))
+    out.push(compressionRow('7b', '`Accept-Encoding: br, gzip`, static SSG page HTML — body bytes as sent · req/s', s['7b']))
+  }
+  if (results.scaling) out.push(require('./render-scaling').row(results.scaling, opts))
+  return out
+}
+
+function markdownTable(results, opts, pages) {
+  return f.table(HEADER, rows(results, opts, pages))
+}
+
+function legend(opts, pages, results) {
+  const fr = results.first
+  return [
+    `- Servers, all on 127.0.0.1 and the same \`public/\`: **gatsby-dsg** (\`lib/serve.js\` in its own Node process, a fresh empty cache directory for rows 3–6), **nginx** (Debian's; \`worker_processes ${opts.workers}\` = gatsby-dsg's worker threads, sendfile on, access log off; requests that \`public/\` cannot answer fall back to gatsby-dsg's cache directory, so in rows 2 and 7a it serves the files gatsby-dsg generated, as a CDN synced with that directory would), **gatsby serve** (\`gatsby serve\`, which re-runs the query and the render of a deferred page on every request), and Gatsby's **engine in-process** (\`getData\` + \`renderPageData\` + \`JSON.stringify\` + \`renderHTML\` called directly in a separate Node process, template warmed first: the least a first request can cost).`,
+    `- Rows 1, 2, 7: wrk, ${opts.connections} connections, ${opts.threads} threads, ${opts.warmup} s warm-up (discarded) then ${opts.duration} s, servers interleaved (gatsby-dsg, nginx, gatsby serve)${opts.rounds > 1 ? `, ${opts.rounds} rounds, the run with the median req/s is shown` : ''}. Cells: req/s · p50 / p99 latency. Ratios compare req/s (above 1× = gatsby-dsg serves more).`,
+    `- Row 3: Node's HTTP client on one keep-alive connection asks ${fr ? fr.pages : opts.firstRequests} distinct never-generated deferred pages (\`/blog/post-…\`, same template) one after another, after one request that warms the template; gatsby serve gets the same list; the engine is timed on the same list.`,
+    `- Row 4: ${opts.stampede} requests of one never-generated page sent at once, one connection each; renders = the server's own count of calls into Gatsby's engine (\`stats().renders\`).`,
+    `- Row 5: ${opts.connections} concurrent Node clients, each request a page that was never asked before (after a warm-up on other pages), for ${opts.duration} s or until the site's deferred pages run out; gatsby-dsg's renders/s is its own render count over the elapsed time, gatsby serve's is its responses per second (it renders every one; as it keeps nothing, it gets the same list over and over for the whole ${opts.duration} s).`,
+    `- Row 6: VmRSS of the gatsby-dsg process (/proc) after start and one render, once steady (less than 1 MiB change over 1 s), then again once steady after generating the pages (HTML requests, ${opts.connections} clients); peak = VmHWM; anonymous = RssAnon (the process's own memory), mapped files = RssFile (e.g. Gatsby's LMDB datastore, which the kernel can reclaim). gatsby serve (one process, which caches nothing) is sent the same pages after it, and its RSS read the same way: the growth of Gatsby's engine itself.`,
+    `- Row 7: bytes = the response body as sent (compressed if the server compressed it) of one request with \`Accept-Encoding: br, gzip\`; req/s with that header in wrk. nginx: \`gzip on\` (level 6, \`gzip_static\` too; Debian's nginx has no brotli unless \`libnginx-mod-http-brotli-filter\` is installed); gatsby serve: Express \`compression\`.`,
+    ...(results.scaling ? [require('./render-scaling').legend(opts)] : []),
+    `- Percentile p99 of 200 samples (row 4) is the 198th slowest; a 2-core machine shared with the load generator and other work gives noisy absolute numbers: compare the ratios, measured side by side.`,
+  ].join('\n')
+}
+
+module.exports = { markdownTable, legend, rows, HEADER }
