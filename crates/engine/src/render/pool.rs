@@ -2,7 +2,7 @@
 //! each render goes to the least busy of them. A worker that dies takes its renders with it: they
 //! fail (500, not cached) and the next request renders on a live worker.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,9 @@ struct Member {
     renders: AtomicU64,
     /// Start times of the renders running on it, to find a stuck one.
     running: Mutex<Vec<(u64, Instant)>>,
+    /// Its callback's thread is gone. It gets no more renders; it is dropped when its owner
+    /// removes it (the thread that registered a callback is the one to let it go).
+    gone: AtomicBool,
 }
 
 /// What one renderer has done, for stats and for finding stuck workers.
@@ -61,6 +64,7 @@ impl RendererPool {
             in_flight: AtomicUsize::new(0),
             renders: AtomicU64::new(0),
             running: Mutex::new(Vec::new()),
+            gone: AtomicBool::new(false),
         }));
         self.inner.added.notify_waiters();
         id
@@ -108,17 +112,14 @@ impl Inner {
         self.members
             .read()
             .iter()
+            .filter(|m| !m.gone.load(Relaxed))
             .min_by_key(|m| (m.in_flight.load(Relaxed), m.renders.load(Relaxed)))
             .cloned()
     }
 
-    fn remove(&self, id: u32) {
-        self.members.write().retain(|m| m.id != id);
-    }
-
     /// Starts the render on `member`. A member whose worker is gone (its callback closed before
-    /// any JavaScript ran) is removed and the render goes to another member: this is not a retry
-    /// of a failed render, which is never repeated.
+    /// any JavaScript ran) gets no more renders and the render goes to another member: this is
+    /// not a retry of a failed render, which is never repeated.
     fn start(
         self: &Arc<Self>,
         member: Arc<Member>,
@@ -131,7 +132,7 @@ impl Inner {
             loop {
                 match call.await {
                     Err(RenderError::Unavailable(_)) => {
-                        inner.remove(member.id);
+                        member.gone.store(true, Relaxed);
                         member = inner.wait_for_member().await;
                         call = inner.call(&member, &page_path);
                     }
@@ -304,7 +305,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn render_sent_to_a_gone_member_goes_to_a_live_one_and_the_gone_one_is_removed() {
+    async fn render_sent_to_a_gone_member_goes_to_a_live_one_and_the_gone_one_gets_no_more() {
         let pool = RendererPool::new();
         pool.add(Arc::new(Gone));
         let live = held();
@@ -316,7 +317,12 @@ mod tests {
         }
         live.gate.notify_one();
         assert_eq!(render.await.unwrap().unwrap().page_data, "/1/");
-        assert_eq!(pool.len(), 1, "the gone member was removed");
+        let _second = pool.render("/2/");
+        assert_eq!(
+            live.calls.load(Relaxed),
+            2,
+            "the gone member gets no more renders"
+        );
     }
 
     #[tokio::test]
