@@ -11,7 +11,6 @@ use subtle::ConstantTimeEq;
 
 use crate::pages::DeferredPages;
 use crate::path::normalize;
-use crate::policy::DeferPolicy;
 use crate::respond::{self, Body, BodyMode};
 
 pub const PREFIX: &str = "/__dsg/";
@@ -77,8 +76,45 @@ pub enum PurgeTarget {
     Pages(Vec<Arc<str>>),
 }
 
+/// What to purge: one page by its path, the pages matching a glob, or all.
+#[derive(Clone, Copy, Debug)]
+pub enum PurgeRequest<'a> {
+    Path(&'a str),
+    Glob(&'a str),
+    All,
+}
+
+/// The deferred pages a purge request names.
+pub fn purge_target(
+    request: PurgeRequest<'_>,
+    pages: &DeferredPages,
+) -> Result<PurgeTarget, String> {
+    Ok(match request {
+        PurgeRequest::All => PurgeTarget::All,
+        PurgeRequest::Path(path) => {
+            let path = normalize(path).map_err(|e| format!("path: {e}"))?;
+            PurgeTarget::Pages(
+                pages
+                    .find_exact(&path)
+                    .map(|p| vec![Arc::clone(&p.path)])
+                    .unwrap_or_default(),
+            )
+        }
+        PurgeRequest::Glob(glob) => PurgeTarget::Pages(
+            pages
+                .matching(glob)?
+                .into_iter()
+                .map(|p| Arc::clone(&p.path))
+                .collect(),
+        ),
+    })
+}
+
 /// Reads `?path=/a/`, `?glob=/blog/**` or `?all=1` (one of them) into the deferred pages to purge.
-pub fn purge_target(query: Option<&str>, pages: &DeferredPages) -> Result<PurgeTarget, String> {
+pub fn purge_target_of_query(
+    query: Option<&str>,
+    pages: &DeferredPages,
+) -> Result<PurgeTarget, String> {
     let params: Vec<(String, String)> = query
         .unwrap_or("")
         .split('&')
@@ -99,29 +135,16 @@ pub fn purge_target(query: Option<&str>, pages: &DeferredPages) -> Result<PurgeT
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    if matches!(get("all"), Some("1" | "true")) {
-        return Ok(PurgeTarget::All);
-    }
-    if let Some(path) = get("path") {
-        let path = normalize(path).map_err(|e| format!("path: {e}"))?;
-        return Ok(PurgeTarget::Pages(
-            pages
-                .find_exact(&path)
-                .map(|p| vec![Arc::clone(&p.path)])
-                .unwrap_or_default(),
-        ));
-    }
-    if let Some(glob) = get("glob") {
-        let policy = DeferPolicy::new(&[glob.to_string()], &[]).map_err(|e| e.to_string())?;
-        return Ok(PurgeTarget::Pages(
-            pages
-                .iter()
-                .filter(|p| policy.should_defer(&p.path))
-                .map(|p| Arc::clone(&p.path))
-                .collect(),
-        ));
-    }
-    Err("say what to purge: ?path=/a/page/, ?glob=/blog/** or ?all=1".into())
+    let request = if matches!(get("all"), Some("1" | "true")) {
+        PurgeRequest::All
+    } else if let Some(path) = get("path") {
+        PurgeRequest::Path(path)
+    } else if let Some(glob) = get("glob") {
+        PurgeRequest::Glob(glob)
+    } else {
+        return Err("say what to purge: ?path=/a/page/, ?glob=/blog/** or ?all=1".into());
+    };
+    purge_target(request, pages)
 }
 
 /// Which admin endpoint a request names.
@@ -180,7 +203,7 @@ mod tests {
 
     #[test]
     fn purge_by_path_glob_or_all() {
-        let t = |q| purge_target(Some(q), &pages());
+        let t = |q| purge_target_of_query(Some(q), &pages());
         assert_eq!(
             t("path=/blog/a"),
             Ok(PurgeTarget::Pages(vec![Arc::from("/blog/a/")]))
@@ -195,7 +218,7 @@ mod tests {
         }
         assert_eq!(t("all=1"), Ok(PurgeTarget::All));
         assert!(t("glob=/blog/[").is_err());
-        assert!(purge_target(None, &pages()).is_err());
+        assert!(purge_target_of_query(None, &pages()).is_err());
     }
 
     #[test]

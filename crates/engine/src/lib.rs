@@ -29,6 +29,7 @@ pub mod site;
 pub mod static_files;
 
 pub use access_log::LogFormat;
+pub use admin::PurgeRequest;
 pub use artifact::ArtifactKind;
 pub use build_id::BuildId;
 pub use config::{RedisConfig, ServerConfig};
@@ -37,7 +38,7 @@ pub use metrics::StatsSnapshot;
 pub use pages::{DeferredPage, DeferredPageSpec, DeferredPages};
 pub use policy::DeferPolicy;
 pub use render::{RenderError, RenderedPage, Renderer};
-pub use server::{PurgeRequest, Server, SiteSummary, StartError, Warmed};
+pub use server::{Server, SiteSummary, StartError, Warmed};
 pub use site::{
     ClientRouteSpec, HeaderRuleSpec, HeaderSpec, RedirectSpec, SiteOptions, TrailingSlash,
 };

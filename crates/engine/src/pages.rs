@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::path::{normalize, trim_trailing_slash};
+use crate::policy::DeferPolicy;
 
 /// A deferred page as Gatsby's build lists it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -64,6 +65,15 @@ impl DeferredPages {
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<DeferredPage>> {
         self.exact.values()
+    }
+
+    /// The pages whose path matches `glob` (the plugin's glob semantics).
+    pub fn matching(&self, glob: &str) -> Result<Vec<&Arc<DeferredPage>>, String> {
+        let policy = DeferPolicy::new(&[glob.to_string()], &[]).map_err(|e| e.to_string())?;
+        Ok(self
+            .iter()
+            .filter(|p| policy.should_defer(&p.path))
+            .collect())
     }
 
     /// The page whose own path is `path` (normalised; any trailing slashes).

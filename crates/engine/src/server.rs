@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::access_log::{self, AccessLog, Entry};
-use crate::admin::{self, Endpoint, PurgeTarget};
+use crate::admin::{self, Endpoint, PurgeRequest, PurgeTarget};
 use crate::artifact::ArtifactKind;
 use crate::cache::disk::DiskCache;
 use crate::cache::memory::MemoryCache;
@@ -240,36 +240,22 @@ impl Server {
 
     /// Purges the deferred pages matching a path (`/blog/a/`), a glob (`/blog/**`), or all.
     /// Returns how many artifacts were removed.
-    pub async fn purge(&self, target: PurgeRequest<'_>) -> Result<usize, String> {
-        let query = match target {
-            PurgeRequest::Path(p) => format!("path={}", encode(p)),
-            PurgeRequest::Glob(g) => format!("glob={}", encode(g)),
-            PurgeRequest::All => "all=1".to_string(),
-        };
-        purge(&self.app, Some(&query)).await
+    pub async fn purge(&self, request: PurgeRequest<'_>) -> Result<usize, String> {
+        purge(
+            &self.app,
+            admin::purge_target(request, &self.app.router.pages)?,
+        )
+        .await
     }
 
     /// The deferred pages whose path matches `glob` (all with `None`), as the build lists them.
     pub fn deferred_pages(&self, glob: Option<&str>) -> Result<Vec<String>, String> {
-        let policy = match glob {
-            Some(g) => Some(
-                crate::policy::DeferPolicy::new(&[g.to_string()], &[])
-                    .map_err(|e| e.to_string())?,
-            ),
-            None => None,
+        let pages = &self.app.router.pages;
+        let matching = match glob {
+            Some(glob) => pages.matching(glob)?,
+            None => pages.iter().collect(),
         };
-        let mut paths: Vec<String> = self
-            .app
-            .router
-            .pages
-            .iter()
-            .filter(|p| {
-                policy
-                    .as_ref()
-                    .is_none_or(|policy| policy.should_defer(&p.path))
-            })
-            .map(|p| p.path.to_string())
-            .collect();
+        let mut paths: Vec<String> = matching.iter().map(|p| p.path.to_string()).collect();
         paths.sort();
         Ok(paths)
     }
@@ -301,18 +287,6 @@ impl Server {
             let _ = tokio::time::timeout(self.shutdown_timeout, self.app.cache.drain()).await;
         }
     }
-}
-
-/// What `Server::purge` removes.
-#[derive(Clone, Copy, Debug)]
-pub enum PurgeRequest<'a> {
-    Path(&'a str),
-    Glob(&'a str),
-    All,
-}
-
-fn encode(value: &str) -> String {
-    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// Connects the page cache to Redis; purges published by any instance reach this one's cache.
@@ -630,13 +604,19 @@ async fn handle_admin(app: &Arc<App>, req: &Request<Incoming>) -> Response<Body>
             let memory = &app.cache.memory;
             admin::metrics(app.metrics.encode(memory.len(), memory.bytes()))
         }
-        Endpoint::Purge => match purge(app, req.uri().query()).await {
-            Ok(purged) => admin::json(StatusCode::OK, serde_json::json!({ "purged": purged })),
-            Err(message) => admin::json(
-                StatusCode::BAD_REQUEST,
-                serde_json::json!({ "error": message }),
-            ),
-        },
+        Endpoint::Purge => {
+            let purged = match admin::purge_target_of_query(req.uri().query(), &app.router.pages) {
+                Ok(target) => purge(app, target).await,
+                Err(message) => Err(message),
+            };
+            match purged {
+                Ok(purged) => admin::json(StatusCode::OK, serde_json::json!({ "purged": purged })),
+                Err(message) => admin::json(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({ "error": message }),
+                ),
+            }
+        }
         Endpoint::MethodNotAllowed => respond::method_not_allowed(),
         Endpoint::NotFound => admin::json(
             StatusCode::NOT_FOUND,
@@ -645,8 +625,8 @@ async fn handle_admin(app: &Arc<App>, req: &Request<Incoming>) -> Response<Body>
     }
 }
 
-async fn purge(app: &App, query: Option<&str>) -> Result<usize, String> {
-    match admin::purge_target(query, &app.router.pages)? {
+async fn purge(app: &App, target: PurgeTarget) -> Result<usize, String> {
+    match target {
         PurgeTarget::All => app
             .cache
             .purge_all_everywhere()

@@ -103,8 +103,21 @@ async fn instances(site: &Site, redis: &Redis, n: usize, lock_ttl: Duration) -> 
         let server = start(config, &renderer).await;
         out.push(Instance { server, renderer });
     }
-    // Each instance connects in the background.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each instance connects in the background: a command connection and a purge subscription.
+    let connected = || {
+        redis
+            .cli(&["INFO", "clients"])
+            .lines()
+            .find_map(|l| l.strip_prefix("connected_clients:"))
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    for _ in 0..200 {
+        if connected() >= 2 * n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     out
 }
 
