@@ -44,29 +44,21 @@ pub fn unauthorized() -> Response<Body> {
 }
 
 pub fn json(status: StatusCode, value: serde_json::Value) -> Response<Body> {
-    let mut res = respond::plain(status, "", BodyMode::Full);
-    let body = Bytes::from(value.to_string());
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
+    respond::simple(
+        status,
         HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    res.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    *res.body_mut() = http_body_util::Full::new(body);
-    res
+        Bytes::from(value.to_string()),
+        BodyMode::Full,
+    )
 }
 
 pub fn metrics(text: String) -> Response<Body> {
-    let mut res = respond::plain(StatusCode::OK, "", BodyMode::Full);
-    let body = Bytes::from(text);
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
+    respond::simple(
+        StatusCode::OK,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    res.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    *res.body_mut() = http_body_util::Full::new(body);
-    res
+        Bytes::from(text),
+        BodyMode::Full,
+    )
 }
 
 /// What `POST /__dsg/purge` was asked to remove.

@@ -122,7 +122,8 @@ fn set_body(res: &mut Response<Body>, body: Bytes, mode: BodyMode) {
     }
 }
 
-fn simple(
+/// A response with one body and the headers every response carries.
+pub fn simple(
     status: StatusCode,
     content_type: HeaderValue,
     body: Bytes,
