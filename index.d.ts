@@ -21,8 +21,16 @@ export declare class DsgServer {
   get port(): number
   /** Passed to `registerRenderer` by worker threads. */
   get serverId(): number
-  /** Removes a renderer (its worker thread exited or was terminated). */
+  /**
+   * Removes a renderer (its worker thread exited or is being terminated): renders still
+   * running on it fail at once.
+   */
   removeRenderer(rendererId: number): boolean
+  /**
+   * Sends a renderer no more renders; those running on it finish (a render worker being
+   * recycled). Remove it with `removeRenderer` once its `inFlight` is 0.
+   */
+  retireRenderer(rendererId: number): boolean
   /** What each registered renderer has done. */
   renderWorkers(): Array<RenderWorkerStats>
   /** The address the server listens on, e.g. `127.0.0.1:9000`. */
@@ -113,6 +121,8 @@ export interface RenderWorkerStats {
   inFlight: number
   /** How long the oldest render running on it has been running, in ms. */
   oldestRenderMs?: number
+  /** Retired: it gets no more renders (see `retireRenderer`). */
+  retiring: boolean
 }
 
 export interface ServerOptions {
@@ -209,3 +219,10 @@ export interface SiteSummary {
  * callbacks worker threads add with `registerRenderer(server.serverId, render)`.
  */
 export declare function startServer(options: ServerOptions, render?: (pagePath: string) => Promise<RenderResult>): Promise<DsgServer>
+
+/**
+ * Takes a render callback out of the server `serverId`, from the thread that registered it: a
+ * render worker calls it as it stops (its `exit` event), before Node drops the calls queued to
+ * it, so that no more renders are sent there and those running there fail at once.
+ */
+export declare function unregisterRenderer(serverId: number, rendererId: number): boolean

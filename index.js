@@ -839,3 +839,4 @@ module.exports.DeferPolicy = nativeBinding.DeferPolicy
 module.exports.DsgServer = nativeBinding.DsgServer
 module.exports.registerRenderer = nativeBinding.registerRenderer
 module.exports.startServer = nativeBinding.startServer
+module.exports.unregisterRenderer = nativeBinding.unregisterRenderer

@@ -166,17 +166,22 @@ describe('render workers', () => {
     await expectRecovered(burst, failed)
   })
 
-  // A worker that dies by itself (Gatsby's engine calling process.exit, out of memory) is known to
-  // the pool only from its exit event, which the main thread handles after the death.
-  // KNOWN BUG, open in issue 8: a worker thread that exits by itself (process.exit in the worker,
-  // as a crash would) while renders are in flight SOMETIMES takes the whole server down with
-  // SIGSEGV (about one run in two here). Being intermittent, it can be neither a passing test nor
-  // `test.failing`; it is skipped until the crash is fixed, then must run as a plain `test`.
-  // Workers terminated by the pool (the test above) are handled.
-  test.skip('a worker that exits by itself mid-render fails only the renders running on it; it is replaced and the server keeps answering', async () => {
-    const burst = await killMidBurst((s, id) => s.crash(id))
+  // A worker that dies by itself (Gatsby's engine calling process.exit, an uncaught error, out of
+  // memory) leaves the server from its own `exit` event; the pool replaces it from the main thread's.
+  // This used to crash the whole process with SIGSEGV about one run in two: lmdb-js (inside Gatsby's
+  // engines) closed its databases from its 'exit' listener while its own background sync still ran
+  // (lib/render-worker.js).
+  test('a worker that exits by itself mid-render fails only the renders running on it; it is replaced and the server keeps answering', async () => {
+    const burst = await killMidBurst((s, id) => s.crash(id, 'exit'))
     const failed = expectOnlyItsRendersFailed(burst)
     await expectRecovered(burst, failed)
+  })
+
+  test('a worker ended by an uncaught error mid-render fails only the renders running on it; it is replaced and the server keeps answering', async () => {
+    const burst = await killMidBurst((s, id) => s.crash(id, 'throw'))
+    const failed = expectOnlyItsRendersFailed(burst)
+    await expectRecovered(burst, failed)
+    expect(burst.server.stderr()).toContain('render worker test: an uncaught error')
   })
 
   test('after close() the process exits by itself with code 0 and no render worker left', async () => {

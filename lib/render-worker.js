@@ -3,9 +3,33 @@
 // Rust server (by the server's id: this thread cannot reach the server object itself).
 
 const { parentPort, workerData } = require('worker_threads')
-const { registerRenderer } = require('..')
+const { registerRenderer, unregisterRenderer } = require('..')
 const { loadEngines, createRenderer } = require('./gatsby-engines')
 
+withoutLmdbExitListener()
 const render = createRenderer(loadEngines(workerData.root))
 const id = registerRenderer(workerData.serverId, render)
+// However this thread ends (process.exit, an uncaught error), it leaves the server first: the
+// renders queued to it fail at once and no more are sent here, instead of each failing as Node
+// drops it and the pool sending the next one to the same dying thread.
+process.on('exit', () => unregisterRenderer(workerData.serverId, id))
 parentPort.postMessage({ ready: true, id })
+
+/**
+ * lmdb-js (bundled in Gatsby's engines) closes its databases from a native `process.on('exit')`
+ * listener. In a worker thread that ends itself (process.exit, an uncaught error) that listener
+ * unmaps a database while lmdb's own background sync of it may still run on libuv's thread pool:
+ * the whole process dies with SIGSEGV in mdb_env_sync. lmdb also closes its databases from a
+ * Node environment cleanup hook, which Node runs only once this thread's pool work is done, so
+ * the listener is not needed here: it is never installed in a render worker.
+ */
+function withoutLmdbExitListener() {
+  const isNative = (listener) => /\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(listener))
+  for (const method of ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener']) {
+    const add = process[method]
+    process[method] = function (event, listener, ...rest) {
+      if (event === 'exit' && typeof listener === 'function' && isNative(listener)) return this
+      return add.call(this, event, listener, ...rest)
+    }
+  }
+}

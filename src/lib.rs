@@ -187,12 +187,21 @@ struct JsRenderer {
     callback: Mutex<Option<Arc<RenderCallback>>>,
 }
 
+/// The render threw or one of its promises rejected.
 fn js_error(error: napi::Error) -> engine::RenderError {
-    if error.status == Status::Closing {
-        // The callback's thread is gone (a render worker exited): no JavaScript ran.
-        return engine::RenderError::Unavailable(Arc::from("the render callback's thread is gone"));
-    }
     engine::RenderError::failed(error.reason.clone())
+}
+
+/// The call itself failed. Unless the callback threw, it never ran: its thread is closing, or
+/// Node dropped the queued call as that thread went away. Either way another renderer can take it.
+fn call_error(error: napi::Error) -> engine::RenderError {
+    if error.status == Status::PendingException {
+        return js_error(error);
+    }
+    engine::RenderError::Unavailable(Arc::from(format!(
+        "the render callback's thread did not run it: {}",
+        error.reason
+    )))
 }
 
 impl engine::Renderer for JsRenderer {
@@ -209,7 +218,7 @@ impl engine::Renderer for JsRenderer {
             let returned = callback
                 .call_async_catch(page_path)
                 .await
-                .map_err(js_error)?;
+                .map_err(call_error)?;
             let RenderReturn::Promise(promise) = returned else {
                 return Err(engine::RenderError::failed(
                     "render(pagePath) must return a Promise of { pageData, html }",
@@ -250,6 +259,15 @@ pub fn register_renderer(server_id: u32, render: RenderCallback) -> Result<u32> 
     Ok(pool.add(js_renderer(render)))
 }
 
+/// Takes a render callback out of the server `serverId`, from the thread that registered it: a
+/// render worker calls it as it stops (its `exit` event), before Node drops the calls queued to
+/// it, so that no more renders are sent there and those running there fail at once.
+#[napi]
+pub fn unregister_renderer(server_id: u32, renderer_id: u32) -> bool {
+    let pool = POOLS.lock().get(&server_id).cloned();
+    pool.is_some_and(|pool| pool.remove(renderer_id))
+}
+
 #[napi(object)]
 pub struct RenderWorkerStats {
     pub id: u32,
@@ -257,6 +275,8 @@ pub struct RenderWorkerStats {
     pub in_flight: u32,
     /// How long the oldest render running on it has been running, in ms.
     pub oldest_render_ms: Option<f64>,
+    /// Retired: it gets no more renders (see `retireRenderer`).
+    pub retiring: bool,
 }
 
 #[napi]
@@ -280,10 +300,18 @@ impl DsgServer {
         self.id
     }
 
-    /// Removes a renderer (its worker thread exited or was terminated).
+    /// Removes a renderer (its worker thread exited or is being terminated): renders still
+    /// running on it fail at once.
     #[napi]
     pub fn remove_renderer(&self, renderer_id: u32) -> bool {
         self.pool.remove(renderer_id)
+    }
+
+    /// Sends a renderer no more renders; those running on it finish (a render worker being
+    /// recycled). Remove it with `removeRenderer` once its `inFlight` is 0.
+    #[napi]
+    pub fn retire_renderer(&self, renderer_id: u32) -> bool {
+        self.pool.retire(renderer_id)
     }
 
     /// What each registered renderer has done.
@@ -297,6 +325,7 @@ impl DsgServer {
                 renders: m.renders as i64,
                 in_flight: m.in_flight as u32,
                 oldest_render_ms: m.oldest_render.map(|d| d.as_secs_f64() * 1000.0),
+                retiring: m.retiring,
             })
             .collect()
     }

@@ -36,7 +36,7 @@ async function main() {
       const worker = [...server.renderWorkerPool.workers].find(([, id]) => id === m.rendererId)
       if (!worker) throw new Error(`no render worker with renderer id ${m.rendererId}`)
       const exited = new Promise((resolve) => worker[0].once('exit', resolve))
-      crashWorker(worker[0].threadId)
+      crashWorker(worker[0].threadId, m.how)
       return { exitCode: await exited }
     },
   }

@@ -13,7 +13,7 @@ const children = new Set()
 
 /**
  * Starts a server on the example site in a child process. The handle has `get`, `stats`,
- * `renderWorkers`, `pool`, `terminate(rendererId)`, `crash(rendererId)`, `stderr`, `exited` and `close` (resolves to
+ * `renderWorkers`, `pool`, `terminate(rendererId)`, `crash(rendererId, how)`, `stderr`, `exited` and `close` (resolves to
  * `{ code, signal, reply }`, `reply` being what the server said once closed).
  */
 function startWorkersServer(options = {}) {
@@ -81,7 +81,7 @@ function startWorkersServer(options = {}) {
         renderWorkers: async () => (await call('renderWorkers')).workers,
         pool: async () => (await call('pool')).pool,
         terminate: async (rendererId) => (await call('terminate', { rendererId })).exitCode,
-        crash: async (rendererId) => (await call('crash', { rendererId })).exitCode,
+        crash: async (rendererId, how) => (await call('crash', { rendererId, how })).exitCode,
         close: async () => {
           const reply = await call('close')
           return { ...(await exited), reply }

@@ -1,6 +1,6 @@
 //! Renderers that come and go: each Node worker thread running Gatsby's engines registers one, and
 //! each render goes to the least busy of them. A worker that dies takes its renders with it: they
-//! fail (500, not cached) and the next request renders on a live worker.
+//! fail at once (500, not cached) and the next request renders on a live worker.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use super::{RenderError, RenderedPage, Renderer};
 
@@ -20,9 +21,18 @@ struct Member {
     renders: AtomicU64,
     /// Start times of the renders running on it, to find a stuck one.
     running: Mutex<Vec<(u64, Instant)>>,
-    /// Its callback's thread is gone. It gets no more renders; it is dropped when its owner
-    /// removes it (the thread that registered a callback is the one to let it go).
-    gone: AtomicBool,
+    /// Its callback's thread is gone (a call found it closed, or its owner removed it): it gets no
+    /// more renders, and the renders running on it fail at once. A dead JS thread never settles
+    /// the promises it returned, so without this they would wait for the render timeout.
+    lost: CancellationToken,
+    /// Being retired (recycled): it gets no more renders, the ones running on it finish.
+    retiring: AtomicBool,
+}
+
+impl Member {
+    fn takes_renders(&self) -> bool {
+        !self.lost.is_cancelled() && !self.retiring.load(Relaxed)
+    }
 }
 
 /// What one renderer has done, for stats and for finding stuck workers.
@@ -33,6 +43,8 @@ pub struct MemberStats {
     pub in_flight: usize,
     /// How long its oldest running render has been running.
     pub oldest_render: Option<Duration>,
+    /// Retired: it gets no more renders and is removed once `in_flight` is 0.
+    pub retiring: bool,
 }
 
 /// A render that finds no member waits for one to be added (workers still starting, or one
@@ -64,23 +76,41 @@ impl RendererPool {
             in_flight: AtomicUsize::new(0),
             renders: AtomicU64::new(0),
             running: Mutex::new(Vec::new()),
-            gone: AtomicBool::new(false),
+            lost: CancellationToken::new(),
+            retiring: AtomicBool::new(false),
         }));
         self.inner.added.notify_waiters();
         id
     }
 
-    /// Removes a renderer (its worker exited); returns whether it was there.
+    /// Removes a renderer (its worker exited, or is about to be terminated): the renders still
+    /// running on it fail now. Returns whether it was there.
     pub fn remove(&self, id: u32) -> bool {
         let mut members = self.inner.members.write();
-        let before = members.len();
-        members.retain(|m| m.id != id);
-        members.len() != before
+        let Some(at) = members.iter().position(|m| m.id == id) else {
+            return false;
+        };
+        members.remove(at).lost.cancel();
+        true
+    }
+
+    /// Sends a renderer no more renders; the ones running on it finish. Its owner removes it once
+    /// its `in_flight` is 0 (a worker recycled to give back the memory Gatsby's engine grew).
+    /// Returns whether it was there.
+    pub fn retire(&self, id: u32) -> bool {
+        let members = self.inner.members.read();
+        let member = members.iter().find(|m| m.id == id);
+        if let Some(member) = member {
+            member.retiring.store(true, Relaxed);
+        }
+        member.is_some()
     }
 
     /// Removes every renderer (the server closes: their callbacks are released).
     pub fn clear(&self) {
-        self.inner.members.write().clear();
+        for member in self.inner.members.write().drain(..) {
+            member.lost.cancel();
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -101,6 +131,7 @@ impl RendererPool {
                 renders: m.renders.load(Relaxed),
                 in_flight: m.in_flight.load(Relaxed),
                 oldest_render: m.running.lock().iter().map(|(_, t)| t.elapsed()).max(),
+                retiring: m.retiring.load(Relaxed),
             })
             .collect()
     }
@@ -112,7 +143,7 @@ impl Inner {
         self.members
             .read()
             .iter()
-            .filter(|m| !m.gone.load(Relaxed))
+            .filter(|m| m.takes_renders())
             .min_by_key(|m| (m.in_flight.load(Relaxed), m.renders.load(Relaxed)))
             .cloned()
     }
@@ -132,7 +163,7 @@ impl Inner {
             loop {
                 match call.await {
                     Err(RenderError::Unavailable(_)) => {
-                        member.gone.store(true, Relaxed);
+                        member.lost.cancel();
                         member = inner.wait_for_member().await;
                         call = inner.call(&member, &page_path);
                     }
@@ -167,18 +198,34 @@ impl Inner {
             render,
         };
         let call = member.renderer.render(page_path);
+        let lost = member.lost.clone();
         Box::pin(async move {
-            let rendered = call.await?;
+            let rendered = unless_lost(&lost, call).await?;
             let html = rendered.html;
             Ok(RenderedPage {
                 page_data: rendered.page_data,
                 html: Box::pin(async move {
-                    let html = html.await;
+                    let html = unless_lost(&lost, html).await;
                     drop(running);
                     html
                 }),
             })
         })
+    }
+}
+
+/// `step`, or a render failure as soon as the member is lost. A call that never reached the
+/// worker is told apart by the renderer itself (`Unavailable`) and goes to another member.
+async fn unless_lost<T>(
+    lost: &CancellationToken,
+    step: impl std::future::Future<Output = Result<T, RenderError>>,
+) -> Result<T, RenderError> {
+    tokio::select! {
+        biased;
+        result = step => result,
+        () = lost.cancelled() => Err(RenderError::failed(
+            "its render worker exited while rendering it",
+        )),
     }
 }
 
@@ -335,5 +382,108 @@ mod tests {
         assert!(!pool.remove(id));
         let _render = pool.render("/1/");
         assert_eq!((a.calls.load(Relaxed), b.calls.load(Relaxed)), (0, 1));
+    }
+
+    /// Page-data at once; the HTML only when `html_gate` is notified (it never is when the
+    /// worker dies: a dead JS thread settles nothing).
+    struct HtmlHeld {
+        html_gate: Arc<Notify>,
+    }
+
+    impl Renderer for HtmlHeld {
+        fn render(&self, page: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+            let (gate, page) = (Arc::clone(&self.html_gate), page.to_string());
+            Box::pin(async move {
+                Ok(RenderedPage {
+                    page_data: Bytes::from(page.clone()),
+                    html: Box::pin(async move {
+                        gate.notified().await;
+                        Ok(Bytes::from(page))
+                    }),
+                })
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn removing_a_member_fails_its_running_renders_at_once() {
+        let pool = RendererPool::new();
+        let waiting_for_page_data = held();
+        let id = pool.add(waiting_for_page_data.clone());
+        let render = tokio::spawn(pool.render("/1/"));
+        tokio::task::yield_now().await;
+        assert!(pool.remove(id));
+        let error = render.await.unwrap().err().expect("the render fails");
+        assert!(
+            matches!(&error, RenderError::Failed(m) if m.contains("worker exited")),
+            "{error}"
+        );
+        assert_eq!(waiting_for_page_data.calls.load(Relaxed), 1, "not retried");
+    }
+
+    #[tokio::test]
+    async fn removing_a_member_fails_the_html_still_to_come() {
+        let pool = RendererPool::new();
+        let id = pool.add(Arc::new(HtmlHeld {
+            html_gate: Arc::new(Notify::new()),
+        }));
+        let rendered = pool.render("/1/").await.unwrap();
+        assert_eq!(rendered.page_data, "/1/");
+        assert!(pool.remove(id));
+        assert!(matches!(rendered.html.await, Err(RenderError::Failed(_))));
+    }
+
+    #[tokio::test]
+    async fn a_call_finding_the_thread_gone_fails_the_other_renders_running_there() {
+        // The first render is running when the worker dies; the second call finds it closed.
+        struct DiesAfterFirst {
+            calls: AtomicUsize,
+        }
+        impl Renderer for DiesAfterFirst {
+            fn render(&self, _: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+                if self.calls.fetch_add(1, Relaxed) == 0 {
+                    Box::pin(std::future::pending())
+                } else {
+                    Box::pin(async { Err(RenderError::Unavailable(Arc::from("closing"))) })
+                }
+            }
+        }
+        let pool = RendererPool::new();
+        pool.add(Arc::new(DiesAfterFirst {
+            calls: AtomicUsize::new(0),
+        }));
+        let running = tokio::spawn(pool.render("/1/"));
+        tokio::task::yield_now().await;
+        let live = held();
+        let rerouted = tokio::spawn(pool.render("/2/"));
+        tokio::task::yield_now().await;
+        pool.add(live.clone());
+        assert!(matches!(
+            running.await.unwrap(),
+            Err(RenderError::Failed(_))
+        ));
+        while live.calls.load(Relaxed) == 0 {
+            tokio::task::yield_now().await;
+        }
+        live.gate.notify_one();
+        assert_eq!(rerouted.await.unwrap().unwrap().page_data, "/2/");
+    }
+
+    #[tokio::test]
+    async fn retired_member_finishes_its_renders_and_gets_no_new_ones() {
+        let pool = RendererPool::new();
+        let (old, new) = (held(), held());
+        let id = pool.add(old.clone());
+        let running = tokio::spawn(pool.render("/1/"));
+        tokio::task::yield_now().await;
+        assert!(pool.retire(id));
+        pool.add(new.clone());
+        let _next = pool.render("/2/");
+        assert_eq!((old.calls.load(Relaxed), new.calls.load(Relaxed)), (1, 1));
+        let stats = pool.stats();
+        assert!(stats[0].retiring && stats[0].in_flight == 1);
+        old.gate.notify_one();
+        assert_eq!(running.await.unwrap().unwrap().page_data, "/1/");
+        assert_eq!(pool.stats()[0].in_flight, 0, "its owner may now remove it");
     }
 }
