@@ -109,6 +109,13 @@ export interface RedirectInput {
  */
 export declare function registerRenderer(serverId: number, render: (pagePath: string) => Promise<RenderResult>): number
 
+/**
+ * Gives the memory malloc holds free back to the system; returns whether it could. Called after
+ * a render worker ends: glibc keeps what a finished thread freed in its arenas, so without this
+ * recycling a worker would not lower the process's RSS. A no-op off glibc.
+ */
+export declare function releaseFreeMemory(): boolean
+
 /** What the JS render callback resolves to: the page-data JSON at once, the HTML as a promise. */
 export interface RenderResult {
   pageData: string

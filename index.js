@@ -838,5 +838,6 @@ module.exports = nativeBinding
 module.exports.DeferPolicy = nativeBinding.DeferPolicy
 module.exports.DsgServer = nativeBinding.DsgServer
 module.exports.registerRenderer = nativeBinding.registerRenderer
+module.exports.releaseFreeMemory = nativeBinding.releaseFreeMemory
 module.exports.startServer = nativeBinding.startServer
 module.exports.unregisterRenderer = nativeBinding.unregisterRenderer

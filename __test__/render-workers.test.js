@@ -184,6 +184,34 @@ describe('render workers', () => {
     expect(burst.server.stderr()).toContain('render worker test: an uncaught error')
   })
 
+  test('a worker past recycleAfter renders is replaced without failing a render: its replacement takes the next ones', async () => {
+    const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 2, recycleAfter: 5 })
+    const { renderers: first } = await untilReady(server, 2)
+    const pages = posts(48)
+    // In bursts of 8, so that worn workers are recycled while renders keep coming.
+    const outcomes = []
+    for (let at = 0; at < pages.length; at += 8) {
+      outcomes.push(...(await allSettledWithin(traced(server, pages.slice(at, at + 8)), 90_000)))
+    }
+    for (const [i, o] of outcomes.entries()) {
+      expect({ path: o.path, status: o.status }).toEqual({ path: pages[i], status: 200 })
+      expect(o.body).toContain(headingOf(pages[i]))
+    }
+    const { pool } = await waitFor(async () => (await server.pool()).recycled >= 2 && { pool: await server.pool() }, {
+      attempts: 600,
+      intervalMs: 100,
+      what: 'two workers recycled',
+    })
+    expect(pool).toMatchObject({ count: 2, replaced: 0 })
+    const stats = await server.stats()
+    expect({ renders: stats.renders, renderFailures: stats.renderFailures }).toEqual({ renders: 48, renderFailures: 0 })
+    // The pool is whole again, with renderers that were not there at the start.
+    const { renderers: now } = await untilReady(server, 2)
+    const firstIds = first.map((r) => r.id)
+    expect(now.filter((r) => !firstIds.includes(r.id)).length).toBeGreaterThanOrEqual(1)
+    expect(server.stderr()).not.toMatch(/not generated|failed/)
+  })
+
   test('after close() the process exits by itself with code 0 and no render worker left', async () => {
     const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 2 })
     await untilReady(server, 2)

@@ -6,7 +6,7 @@ const { Command, InvalidArgumentError, Option } = require('commander')
 const parseBytes = require('bytes')
 const { serve, describe, DEFAULTS } = require('./serve')
 const { warm } = require('./warm')
-const { defaultWorkerCount } = require('./render-workers')
+const { defaultWorkerCount, DEFAULT_RECYCLE_AFTER } = require('./render-workers')
 const { version } = require('../package.json')
 
 // Gatsby's engines replace console.log/error with their reporter's (console.error then prints
@@ -73,6 +73,14 @@ function siteOptions(command) {
         .argParser(wholeNumber)
         .default(defaultWorkerCount(), `${defaultWorkerCount()}: CPU cores, capped at one per 512 MiB of memory`),
     )
+    .addOption(
+      new Option(
+        '--recycle-after <renders>',
+        "replace a render worker after this many renders, giving back the memory Gatsby's engine grew (0: never)",
+      )
+        .argParser(wholeNumber)
+        .default(DEFAULT_RECYCLE_AFTER),
+    )
 }
 
 function serveOptions(opts, extra = {}) {
@@ -82,6 +90,7 @@ function serveOptions(opts, extra = {}) {
     memoryCacheBytes: opts.cacheSize,
     renderTimeoutMs: opts.renderTimeout,
     renderWorkers: opts.renderWorkers,
+    recycleAfter: opts.recycleAfter,
     ...extra,
   }
 }

@@ -2,13 +2,19 @@
 // A pool of Node worker threads, each running Gatsby's engines and rendering for the Rust server,
 // which sends each render to the least busy one. A worker that exits is replaced; one whose render
 // outlives the render timeout is terminated (that render fails with 500, not cached) and replaced.
+// A worker that has rendered `recycleAfter` pages is recycled: Gatsby's engine keeps growing with
+// every distinct page it renders, and only ending its thread gives that memory back.
 
 const os = require('os')
 const path = require('path')
 const { Worker } = require('worker_threads')
+const { releaseFreeMemory } = require('..')
 
 /** Each worker holds its own engine (~200 MiB for a 2,000-page site). */
 const MEMORY_PER_WORKER = 512 * 1024 * 1024
+
+/** Renders after which a worker is recycled (0: never). See README, "Render workers". */
+const DEFAULT_RECYCLE_AFTER = 1000
 
 /** One worker per core, but no more than memory allows (at least one). */
 function defaultWorkerCount() {
@@ -17,20 +23,26 @@ function defaultWorkerCount() {
 }
 
 class RenderWorkers {
-  constructor(server, { root, count, renderTimeoutMs }) {
+  constructor(server, { root, count, renderTimeoutMs, recycleAfter = DEFAULT_RECYCLE_AFTER }) {
     this.server = server
     this.root = root
     this.count = count
     this.renderTimeoutMs = renderTimeoutMs
+    this.recycleAfter = recycleAfter
     this.workers = new Map() // Worker → renderer id (once ready)
     this.closing = false
     this.replaced = 0
+    this.recycled = 0
+    this.recycling = null // the recycle in progress: one at a time
   }
 
   /** Starts the workers; resolves once at least one is ready (rejects if none can start). */
   start() {
     const starts = Array.from({ length: this.count }, () => this.spawn())
-    this.watchdog = setInterval(() => this.terminateStuck(), 1000)
+    this.watchdog = setInterval(() => {
+      this.terminateStuck()
+      this.recycleWorn()
+    }, 250)
     this.watchdog.unref()
     return Promise.any(starts).catch((error) => {
       throw new Error(`no render worker could start: ${error.errors ? error.errors[0].message : error.message}`)
@@ -58,6 +70,7 @@ class RenderWorkers {
       const id = this.workers.get(worker)
       this.workers.delete(worker)
       if (id !== null && id !== undefined) this.server.removeRenderer(id)
+      if (worker.recycled) return // its replacement was started first
       // Replace a worker that died while serving (not one that never started: that would loop).
       if (!this.closing && id !== null && id !== undefined) {
         this.replaced++
@@ -84,6 +97,37 @@ class RenderWorkers {
     }
   }
 
+  /**
+   * The first worker past `recycleAfter` renders is replaced: its replacement starts first (the
+   * pool never shrinks), then it gets no more renders, finishes those it has, and is terminated
+   * idle, when no render of it can fail.
+   */
+  recycleWorn() {
+    if (!this.recycleAfter || this.recycling || this.closing) return
+    const worn = this.server.renderWorkers().find((w) => w.renders >= this.recycleAfter && !w.retiring)
+    const worker = worn && [...this.workers].find(([, id]) => id === worn.id)?.[0]
+    if (!worker) return
+    this.recycling = this.recycle(worker, worn.id)
+      .catch((error) => console.error(`gatsby-dsg: recycling render worker ${worn.id} failed: ${error.message}`))
+      .finally(() => (this.recycling = null))
+  }
+
+  async recycle(worker, id) {
+    await this.spawn()
+    if (this.closing) return
+    this.server.retireRenderer(id)
+    while (!this.closing) {
+      const self = this.server.renderWorkers().find((w) => w.id === id)
+      if (!self || self.inFlight === 0) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    worker.recycled = true
+    this.server.removeRenderer(id)
+    await worker.terminate()
+    releaseFreeMemory()
+    this.recycled++
+  }
+
   /** Terminates one worker now (tests, and operators via the JS API). */
   terminate(rendererId) {
     for (const [worker, id] of this.workers) {
@@ -104,7 +148,8 @@ class RenderWorkers {
     this.closing = true
     clearInterval(this.watchdog)
     await Promise.all([...this.workers.keys()].map((w) => w.terminate()))
+    await this.recycling
   }
 }
 
-module.exports = { RenderWorkers, defaultWorkerCount }
+module.exports = { RenderWorkers, defaultWorkerCount, DEFAULT_RECYCLE_AFTER }

@@ -29,6 +29,12 @@ export interface ServeOptions {
    * thread. Default: one per CPU core, capped at one per 512 MiB of memory.
    */
   renderWorkers?: number
+  /**
+   * Replace a render worker after this many renders (`--recycle-after`): Gatsby's engine grows
+   * with every distinct page it renders, and only ending its thread gives that memory back. Its
+   * replacement starts first; it finishes its renders and is terminated idle. `0`: never. Default 1000.
+   */
+  recycleAfter?: number
   /** Renders running at once. Default 8. */
   renderSlots?: number
   /** Renders allowed to wait for a slot; past it, 503 with `Retry-After` (`--max-queued-renders`). Default 1024. */
@@ -66,6 +72,10 @@ export interface RenderWorkerPool {
   readonly count: number
   /** Workers that have loaded Gatsby's engines and take renders. */
   ready(): number
+  /** Workers replaced after `recycleAfter` renders so far. */
+  readonly recycled: number
+  /** Workers replaced after they exited or were stuck so far. */
+  readonly replaced: number
 }
 
 /** The running server: the addon's `DsgServer`, whose `close()` also ends the render workers. */

@@ -61,7 +61,12 @@ async function serve(options = {}) {
   )
   let workers
   if (workerCount > 0) {
-    workers = new RenderWorkers(server, { root: site.root, count: workerCount, renderTimeoutMs: settings.renderTimeoutMs })
+    workers = new RenderWorkers(server, {
+      root: site.root,
+      count: workerCount,
+      renderTimeoutMs: settings.renderTimeoutMs,
+      recycleAfter: settings.recycleAfter,
+    })
     try {
       await workers.start()
     } catch (error) {

@@ -268,6 +268,22 @@ pub fn unregister_renderer(server_id: u32, renderer_id: u32) -> bool {
     pool.is_some_and(|pool| pool.remove(renderer_id))
 }
 
+/// Gives the memory malloc holds free back to the system; returns whether it could. Called after
+/// a render worker ends: glibc keeps what a finished thread freed in its arenas, so without this
+/// recycling a worker would not lower the process's RSS. A no-op off glibc.
+#[napi]
+pub fn release_free_memory() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only walks malloc's own arenas, under their locks.
+        unsafe { libc::malloc_trim(0) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
 #[napi(object)]
 pub struct RenderWorkerStats {
     pub id: u32,

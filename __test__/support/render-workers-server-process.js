@@ -18,7 +18,7 @@ const send = (message) => control.write(`${JSON.stringify(message)}\n`)
 function poolState(server) {
   const pool = server.renderWorkerPool
   if (!pool) return { pool: null }
-  return { pool: { count: pool.count, ready: pool.ready(), replaced: pool.replaced, threads: pool.workers.size } }
+  return { pool: { count: pool.count, ready: pool.ready(), replaced: pool.replaced, recycled: pool.recycled, threads: pool.workers.size } }
 }
 
 async function main() {

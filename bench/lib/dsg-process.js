@@ -23,7 +23,7 @@ async function main() {
     // The render workers: the Rust pool's view of each, and how many the JS pool has ready.
     if (message.cmd === 'renderWorkers') {
       const pool = server.renderWorkerPool
-      send({ id: message.id, workers: server.renderWorkers(), ready: pool ? pool.ready() : 1, count: pool ? pool.count : 1 })
+      send({ id: message.id, workers: server.renderWorkers(), ready: pool ? pool.ready() : 1, count: pool ? pool.count : 1, recycled: pool ? pool.recycled : 0 })
     }
     if (message.cmd === 'close') {
       await server.close()

@@ -108,17 +108,24 @@ function rows(results, opts, pages) {
   const m = results.memory
   if (m) {
     const d = m.dsg
-    const growth = d.rssAfter - d.rssBefore
+    const n = d.neverRecycled
     const short = m.siteDeferred < m.wanted ? ` — the site has only ${f.num(m.siteDeferred)} deferred pages (\`--pages ${m.wanted}\` gives ${f.num(m.wanted)})` : ''
     // Every generated page is two artifacts (HTML, page-data): fewer in memory means evictions.
     const reached =
       d.memoryEntries < 2 * d.generated
-        ? `; bound reached: ${f.num(d.memoryEntries)} of ${f.num(2 * d.generated)} artifacts kept`
-        : `; bound not reached: all ${f.num(d.memoryEntries)} artifacts kept (${f.bytes(d.disk.bytes)} on disk, all encodings)`
+        ? `bound reached: ${f.num(d.memoryEntries)} of ${f.num(2 * d.generated)} artifacts kept`
+        : `bound not reached: all ${f.num(d.memoryEntries)} artifacts kept (${f.bytes(d.disk.bytes)} on disk, all encodings)`
+    const series = (run) => run.series.map((p) => `${f.num(p.pages)}: ${f.bytes(p.rss)}`).join(' · ')
+    const run = (run, how) =>
+      `${how}: RSS ${f.bytes(run.rssBefore)} → **${f.bytes(run.rssAfter)}** (${signed(run.rssAfter - run.rssBefore)}; peak ${f.bytes(run.peak)}; ` +
+      `anonymous ${signed(run.anonAfter - run.anonBefore)}, mapped files ${signed(run.fileAfter - run.fileBefore)}); ` +
+      `RSS after each fifth of the pages ${series(run)}`
     out.push([
       '6',
       `RSS after generating ${f.num(d.generated)} distinct deferred pages with \`--cache-size ${f.bytes(m.cacheSize)}\`${short}`,
-      `RSS ${f.bytes(d.rssBefore)} → ${f.bytes(d.rssAfter)} (${signed(growth)} = ${f.ratio(growth, m.cacheSize)} of --cache-size; peak ${f.bytes(d.peak)}; anonymous ${f.bytes(d.anonBefore)} → ${f.bytes(d.anonAfter)}, ${signed(d.anonAfter - d.anonBefore)}; mapped files ${signed(d.fileAfter - d.fileBefore)}); memory cache holds ${f.bytes(d.memoryBytes)}${reached}`,
+      `${run(d, `render workers recycled every ${f.num(m.recycleAfter)} renders (default; ${d.recycled} recycles)`)}` +
+        (n ? `<br>${run(n, 'never recycled (`--recycle-after 0`)')}` : '') +
+        `<br>memory cache holds ${f.bytes(d.memoryBytes)}; ${reached}`,
       DASH,
       m.gatsby
         ? `same pages: RSS ${f.bytes(m.gatsby.rssBefore)} → ${f.bytes(m.gatsby.rssAfter)} (${signed(m.gatsby.rssAfter - m.gatsby.rssBefore)}; anonymous ${signed(m.gatsby.anonAfter - m.gatsby.anonBefore)}; caches nothing)`
@@ -149,7 +156,7 @@ function legend(opts, pages, results) {
     `- Row 3: Node's HTTP client on one keep-alive connection asks ${fr ? fr.pages : opts.firstRequests} distinct never-generated deferred pages (\`/blog/post-…\`, same template) one after another, after one request that warms the template; gatsby serve gets the same list; the engine is timed on the same list.`,
     `- Row 4: ${opts.stampede} requests of one never-generated page sent at once, one connection each; renders = the server's own count of calls into Gatsby's engine (\`stats().renders\`).`,
     `- Row 5: ${opts.connections} concurrent Node clients, each request a page that was never asked before (after a warm-up on other pages), for ${opts.duration} s or until the site's deferred pages run out; gatsby-dsg's renders/s is its own render count over the elapsed time, gatsby serve's is its responses per second (it renders every one; as it keeps nothing, it gets the same list over and over for the whole ${opts.duration} s).`,
-    `- Row 6: VmRSS of the gatsby-dsg process (/proc) after start and one render, once steady (less than 1 MiB change over 1 s), then again once steady after generating the pages (HTML requests, ${opts.connections} clients); peak = VmHWM; anonymous = RssAnon (the process's own memory), mapped files = RssFile (e.g. Gatsby's LMDB datastore, which the kernel can reclaim). gatsby serve (one process, which caches nothing) is sent the same pages after it, and its RSS read the same way: the growth of Gatsby's engine itself.`,
+    `- Row 6: VmRSS of the gatsby-dsg process (/proc) after start and one render, once steady (less than 1 MiB change over 1 s), after each fifth of the pages, then again once steady after generating them all (HTML requests, ${opts.connections} clients), twice: with render workers recycled (the default) and never recycled, each a fresh process with an empty cache; peak = VmHWM; anonymous = RssAnon (the process's own memory), mapped files = RssFile (e.g. Gatsby's LMDB datastore, which the kernel can reclaim). gatsby serve (one process, which caches nothing) is sent the same pages after it, and its RSS read the same way: the growth of Gatsby's engine itself.`,
     `- Row 7: bytes = the response body as sent (compressed if the server compressed it) of one request with \`Accept-Encoding: br, gzip\`; req/s with that header in wrk. nginx: \`gzip on\` (level 6, \`gzip_static\` too; Debian's nginx has no brotli unless \`libnginx-mod-http-brotli-filter\` is installed); gatsby serve: Express \`compression\`.`,
     ...(results.scaling ? [require('./render-scaling').legend(opts)] : []),
     `- Percentile p99 of 200 samples (row 4) is the 198th slowest; a 2-core machine shared with the load generator and other work gives noisy absolute numbers: compare the ratios, measured side by side.`,

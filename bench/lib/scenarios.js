@@ -12,6 +12,7 @@ const wrk = require('./wrk')
 const procs = require('./procs')
 const { startDsg, startNginx } = require('./servers')
 const { medianBy } = require('./format')
+const { DEFAULT_RECYCLE_AFTER } = require('../../lib/render-workers')
 
 const ENCODINGS = { 'Accept-Encoding': 'br, gzip' }
 
@@ -378,43 +379,71 @@ async function settled(server) {
   return last
 }
 
+/**
+ * Requests every page of `list` (HTML, `opts.connections` clients), reading RSS after each fifth
+ * of them; then once the server is idle and steady.
+ */
+async function generateMeasuringMemory(ctx, dsg, cacheDir, list) {
+  const { opts } = ctx
+  await http.request(dsg.base, list[0])
+  // gatsby-dsg does work of its own after start (e.g. compressed variants of public/): read the
+  // baseline once RSS is steady (bounded).
+  const before = await settled(dsg)
+  const statsBefore = await dsg.stats()
+  const rest = list.slice(1)
+  const step = Math.ceil(rest.length / 5)
+  const series = []
+  const statuses = {}
+  let elapsedMs = 0
+  for (let at = 0; at < rest.length; at += step) {
+    const r = await http.pool(dsg.base, rest.slice(at, at + step), { concurrency: opts.connections, maxMs: 30 * 60 * 1000 })
+    expectAll200(ctx, 'gatsby-dsg, RSS generation', r)
+    for (const [status, n] of Object.entries(r.statuses || {})) statuses[status] = (statuses[status] || 0) + n
+    elapsedMs += r.elapsedMs
+    series.push({ pages: 1 + Math.min(at + step, rest.length), rss: dsg.memory().rss })
+  }
+  // Let the background HTML renders and disk writes finish (bounded), then read memory.
+  let stats = await dsg.stats()
+  for (let i = 0; i < 100 && stats.rendersInFlight > 0; i += 1) {
+    await procs.sleep(50)
+    stats = await dsg.stats()
+  }
+  const after = await settled(dsg)
+  const { recycled } = await dsg.renderWorkers()
+  return {
+    recycled,
+    generated: stats.renders,
+    requested: list.length,
+    seconds: elapsedMs / 1000,
+    series,
+    rssBefore: before.rss,
+    rssAfter: after.rss,
+    peak: after.hwm,
+    anonBefore: before.anon,
+    anonAfter: after.anon,
+    fileBefore: before.file,
+    fileAfter: after.file,
+    memoryBytes: stats.memoryBytes,
+    memoryEntries: stats.memoryEntries,
+    rendersBefore: statsBefore.renders,
+    disk: dirBytes(cacheDir),
+  }
+}
+
 async function memory(ctx) {
   const { opts, site } = ctx
   const candidates = site.deferred.filter((p) => p !== '/broken/' && !p.includes('*'))
   const list = candidates.slice(0, opts.rssPages).map((p) => encodeURI(p))
-  ctx.log(`measurement 6 (RSS): gatsby-dsg with --cache-size ${opts.cacheSize} B, generating ${list.length} distinct deferred pages`)
-  const result = await withFreshDsg(ctx, 'rss', { memoryCacheBytes: opts.cacheSize }, async (dsg, cacheDir) => {
-    await http.request(dsg.base, list[0])
-    // gatsby-dsg does work of its own after start (e.g. compressed variants of public/): read the
-    // baseline once RSS is steady (bounded).
-    const before = await settled(dsg)
-    const statsBefore = await dsg.stats()
-    const r = await http.pool(dsg.base, list.slice(1), { concurrency: opts.connections, maxMs: 30 * 60 * 1000 })
-    // Let the background HTML renders and disk writes finish (bounded), then read memory.
-    let stats = await dsg.stats()
-    for (let i = 0; i < 100 && stats.rendersInFlight > 0; i += 1) {
-      await procs.sleep(50)
-      stats = await dsg.stats()
-    }
-    const after = await settled(dsg)
-    expectAll200(ctx, 'gatsby-dsg, RSS generation', r)
-    return {
-      generated: stats.renders,
-      requested: list.length,
-      seconds: r.elapsedMs / 1000,
-      rssBefore: before.rss,
-      rssAfter: after.rss,
-      peak: after.hwm,
-      anonBefore: before.anon,
-      anonAfter: after.anon,
-      fileBefore: before.file,
-      fileAfter: after.file,
-      memoryBytes: stats.memoryBytes,
-      memoryEntries: stats.memoryEntries,
-      rendersBefore: statsBefore.renders,
-      disk: dirBytes(cacheDir),
-    }
-  })
+  // Twice: render workers never recycled, then recycled after lib/serve.js's default number of
+  // renders (Gatsby's engine grows with every distinct page; only ending a worker gives it back).
+  const runs = {}
+  for (const [name, recycleAfter] of [['neverRecycled', 0], ['recycled', DEFAULT_RECYCLE_AFTER]]) {
+    ctx.log(`measurement 6 (RSS): gatsby-dsg with --cache-size ${opts.cacheSize} B, ${name}, generating ${list.length} distinct deferred pages`)
+    runs[name] = await withFreshDsg(ctx, `rss-${name}`, { memoryCacheBytes: opts.cacheSize, recycleAfter }, (dsg, cacheDir) =>
+      generateMeasuringMemory(ctx, dsg, cacheDir, list),
+    )
+  }
+  const result = { ...runs.recycled, neverRecycled: runs.neverRecycled }
   // The same pages through gatsby serve: how much Gatsby's engine itself grows, caching nothing.
   ctx.log(`measurement 6 (RSS): gatsby serve, the same ${list.length} pages`)
   let gatsby = null
@@ -428,7 +457,7 @@ async function memory(ctx) {
   } catch (error) {
     issue(ctx, `gatsby serve, RSS: ${error.message}`)
   }
-  return { cacheSize: opts.cacheSize, wanted: opts.rssPages, siteDeferred: candidates.length, dsg: result, gatsby }
+  return { cacheSize: opts.cacheSize, recycleAfter: DEFAULT_RECYCLE_AFTER, wanted: opts.rssPages, siteDeferred: candidates.length, dsg: result, gatsby }
 }
 
 module.exports = { steadyState, firstRequest, stampede, coldPages, memory, ENCODINGS }

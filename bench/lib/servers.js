@@ -27,9 +27,9 @@ function memoryOf(pid) {
 }
 
 /** gatsby-dsg on `site` in a child process. */
-async function startDsg(site, { cacheDir, memoryCacheBytes, instrument = false, renderWorkers } = {}) {
-  // renderWorkers: lib/serve.js's default (one per core) unless given.
-  const options = { root: site.dir, host: HOST, port: 0, cacheDir, memoryCacheBytes, renderWorkers }
+async function startDsg(site, { cacheDir, memoryCacheBytes, instrument = false, renderWorkers, recycleAfter } = {}) {
+  // renderWorkers, recycleAfter: lib/serve.js's defaults unless given.
+  const options = { root: site.dir, host: HOST, port: 0, cacheDir, memoryCacheBytes, renderWorkers, recycleAfter }
   const preload = instrument ? ['-r', path.join(__dirname, 'instrument.js')] : []
   const child = procs.start(process.execPath, [...preload, path.join(__dirname, 'dsg-process.js'), JSON.stringify(options)], {
     cwd: site.dir,
