@@ -23,7 +23,16 @@ async function main() {
     // The render workers: the Rust pool's view of each, and how many the JS pool has ready.
     if (message.cmd === 'renderWorkers') {
       const pool = server.renderWorkerPool
-      send({ id: message.id, workers: server.renderWorkers(), ready: pool ? pool.ready() : 1, count: pool ? pool.count : 1, recycled: pool ? pool.recycled : 0 })
+      // Each worker thread's event loop: how much of its time it was busy (cumulative ms).
+      const loops = pool ? [...pool.workers.keys()].map((w) => w.performance.eventLoopUtilization()) : []
+      send({
+        id: message.id,
+        workers: server.renderWorkers(),
+        ready: pool ? pool.ready() : 1,
+        count: pool ? pool.count : 1,
+        recycled: pool ? pool.recycled : 0,
+        loops: loops.map(({ idle, active }) => ({ idle, active })),
+      })
     }
     if (message.cmd === 'close') {
       await server.close()

@@ -26,6 +26,14 @@ function notAll200(result) {
   return `responses ${Object.entries(result.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')}${errors.length ? `; errors: ${errors.slice(0, 3).join('; ')}` : ''}`
 }
 
+/** CPU time (user + system) the process `pid` has used, in seconds. */
+function cpuSeconds(pid) {
+  // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, counted after the `(comm)`.
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  const ticks = Number(spawnSync('getconf', ['CLK_TCK']).stdout) || 100
+  return (Number(fields[11]) + Number(fields[12])) / ticks
+}
+
 /** Until all `count` workers are ready (bounded): a worker still loading would make N look like fewer. */
 async function allWorkersReady(dsg, count, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs
@@ -42,8 +50,8 @@ async function measureDsg(ctx, workers, { warm, warmupList, list }) {
   const { opts } = ctx
   const cacheDir = path.join(ctx.runDir, `cache-scaling-${workers}`)
   fs.rmSync(cacheDir, { recursive: true, force: true })
-  // Generated pages are fsynced: flush what earlier measurements left dirty, so that each
-  // configuration starts from the same disk state (cold renders here are bound by the disk).
+  // Flush what earlier measurements left dirty, so that each configuration starts from the same
+  // disk state.
   spawnSync('sync', { timeout: 60_000 })
   const dsg = await startDsg(ctx.site, { cacheDir, renderWorkers: workers })
   try {
@@ -52,12 +60,22 @@ async function measureDsg(ctx, workers, { warm, warmupList, list }) {
     await http.request(dsg.base, warm)
     await http.pool(dsg.base, warmupList, { concurrency: opts.connections, maxMs: Math.max(1, opts.warmup) * 1000 })
     const before = await dsg.renderWorkers()
+    const [rendersBefore, serverCpuBefore, clientCpuBefore] = [(await dsg.stats()).renders, cpuSeconds(dsg.pid), process.cpuUsage()]
     const r = await http.pool(dsg.base, list, { concurrency: opts.connections, maxMs: opts.duration * 1000 })
+    const [serverCpu, clientCpu] = [cpuSeconds(dsg.pid) - serverCpuBefore, process.cpuUsage(clientCpuBefore)]
     const after = await dsg.renderWorkers()
+    const renders = (await dsg.stats()).renders - rendersBefore
     const rendersOf = (state) => new Map(state.workers.map((w) => [w.id, w.renders]))
     const was = rendersOf(before)
     const perWorker = after.workers.map((w) => w.renders - (was.get(w.id) || 0))
-    const renders = perWorker.reduce((s, n) => s + n, 0)
+    const seconds = r.elapsedMs / 1000
+    // Where the two cores went: the server process, this load generator, and how busy each render
+    // worker's event loop was (workers replaced meanwhile are left out).
+    const busy = after.loops.slice(0, before.loops.length).map((a, i) => {
+      const [active, idle] = [a.active - before.loops[i].active, a.idle - before.loops[i].idle]
+      return active / Math.max(1, active + idle)
+    })
+    const cpu = { server: serverCpu / seconds, client: (clientCpu.user + clientCpu.system) / 1e6 / seconds, workerLoops: busy }
     const bad = notAll200(r)
     if (bad) issue(ctx, `gatsby-dsg --render-workers ${workers}, cold pages: ${bad}`)
     const out = dsg.output().trim()
@@ -67,7 +85,8 @@ async function measureDsg(ctx, workers, { warm, warmupList, list }) {
       workers,
       renders,
       perWorker,
-      rendersPerSecond: renders / (r.elapsedMs / 1000),
+      cpu,
+      rendersPerSecond: renders / seconds,
       exhausted: r.completed >= list.length,
     }
   } finally {
@@ -121,10 +140,15 @@ function row(s, opts) {
     r ? `${f.rps(r.rendersPerSecond)} renders/s · ${f.ms(r.p50)} / ${f.ms(r.p99)}${r.exhausted ? ` (all ${f.num(r.completed)} pages in ${f.num(r.elapsedMs / 1000, 1)} s)` : ''}` : DASH
   const ratio = f.median(s.ratios)
   const split = s.many && s.many.perWorker ? `; renders per worker ${s.many.perWorker.map((x) => f.num(x)).join(' / ')}` : ''
+  const pct = (x) => `${Math.round(100 * x)}%`
+  const cpu = (r) =>
+    r && r.cpu
+      ? `CPU ${f.num(r.cpu.server + r.cpu.client, 2)} of ${opts.workers} cores (server ${f.num(r.cpu.server, 2)}, load generator ${f.num(r.cpu.client, 2)}); worker event loops busy ${r.cpu.workerLoops.map(pct).join(' / ')}`
+      : ''
   return [
     '8',
     `render scaling: cold distinct pages, ${opts.connections} clients — renders/s · p50 / p99 with **1** render worker → with **${s.workers}** (one per core)`,
-    `1 worker: ${cell(s.one)} → ${s.workers} workers: ${cell(s.many)}${split} — **${s.workers} / 1 = ${Number.isFinite(ratio) ? `${f.num(ratio, 2)}×` : DASH}**`,
+    `1 worker: ${cell(s.one)} (${cpu(s.one)}) → ${s.workers} workers: ${cell(s.many)}${split} (${cpu(s.many)}) — **${s.workers} / 1 = ${Number.isFinite(ratio) ? `${f.num(ratio, 2)}×` : DASH}**`,
     DASH,
     cell(s.gatsby),
     DASH,
@@ -135,7 +159,7 @@ function row(s, opts) {
 }
 
 function legend(opts) {
-  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk with fsync), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} concurrent Node clients each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the renders the server's workers report over the elapsed time (renders per worker shows the spread). gatsby serve gets the same list over and over, as in row 5. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
+  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} concurrent Node clients each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (this bench process), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
 }
 
 module.exports = { renderScaling, row, legend }
