@@ -26,6 +26,21 @@ function notAll200(result) {
   return `responses ${Object.entries(result.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')}${errors.length ? `; errors: ${errors.slice(0, 3).join('; ')}` : ''}`
 }
 
+/** Renders/s of Gatsby's engine alone in `threads` worker threads of one fresh process. */
+function engineInThreads(ctx, threads, list) {
+  const input = path.join(ctx.runDir, 'engine-threads-input.json')
+  fs.writeFileSync(input, JSON.stringify({ paths: list }))
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'engine-threads.js'), ctx.site.dir, String(threads), '8', input], {
+    cwd: ctx.site.dir,
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, GATSBY_TELEMETRY_DISABLED: '1' },
+  })
+  const line = (r.stdout || '').trim().split('\n').pop()
+  if (r.status !== 0 || !line) throw new Error(`exit ${r.status}: ${(r.stderr || '').slice(-1000)}`)
+  return JSON.parse(line)
+}
+
 /** CPU time (user + system) the process `pid` has used, in seconds. */
 function cpuSeconds(pid) {
   // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, counted after the `(comm)`.
@@ -120,6 +135,16 @@ async function renderScaling(ctx) {
     if (bad) issue(ctx, `gatsby serve, render scaling: ${bad}`)
     runs.gatsby.push({ ...g, rendersPerSecond: g.completed / (g.elapsedMs / 1000) })
   }
+  // Gatsby's engine alone (no server), 1 thread and N threads of one process, on the same pages.
+  const engine = {}
+  for (const threads of [1, n]) {
+    ctx.log(`measurement 8 (render scaling): Gatsby's engine alone in ${threads} thread${threads === 1 ? '' : 's'}`)
+    try {
+      engine[threads === 1 ? 'one' : 'many'] = engineInThreads(ctx, threads, list)
+    } catch (error) {
+      issue(ctx, `engine alone in ${threads} threads: ${error.message}`)
+    }
+  }
   const one = f.medianBy(runs.one, 'rendersPerSecond')
   const many = f.medianBy(runs.many, 'rendersPerSecond')
   const gatsby = f.medianBy(runs.gatsby, 'rendersPerSecond')
@@ -129,6 +154,7 @@ async function renderScaling(ctx) {
     one,
     many,
     gatsby,
+    engine,
     // Per round, N workers over 1 (the rounds' median is shown).
     ratios: runs.one.map((o, i) => runs.many[i].rendersPerSecond / o.rendersPerSecond),
   }
@@ -148,7 +174,10 @@ function row(s, opts) {
   return [
     '8',
     `render scaling: cold distinct pages, ${opts.connections} clients — renders/s · p50 / p99 with **1** render worker → with **${s.workers}** (one per core)`,
-    `1 worker: ${cell(s.one)} (${cpu(s.one)}) → ${s.workers} workers: ${cell(s.many)}${split} (${cpu(s.many)}) — **${s.workers} / 1 = ${Number.isFinite(ratio) ? `${f.num(ratio, 2)}×` : DASH}**`,
+    `1 worker: ${cell(s.one)} (${cpu(s.one)}) → ${s.workers} workers: ${cell(s.many)}${split} (${cpu(s.many)}) — **${s.workers} / 1 = ${Number.isFinite(ratio) ? `${f.num(ratio, 2)}×` : DASH}**` +
+      (s.engine && s.engine.one && s.engine.many
+        ? `<br>Gatsby's engine alone, no server: 1 thread ${f.rps(s.engine.one.rendersPerSecond)} renders/s (CPU ${f.num(s.engine.one.cores, 2)} cores) → ${s.workers} threads ${f.rps(s.engine.many.rendersPerSecond)} renders/s (CPU ${f.num(s.engine.many.cores, 2)} cores) — **${f.num(s.engine.many.rendersPerSecond / s.engine.one.rendersPerSecond, 2)}×**`
+        : ''),
     DASH,
     cell(s.gatsby),
     DASH,
@@ -159,7 +188,7 @@ function row(s, opts) {
 }
 
 function legend(opts) {
-  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} concurrent Node clients each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (this bench process), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
+  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} concurrent Node clients each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (this bench process), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. Gatsby's engine alone: bench/lib/engine-threads.js, a fresh process whose 1 or ${opts.workers} worker threads each load the engine as gatsby-dsg's workers do, render one page, then share the same list (8 renders at a time per thread, page-data and HTML) with no server: the ceiling the engine itself sets. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
 }
 
 module.exports = { renderScaling, row, legend }
