@@ -61,10 +61,10 @@ async function allWorkersReady(dsg, count, timeoutMs = 120_000) {
 }
 
 /** One fresh gatsby-dsg with `workers` render workers: renders/s over `list`. */
-async function measureDsg(ctx, workers, { warm, warmupList, list }) {
+async function measureDsg(ctx, workers, { warm, warmupList, list, round }) {
   const { opts } = ctx
-  const cacheDir = path.join(ctx.runDir, `cache-scaling-${workers}`)
-  fs.rmSync(cacheDir, { recursive: true, force: true })
+  // A new directory each time, none deleted before the run ends (see withFreshDsg in scenarios.js).
+  const cacheDir = path.join(ctx.runDir, `cache-scaling-${workers}-${round}`)
   // Flush what earlier measurements left dirty, so that each configuration starts from the same
   // disk state.
   spawnSync('sync', { timeout: 60_000 })
@@ -106,7 +106,6 @@ async function measureDsg(ctx, workers, { warm, warmupList, list }) {
     }
   } finally {
     await dsg.close()
-    fs.rmSync(cacheDir, { recursive: true, force: true })
   }
 }
 
@@ -122,7 +121,7 @@ async function renderScaling(ctx) {
     const order = round % 2 === 0 ? [1, n] : [n, 1]
     for (const workers of order) {
       ctx.log(`measurement 8 (render scaling): gatsby-dsg with ${workers} render worker${workers === 1 ? '' : 's'}, ${opts.connections} clients over up to ${list.length} distinct pages`)
-      const r = await measureDsg(ctx, workers, { warm, warmupList, list })
+      const r = await measureDsg(ctx, workers, { warm, warmupList, list, round })
       if (workers === 1) runs.one.push(r)
       else runs.many.push(r)
     }

@@ -60,7 +60,9 @@ async function withFreshDsg(ctx, name, options, fn) {
   } finally {
     checkOutput(ctx, dsg, name)
     await dsg.close()
-    fs.rmSync(cacheDir, { recursive: true, force: true })
+    // Kept until the run ends (run.js removes the run directory): ext4 allocating inodes right
+    // after thousands were deleted burns kernel CPU in the writing threads (perf: ext4_create →
+    // recently_deleted, find_inode_bit), which slowed the next cold-page measurement 2–3×.
   }
 }
 
