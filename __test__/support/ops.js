@@ -2,100 +2,38 @@
 // For the operations tests: a server process with the whole server handle (support/
 // ops-server-process.js), HTTP with connection-level outcomes, Prometheus text, bounded polls.
 
-const { spawn } = require('child_process')
 const fs = require('fs')
 const http = require('http')
 const path = require('path')
-const readline = require('readline')
+const { startControlled, killControlled } = require('./controlled')
 const { EXAMPLE } = require('./site')
-
-const children = new Set()
 
 /**
  * Starts a server on the example site (or `options.root`) in a child process. The handle has
  * `get`, `stats`, `metrics`, `purge`, `deferredPages`, `warm`, `setGlobal`, `stdout`, `stderr`,
  * `close`. `env` is added to the process environment.
  */
-function startOpsServer(options = {}, { env = {} } = {}) {
+async function startOpsServer(options = {}, { env = {} } = {}) {
   // No admin token from the environment unless the test gives one.
   const { GATSBY_DSG_ADMIN_TOKEN, ...inherited } = process.env
-  const child = spawn(
-    process.execPath,
-    [path.join(__dirname, 'ops-server-process.js'), JSON.stringify({ root: EXAMPLE, host: '127.0.0.1', port: 0, ...options })],
-    { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: { ...inherited, ...env } },
+  const server = await startControlled(
+    path.join(__dirname, 'ops-server-process.js'),
+    { root: EXAMPLE, host: '127.0.0.1', port: 0, ...options },
+    { env: { ...inherited, ...env } },
   )
-  children.add(child)
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8')
-  child.stderr.setEncoding('utf8')
-  child.stdout.on('data', (chunk) => (stdout += chunk))
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  const exited = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      children.delete(child)
-      resolve({ code, signal })
-    }),
-  )
-  const control = child.stdio[3]
-  const replies = new Map()
-  let onFirst
-  readline.createInterface({ input: control }).on('line', (line) => {
-    const message = JSON.parse(line)
-    if (message.id && replies.has(message.id)) {
-      replies.get(message.id)(message)
-      replies.delete(message.id)
-    } else if (onFirst) {
-      onFirst(message)
-      onFirst = null
-    }
-  })
-  let nextId = 0
-  const call = (cmd, args = {}) =>
-    new Promise((resolve, reject) => {
-      const id = ++nextId
-      replies.set(id, (message) => (message.error ? reject(new Error(message.error)) : resolve(message)))
-      control.write(`${JSON.stringify({ ...args, cmd, id })}\n`)
-    })
-  return new Promise((resolve, reject) => {
-    onFirst = (message) => {
-      if (message.error) return reject(new Error(`server did not start: ${message.error}`))
-      const base = `http://127.0.0.1:${message.port}`
-      resolve({
-        child,
-        base,
-        port: message.port,
-        summary: message.summary,
-        exited,
-        stdout: () => stdout,
-        stderr: () => stderr,
-        get: (urlPath, init) => request(base, urlPath, init),
-        stats: async () => (await call('stats')).stats,
-        metrics: async () => (await call('metrics')).metrics,
-        purge: async (target) => (await call('purge', { target })).purged,
-        deferredPages: async (glob) => (await call('deferredPages', { glob })).pages,
-        warm: async (pagePath) => (await call('warm', { path: pagePath })).outcome,
-        setGlobal: (name, value) => call('setGlobal', { name, value }),
-        close: async () => {
-          if (child.exitCode !== null || child.signalCode !== null) return exited
-          await call('close')
-          return exited
-        },
-      })
-    }
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)))
+  const { call } = server
+  return Object.assign(server, {
+    get: (urlPath, init) => request(server.base, urlPath, init),
+    metrics: async () => (await call('metrics')).metrics,
+    purge: async (target) => (await call('purge', { target })).purged,
+    deferredPages: async (glob) => (await call('deferredPages', { glob })).pages,
+    warm: async (pagePath) => (await call('warm', { path: pagePath })).outcome,
+    setGlobal: (name, value) => call('setGlobal', { name, value }),
   })
 }
 
 /** Kills every server process still running (for afterAll). */
-async function killServers() {
-  const waits = []
-  for (const child of children) {
-    waits.push(new Promise((resolve) => child.once('exit', resolve)))
-    child.kill('SIGKILL')
-  }
-  await Promise.all(waits)
-}
+const killServers = killControlled
 
 /** One request on its own connection, the path sent as given: `{ status, headers, body }`. */
 function request(base, rawPath, { method = 'GET', headers = {} } = {}) {

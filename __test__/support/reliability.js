@@ -7,87 +7,23 @@ const { spawn } = require('child_process')
 const fs = require('fs')
 const http = require('http')
 const path = require('path')
-const readline = require('readline')
+const { startControlled: startChild, killControlled } = require('./controlled')
 const zlib = require('zlib')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const EXAMPLE = path.join(ROOT, 'example')
 const BIN = path.join(ROOT, 'bin', 'gatsby-dsg.js')
 
+/** CLI runs (runCli) still running. */
 const children = new Set()
 
 /**
- * Starts `node <script> <JSON options>` with a JSON-lines control channel on fd 3 (the protocol of
- * server-process.js and addon-server.js). Resolves once the child reports `{ ready, port }`;
- * rejects with its error (or its stderr, if it exits first). `nodeArgs` go to Node itself.
+ * Starts `node <script> <JSON options>` with its JSON-lines control channel (support/controlled.js),
+ * the handle with `get` (raw HTTP, the body as a Buffer) and `request(cmd)` (= `call`).
  */
-function startControlled(script, options, { nodeArgs = [] } = {}) {
-  const child = spawn(process.execPath, [...nodeArgs, script, JSON.stringify(options)], {
-    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-  })
-  children.add(child)
-  let stderr = ''
-  let stdout = ''
-  child.stderr.setEncoding('utf8')
-  child.stdout.setEncoding('utf8')
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  child.stdout.on('data', (chunk) => (stdout += chunk))
-  const exited = new Promise((resolve) =>
-    child.on('close', (code, signal) => {
-      children.delete(child)
-      resolve({ code, signal })
-    }),
-  )
-  const control = child.stdio[3]
-  const replies = new Map()
-  let onFirst
-  readline.createInterface({ input: control }).on('line', (line) => {
-    const message = JSON.parse(line)
-    if (message.id && replies.has(message.id)) {
-      replies.get(message.id)(message)
-      replies.delete(message.id)
-    } else if (onFirst) {
-      onFirst(message)
-      onFirst = null
-    }
-  })
-  control.on('error', () => {}) // the child may be SIGKILLed with the channel open
-  let nextId = 0
-  const request = (cmd) =>
-    new Promise((resolve, reject) => {
-      const id = ++nextId
-      replies.set(id, resolve)
-      control.write(`${JSON.stringify({ cmd, id })}\n`)
-      exited.then(() => reject(new Error(`server exited before answering ${cmd}`)))
-    })
-  return new Promise((resolve, reject) => {
-    onFirst = (message) => {
-      if (message.error) return reject(new Error(`server did not start: ${message.error}`))
-      const base = `http://127.0.0.1:${message.port}`
-      resolve({
-        child,
-        pid: child.pid,
-        base,
-        port: message.port,
-        summary: message.summary,
-        exited,
-        stderr: () => stderr,
-        stdout: () => stdout,
-        get: (urlPath, init) => fetchRaw(base + urlPath, init),
-        request,
-        stats: async () => (await request('stats')).stats,
-        close: async () => {
-          await request('close')
-          return exited
-        },
-        kill: (signal = 'SIGKILL') => {
-          child.kill(signal)
-          return exited
-        },
-      })
-    }
-    exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}): ${stderr}`)))
-  })
+async function startControlled(script, options, { nodeArgs = [] } = {}) {
+  const server = await startChild(script, options, { nodeArgs })
+  return Object.assign(server, { get: (urlPath, init) => fetchRaw(server.base + urlPath, init), request: server.call })
 }
 
 /** gatsby-dsg on the example site (lib/serve.js in a child), as __test__/support/site.js starts it. */
@@ -120,14 +56,14 @@ function runCli(args, { cwd = ROOT, timeoutMs = 60_000 } = {}) {
   )
 }
 
-/** SIGKILLs every child started here that is still running. */
+/** SIGKILLs every child started here (servers and CLI runs) that is still running. */
 async function killAll() {
   const waits = []
   for (const child of children) {
     waits.push(new Promise((resolve) => child.once('close', resolve)))
     child.kill('SIGKILL')
   }
-  await Promise.all(waits)
+  await Promise.all([...waits, killControlled()])
 }
 
 /**

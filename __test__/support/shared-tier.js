@@ -6,12 +6,13 @@
 const { spawn, execFileSync } = require('child_process')
 const net = require('net')
 const path = require('path')
-const readline = require('readline')
 const { get, EXAMPLE } = require('./site')
+const { startControlled, killControlled } = require('./controlled')
 
 const REDIS_SERVER = '/usr/bin/redis-server'
 const REDIS_CLI = '/usr/bin/redis-cli'
 
+/** redis-server processes still running. */
 const children = new Set()
 
 function freePort() {
@@ -79,77 +80,25 @@ async function startRedis(port) {
  * shared-instance-process.js, whose render hook `setGlobal('__gatsbyDsgTestHoldRenders', true)`
  * turns on (with `renderWorkers: 0`).
  */
-function startInstance(options = {}) {
-  const child = spawn(
-    process.execPath,
-    [path.join(__dirname, 'shared-instance-process.js'), JSON.stringify({ root: EXAMPLE, host: '127.0.0.1', port: 0, ...options })],
-    { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
-  )
-  children.add(child)
-  let stderr = ''
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  child.stdout.resume()
-  const exited = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      children.delete(child)
-      resolve({ code, signal })
-    }),
-  )
-  const control = child.stdio[3]
-  control.on('error', () => {})
-  const replies = new Map()
-  let onFirst
-  readline.createInterface({ input: control }).on('line', (line) => {
-    const message = JSON.parse(line)
-    if (message.id && replies.has(message.id)) {
-      replies.get(message.id)(message)
-      replies.delete(message.id)
-    } else if (onFirst) {
-      onFirst(message)
-      onFirst = null
-    }
+async function startInstance(options = {}) {
+  const server = await startControlled(path.join(__dirname, 'shared-instance-process.js'), {
+    root: EXAMPLE,
+    host: '127.0.0.1',
+    port: 0,
+    ...options,
   })
-  let nextId = 0
-  const request = (cmd, args = {}) =>
-    new Promise((resolve, reject) => {
-      if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`instance exited; cannot ${cmd}`))
-      const id = ++nextId
-      replies.set(id, resolve)
-      control.write(`${JSON.stringify({ ...args, cmd, id })}\n`)
-    })
-  return new Promise((resolve, reject) => {
-    onFirst = (message) => {
-      if (message.error) return reject(new Error(`server did not start: ${message.error}`))
-      const base = `http://127.0.0.1:${message.port}`
-      resolve({
-        child,
-        base,
-        port: message.port,
-        summary: message.summary,
-        exited,
-        stderr: () => stderr,
-        get: (urlPath, init) => get(base + urlPath, init),
-        stats: async () => (await request('stats')).stats,
-        setGlobal: async (name, value) => request('setGlobal', { name, value }),
-        kill: async (signal = 'SIGKILL') => {
-          child.kill(signal)
-          return exited
-        },
-        close: async () => {
-          await request('close')
-          return exited
-        },
-      })
-    }
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)))
+  return Object.assign(server, {
+    get: (urlPath, init) => get(server.base + urlPath, init),
+    setGlobal: (name, value) => server.call('setGlobal', { name, value }),
   })
 }
 
 /** SIGKILLs every instance and redis-server still running; resolves once they have exited. */
 async function killAll() {
   const left = [...children]
-  await Promise.all(
-    left.map(
+  await Promise.all([
+    killControlled(),
+    ...left.map(
       (child) =>
         new Promise((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve()
@@ -157,7 +106,7 @@ async function killAll() {
           child.kill('SIGKILL')
         }),
     ),
-  )
+  ])
 }
 
 /** Polls `condition` (sync or async) until it is truthy; throws after `attempts` tries. */

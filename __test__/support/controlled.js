@@ -1,0 +1,107 @@
+'use strict'
+// The one way tests start a gatsby-dsg server in a child process: `node <script> <JSON options>`
+// with a JSON-lines control channel on fd 3 (not Node's IPC channel, which Gatsby's reporter would
+// use). The script sends `{ ready, port, ... }` (or `{ error }`) first, then answers each
+// `{ cmd, id, ...args }` with `{ id, ... }` (`{ id, error }` when the command failed). Every child is
+// tracked, so that afterEach/afterAll can kill what a test left running.
+
+const { spawn } = require('child_process')
+const readline = require('readline')
+
+const children = new Set()
+
+/**
+ * Starts `script` with `options`. Resolves, once the child is ready, to a handle: `child`, `pid`,
+ * `base` (http://127.0.0.1:<port>), `port`, `ready` (the first message), `exited` (resolves to
+ * `{ code, signal }` once the process ended and its output is read), `stdout()`, `stderr()`,
+ * `call(cmd, args)` (rejects with the child's error, or if it exits first), `stats()`, `close()`
+ * and `kill(signal)`. Rejects with the child's error, or its stderr if it exits before ready.
+ * `nodeArgs` go to Node itself; `env` replaces the environment.
+ */
+function startControlled(script, options, { nodeArgs = [], env } = {}) {
+  const child = spawn(process.execPath, [...nodeArgs, script, JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    ...(env ? { env } : {}),
+  })
+  children.add(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8')
+  child.stdout.on('data', (chunk) => (stdout += chunk))
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  // 'close': the process exited and its pipes are drained (a last reply is read first).
+  const exited = new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      children.delete(child)
+      resolve({ code, signal })
+    }),
+  )
+  const control = child.stdio[3]
+  control.on('error', () => {}) // the child may be SIGKILLed with the channel open
+  const replies = new Map()
+  let onFirst
+  readline.createInterface({ input: control }).on('line', (line) => {
+    const message = JSON.parse(line)
+    if (message.id && replies.has(message.id)) {
+      replies.get(message.id)(message)
+      replies.delete(message.id)
+    } else if (onFirst) {
+      onFirst(message)
+      onFirst = null
+    }
+  })
+  const gone = () => child.exitCode !== null || child.signalCode !== null
+  let nextId = 0
+  const call = (cmd, args = {}) =>
+    new Promise((resolve, reject) => {
+      if (gone()) return reject(new Error(`server exited; cannot ${cmd}`))
+      const id = ++nextId
+      replies.set(id, (message) => (message.error ? reject(new Error(message.error)) : resolve(message)))
+      control.write(`${JSON.stringify({ ...args, cmd, id })}\n`)
+      exited.then(() => {
+        if (replies.delete(id)) reject(new Error(`server exited before answering ${cmd}`))
+      })
+    })
+  return new Promise((resolve, reject) => {
+    onFirst = (message) => {
+      if (message.error) return reject(new Error(`server did not start: ${message.error}`))
+      resolve({
+        child,
+        pid: child.pid,
+        base: `http://127.0.0.1:${message.port}`,
+        port: message.port,
+        summary: message.summary,
+        ready: message,
+        exited,
+        stdout: () => stdout,
+        stderr: () => stderr,
+        call,
+        stats: async () => (await call('stats')).stats,
+        close: async () => {
+          if (gone()) return exited
+          await call('close')
+          return exited
+        },
+        kill: (signal = 'SIGKILL') => {
+          child.kill(signal)
+          return exited
+        },
+      })
+    }
+    exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}): ${stderr}`)))
+  })
+}
+
+/** SIGKILLs every child started here that is still running; resolves once they have exited. */
+async function killControlled() {
+  await Promise.all(
+    [...children].map((child) => {
+      const closed = new Promise((resolve) => child.once('close', resolve))
+      child.kill('SIGKILL')
+      return closed
+    }),
+  )
+}
+
+module.exports = { startControlled, killControlled }
