@@ -5,6 +5,8 @@
 // answering, and the next request of a failed page renders on a live worker.
 
 const fs = require('fs')
+const path = require('path')
+const { builtCopy } = require('./support/example-copy')
 const { tempDir, EXAMPLE } = require('./support/site')
 const { tracedGet, waitFor } = require('./support/ops')
 const { startWorkersServer, killServers } = require('./support/render-workers')
@@ -210,6 +212,31 @@ describe('render workers', () => {
     const firstIds = first.map((r) => r.id)
     expect(now.filter((r) => !firstIds.includes(r.id)).length).toBeGreaterThanOrEqual(1)
     expect(server.stderr()).not.toMatch(/not generated|failed/)
+  })
+
+  test('when a worn worker\'s replacement cannot start, the worn worker keeps rendering and the recycle is not retried in a loop', async () => {
+    const root = builtCopy()
+    tempDirs.push(root)
+    const server = await startWorkersServer({ root, cacheDir: cacheDir(), renderWorkers: 1, recycleAfter: 3 })
+    await untilReady(server, 1)
+    // The running worker has loaded all it needs for a blog post (webpack chunks load on first use)...
+    expect((await traced(server, posts(1, 30))[0].done).status).toBe(200)
+    // ...when the site changes under the server: a new worker can no longer load the engines.
+    fs.rmSync(path.join(root, '.cache', 'page-ssr'), { recursive: true })
+    const pages = posts(8)
+    for (const page of pages) {
+      const o = await traced(server, [page])[0].done
+      expect({ path: page, status: o.status }).toEqual({ path: page, status: 200 })
+      expect(o.body).toContain(headingOf(page))
+    }
+    const failure = /recycling render worker \d+ failed, it keeps rendering/g
+    await waitFor(() => failure.test(server.stderr()), { attempts: 600, intervalMs: 50, what: 'the failed recycle logged' })
+    // Several watchdog ticks later, still one attempt.
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(server.stderr().match(failure)).toHaveLength(1)
+    expect(await server.pool()).toMatchObject({ ready: 1, recycled: 0, threads: 1 })
+    const after = await traced(server, posts(1, 40))[0].done
+    expect(after.status).toBe(200)
   })
 
   test('after close() the process exits by itself with code 0 and no render worker left', async () => {

@@ -16,6 +16,9 @@ const MEMORY_PER_WORKER = 512 * 1024 * 1024
 /** Renders after which a worker is recycled (0: never). See README, "Render workers". */
 const DEFAULT_RECYCLE_AFTER = 1000
 
+/** After a replacement failed to start, the next recycle waits this long. */
+const RECYCLE_RETRY_MS = 60_000
+
 /** One worker per core, but no more than memory allows (at least one). */
 function defaultWorkerCount() {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
@@ -34,6 +37,7 @@ class RenderWorkers {
     this.replaced = 0
     this.recycled = 0
     this.recycling = null // the recycle in progress: one at a time
+    this.recycleRetryAt = 0
   }
 
   /** Starts the workers; resolves once at least one is ready (rejects if none can start). */
@@ -65,6 +69,8 @@ class RenderWorkers {
         console.error(`gatsby-dsg: render worker failed: ${error.stack || error.message}`)
         reject(error)
       })
+      // (A no-op once ready.)
+      worker.once('exit', (code) => reject(new Error(`render worker exited with code ${code} before it was ready`)))
     })
     worker.once('exit', () => {
       const id = this.workers.get(worker)
@@ -103,12 +109,17 @@ class RenderWorkers {
    * idle, when no render of it can fail.
    */
   recycleWorn() {
-    if (!this.recycleAfter || this.recycling || this.closing) return
+    if (!this.recycleAfter || this.recycling || this.closing || Date.now() < this.recycleRetryAt) return
     const worn = this.server.renderWorkers().find((w) => w.renders >= this.recycleAfter && !w.retiring)
     const worker = worn && [...this.workers].find(([, id]) => id === worn.id)?.[0]
     if (!worker) return
     this.recycling = this.recycle(worker, worn.id)
-      .catch((error) => console.error(`gatsby-dsg: recycling render worker ${worn.id} failed: ${error.message}`))
+      .catch((error) => {
+        // The worn worker keeps rendering; a replacement that cannot start (e.g. the site was
+        // rebuilt under the server) is not retried in a loop.
+        this.recycleRetryAt = Date.now() + RECYCLE_RETRY_MS
+        console.error(`gatsby-dsg: recycling render worker ${worn.id} failed, it keeps rendering: ${error.message}`)
+      })
       .finally(() => (this.recycling = null))
   }
 

@@ -39,6 +39,22 @@ function gatsbyBuild(dir, { args = [], env = {} } = {}) {
 }
 
 /**
+ * A copy of the example as built (public/ and .cache/ without webpack's cache), sharing its
+ * node_modules: a site a test may break while a server runs on it.
+ */
+function builtCopy(prefix = 'gatsby-dsg-built-copy-') {
+  const dir = tempDir(prefix)
+  fs.cpSync(path.join(EXAMPLE, 'public'), path.join(dir, 'public'), { recursive: true })
+  fs.cpSync(path.join(EXAMPLE, '.cache'), path.join(dir, '.cache'), {
+    recursive: true,
+    filter: (source) => source !== path.join(EXAMPLE, '.cache', 'webpack'),
+  })
+  for (const file of ['package.json', 'gatsby-config.js']) fs.copyFileSync(path.join(EXAMPLE, file), path.join(dir, file))
+  fs.symlinkSync(path.join(EXAMPLE, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
+  return dir
+}
+
+/**
  * A site with only the example's built public/ (no engines, no manifest: served as a static
  * site), plus `extra` files (`{ 'static/x/a.png': Buffer }`) written into public/.
  */
@@ -99,4 +115,4 @@ function png(size = 48) {
   ])
 }
 
-module.exports = { copyExampleSources, gatsbyBuild, staticCopy, png }
+module.exports = { copyExampleSources, gatsbyBuild, builtCopy, staticCopy, png }
