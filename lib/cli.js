@@ -163,7 +163,6 @@ function program() {
         fail(error)
         return
       }
-      out(describe(server, opts.host))
       let closing = false
       const stop = async () => {
         if (closing) return
@@ -173,6 +172,9 @@ function program() {
       }
       process.on('SIGINT', stop)
       process.on('SIGTERM', stop)
+      // Only now: whoever reads this line may send SIGTERM at once (the server already answers
+      // requests from its own threads while this one may not have run again yet).
+      out(describe(server, opts.host))
       if (opts.warm) {
         const globs = opts.warm === true ? [] : opts.warm
         warm(server, { globs })
