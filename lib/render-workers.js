@@ -44,8 +44,9 @@ class RenderWorkers {
   start() {
     const starts = Array.from({ length: this.count }, () => this.spawn())
     this.watchdog = setInterval(() => {
-      this.terminateStuck()
-      this.recycleWorn()
+      const renderers = this.server.renderWorkers()
+      this.terminateStuck(renderers)
+      this.recycleWorn(renderers)
     }, 250)
     this.watchdog.unref()
     return Promise.any(starts).catch((error) => {
@@ -86,11 +87,13 @@ class RenderWorkers {
     return ready
   }
 
-  /** Workers whose oldest render is older than the render timeout are stuck: terminate them. */
-  terminateStuck() {
+  /**
+   * Workers whose oldest render is older than the render timeout are stuck: terminate them.
+   * `renderers`: the Rust pool's view of them (`server.renderWorkers()`).
+   */
+  terminateStuck(renderers) {
     const stuck = new Set(
-      this.server
-        .renderWorkers()
+      renderers
         .filter((w) => w.oldestRenderMs !== undefined && w.oldestRenderMs !== null && w.oldestRenderMs > this.renderTimeoutMs)
         .map((w) => w.id),
     )
@@ -108,9 +111,9 @@ class RenderWorkers {
    * pool never shrinks), then it gets no more renders, finishes those it has, and is terminated
    * idle, when no render of it can fail.
    */
-  recycleWorn() {
+  recycleWorn(renderers) {
     if (!this.recycleAfter || this.recycling || this.closing || Date.now() < this.recycleRetryAt) return
-    const worn = this.server.renderWorkers().find((w) => w.renders >= this.recycleAfter && !w.retiring)
+    const worn = renderers.find((w) => w.renders >= this.recycleAfter && !w.retiring)
     const worker = worn && [...this.workers].find(([, id]) => id === worn.id)?.[0]
     if (!worker) return
     this.recycling = this.recycle(worker, worn.id)

@@ -33,14 +33,21 @@ function decoded(res) {
   }
 }
 
-/** Polls `condition` (async) until it is truthy; throws after `attempts` tries. Returns its value. */
+/**
+ * Polls `condition` (sync or async) until it is truthy; throws after `attempts` tries, naming
+ * `what` (a string, or a function describing the state at that moment). Returns its value.
+ */
 async function waitFor(condition, { attempts = 400, intervalMs = 25, what = 'condition' } = {}) {
   for (let i = 0; i < attempts; i++) {
     const value = await condition()
     if (value) return value
-    await new Promise((r) => setTimeout(r, intervalMs))
+    await sleep(intervalMs)
   }
-  throw new Error(`${what} not met after ${attempts} attempts`)
+  throw new Error(`${typeof what === 'function' ? what() : what} not met after ${attempts} attempts`)
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** Until the server has no render, compression or disk write under way. */
@@ -48,4 +55,4 @@ function idle(server) {
   return waitFor(async () => (await server.stats()).rendersInFlight === 0, { what: 'rendersInFlight === 0' })
 }
 
-module.exports = { request, decoded, waitFor, idle }
+module.exports = { request, decoded, waitFor, sleep, idle }

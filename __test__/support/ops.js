@@ -7,6 +7,7 @@ const http = require('http')
 const path = require('path')
 const { startControlled, killControlled } = require('./controlled')
 const { EXAMPLE } = require('./site')
+const { request: rawRequest, waitFor, sleep, idle } = require('./http')
 
 /**
  * Starts a server on the example site (or `options.root`) in a child process. The handle has
@@ -35,18 +36,10 @@ async function startOpsServer(options = {}, { env = {} } = {}) {
 /** Kills every server process still running (for afterAll). */
 const killServers = killControlled
 
-/** One request on its own connection, the path sent as given: `{ status, headers, body }`. */
-function request(base, rawPath, { method = 'GET', headers = {} } = {}) {
-  const { hostname, port } = new URL(base)
-  return new Promise((resolve, reject) => {
-    const req = http.request({ hostname, port, path: rawPath, method, headers, agent: false }, (res) => {
-      const chunks = []
-      res.on('data', (c) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
+/** One request on its own connection, the path sent as given: `{ status, headers, body }` (text). */
+async function request(base, rawPath, init) {
+  const res = await rawRequest(base, rawPath, init)
+  return { ...res, body: res.body.toString('utf8') }
 }
 
 /**
@@ -97,24 +90,6 @@ function tracedGet(base, rawPath) {
 }
 
 /** Polls `condition` (sync or async) until it is truthy; throws after `attempts` tries. */
-async function waitFor(condition, { attempts = 400, intervalMs = 25, what = 'condition' } = {}) {
-  for (let i = 0; i < attempts; i++) {
-    const value = await condition()
-    if (value) return value
-    await sleep(intervalMs)
-  }
-  throw new Error(`${what} not met after ${attempts} attempts`)
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** Until the server has no render, compression or disk write under way. */
-function idle(server) {
-  return waitFor(async () => (await server.stats()).rendersInFlight === 0, { what: 'rendersInFlight === 0' })
-}
-
 /**
  * Prometheus text exposition as a lookup: `value(name, labels)` is the sample's value (0 when
  * absent), labels matched exactly.

@@ -8,6 +8,7 @@ const fs = require('fs')
 const http = require('http')
 const path = require('path')
 const { startControlled: startChild, killControlled } = require('./controlled')
+const { waitFor: pollUntil } = require('./http')
 const zlib = require('zlib')
 
 const ROOT = path.resolve(__dirname, '..', '..')
@@ -90,12 +91,8 @@ function fetchRaw(url, { method = 'GET', headers = {}, timeoutMs = 30_000, agent
 }
 
 /** Polls `condition` until it holds; throws after `attempts` tries. */
-async function waitFor(what, condition, { attempts = 400, intervalMs = 25 } = {}) {
-  for (let i = 0; i < attempts; i++) {
-    if (await condition()) return
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
-  throw new Error(`gave up waiting until ${what}`)
+function waitFor(what, condition, options = {}) {
+  return pollUntil(condition, { ...options, what })
 }
 
 function walk(dir) {

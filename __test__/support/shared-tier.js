@@ -8,6 +8,7 @@ const net = require('net')
 const path = require('path')
 const { get, EXAMPLE } = require('./site')
 const { startControlled, killControlled } = require('./controlled')
+const { waitFor: pollUntil } = require('./http')
 
 const REDIS_SERVER = '/usr/bin/redis-server'
 const REDIS_CLI = '/usr/bin/redis-cli'
@@ -109,13 +110,9 @@ async function killAll() {
   ])
 }
 
-/** Polls `condition` (sync or async) until it is truthy; throws after `attempts` tries. */
-async function waitFor(condition, { what = 'condition', attempts = 200, intervalMs = 25 } = {}) {
-  for (let i = 0; i < attempts; i++) {
-    if (await condition()) return
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
-  throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`)
+/** support/http.js's `waitFor`, giving up after 200 tries (5 s) unless told otherwise. */
+function waitFor(condition, { attempts = 200, ...options } = {}) {
+  return pollUntil(condition, { attempts, ...options })
 }
 
 /** Resolves to `promise`'s value, or rejects when it takes longer than `ms` (a bound, not a measure). */

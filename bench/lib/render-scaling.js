@@ -41,12 +41,14 @@ function engineInThreads(ctx, threads, list) {
   return JSON.parse(line)
 }
 
+/** Clock ticks per second, the unit of /proc/<pid>/stat's CPU times. */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout) || 100
+
 /** CPU time (user + system) the process `pid` has used, in seconds. */
 function cpuSeconds(pid) {
   // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, counted after the `(comm)`.
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  const ticks = Number(spawnSync('getconf', ['CLK_TCK']).stdout) || 100
-  return (Number(fields[11]) + Number(fields[12])) / ticks
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
 }
 
 /** Until all `count` workers are ready (bounded): a worker still loading would make N look like fewer. */

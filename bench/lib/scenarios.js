@@ -395,12 +395,10 @@ async function generateMeasuringMemory(ctx, dsg, cacheDir, list) {
   const rest = list.slice(1)
   const step = Math.ceil(rest.length / 5)
   const series = []
-  const statuses = {}
   let elapsedMs = 0
   for (let at = 0; at < rest.length; at += step) {
     const r = await http.pool(dsg.base, rest.slice(at, at + step), { concurrency: opts.connections, maxMs: 30 * 60 * 1000 })
     expectAll200(ctx, 'gatsby-dsg, RSS generation', r)
-    for (const [status, n] of Object.entries(r.statuses || {})) statuses[status] = (statuses[status] || 0) + n
     elapsedMs += r.elapsedMs
     series.push({ pages: 1 + Math.min(at + step, rest.length), rss: dsg.memory().rss })
   }
