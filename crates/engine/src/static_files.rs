@@ -11,8 +11,9 @@ use hyper::header::HeaderValue;
 
 use crate::cache::memory::MemoryCache;
 use crate::content::{Content, MIN_COMPRESSIBLE_BYTES};
+use crate::respond::content_type::content_type_for;
 use crate::respond::encoding::is_compressible;
-use crate::respond::headers::{cache_control_for_static, content_type_for};
+use crate::respond::headers::cache_control::cache_control_for_static;
 
 /// One file of `public/` with its precomputed response headers.
 #[derive(Debug)]

@@ -20,7 +20,7 @@ use crate::content::Content;
 use crate::metrics::Metrics;
 use crate::pages::DeferredPage;
 use crate::render::{RenderError, Renderer};
-use crate::respond::headers::{HIT, MISS, STALE};
+use crate::respond::headers::cache_status::{HIT, MISS, STALE};
 use disk::{DiskCache, DiskDelta};
 use flight::{FlightLead, Flights, Joined, Outcome};
 use gate::{Priority, RenderGate};

@@ -1,7 +1,11 @@
 //! Turning a routed, resolved request into an HTTP response: representation chosen by
-//! `Accept-Encoding`, validators and 304s, byte ranges, error pages.
+//! `Accept-Encoding`, validators and 304s, byte ranges, error pages. Each function here sets the
+//! status, the body, the representation headers and the headers its status requires, and returns
+//! a [`Reply`]: the response with the [`Facts`] the header stage ([`headers`]) needs to add every
+//! other header.
 
 pub mod conditional;
+pub mod content_type;
 pub mod encoding;
 pub mod error_pages;
 pub mod headers;
@@ -16,16 +20,37 @@ use hyper::{Response, StatusCode};
 
 use crate::content::{Content, Encoding};
 use error_pages::ErrorPages;
-use headers::{add_common_headers, MUST_REVALIDATE};
+pub use headers::{Caching, Facts};
 use range::RangeRequest;
 
 pub type Body = Full<Bytes>;
 
+/// A response, and what the header stage needs to know to finish its headers.
+pub struct Reply {
+    pub response: Response<Body>,
+    pub facts: Facts,
+}
+
+impl Reply {
+    fn new(response: Response<Body>, facts: Facts) -> Self {
+        Reply { response, facts }
+    }
+
+    /// A reply the header stage adds only the headers of every response to.
+    fn plain(response: Response<Body>) -> Self {
+        Reply::new(response, Facts::default())
+    }
+
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.response.headers_mut()
+    }
+}
+
 const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
-const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
 const BYTES: HeaderValue = HeaderValue::from_static("bytes");
-const ALLOWED: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
+/// The methods the site answers (`Allow`, and `Access-Control-Allow-Methods` on preflights).
+pub const ALLOWED: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
 
 /// Whether the body is sent: HEAD gets the same headers with none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +63,7 @@ pub enum BodyMode {
 pub struct Entity<'a> {
     pub content: &'a Content,
     pub content_type: HeaderValue,
-    pub cache_control: HeaderValue,
+    pub caching: Caching,
     pub modified: Option<(SystemTime, &'a HeaderValue)>,
     /// Offered in brotli/gzip when stored so (`Vary: Accept-Encoding`).
     pub negotiable: bool,
@@ -47,7 +72,7 @@ pub struct Entity<'a> {
 }
 
 /// 200, 206, 304 or 416 for `entity`, as `request` asks.
-pub fn entity(request: &HeaderMap, entity: Entity<'_>, mode: BodyMode) -> Response<Body> {
+pub fn entity(request: &HeaderMap, entity: Entity<'_>, mode: BodyMode) -> Reply {
     let range_header = request
         .get(header::RANGE)
         .filter(|_| entity.ranges)
@@ -63,24 +88,24 @@ pub fn entity(request: &HeaderMap, entity: Entity<'_>, mode: BodyMode) -> Respon
         .get(encoding)
         .unwrap_or(&entity.content.identity);
 
+    let facts = Facts {
+        caching: entity.caching,
+        negotiable: entity.negotiable,
+        ..Facts::default()
+    };
     let mut res = Response::new(Full::new(Bytes::new()));
     let headers = res.headers_mut();
-    headers.insert(header::CACHE_CONTROL, entity.cache_control);
     headers.insert(header::ETAG, representation.etag.clone());
-    if entity.negotiable {
-        headers.insert(header::VARY, ACCEPT_ENCODING);
-    }
     if let Some((_, last_modified)) = entity.modified {
         headers.insert(header::LAST_MODIFIED, last_modified.clone());
     }
     if entity.ranges {
         headers.insert(header::ACCEPT_RANGES, BYTES);
     }
-    add_common_headers(headers);
 
     if conditional::not_modified(request, &representation.etag, entity.modified.map(|m| m.0)) {
         *res.status_mut() = StatusCode::NOT_MODIFIED;
-        return res;
+        return Reply::new(res, facts);
     }
 
     let headers = res.headers_mut();
@@ -111,7 +136,7 @@ pub fn entity(request: &HeaderMap, entity: Entity<'_>, mode: BodyMode) -> Respon
         }
     };
     set_body(&mut res, body, mode);
-    res
+    Reply::new(res, facts)
 }
 
 fn set_body(res: &mut Response<Body>, body: Bytes, mode: BodyMode) {
@@ -122,23 +147,16 @@ fn set_body(res: &mut Response<Body>, body: Bytes, mode: BodyMode) {
     }
 }
 
-/// A response with one body and the headers every response carries.
-pub fn simple(
-    status: StatusCode,
-    content_type: HeaderValue,
-    body: Bytes,
-    mode: BodyMode,
-) -> Response<Body> {
+/// A response with one body.
+pub fn simple(status: StatusCode, content_type: HeaderValue, body: Bytes, mode: BodyMode) -> Reply {
     let mut res = Response::new(Full::new(Bytes::new()));
     *res.status_mut() = status;
-    let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type);
-    add_common_headers(headers);
+    res.headers_mut().insert(header::CONTENT_TYPE, content_type);
     set_body(&mut res, body, mode);
-    res
+    Reply::plain(res)
 }
 
-pub fn redirect(status: StatusCode, location: &str) -> Response<Body> {
+pub fn redirect(status: StatusCode, location: &str) -> Reply {
     let mut res = simple(
         status,
         TEXT,
@@ -152,12 +170,12 @@ pub fn redirect(status: StatusCode, location: &str) -> Response<Body> {
 }
 
 /// 404 with the site's `404.html`. `x-dsg-cache` is absent: no deferred page was involved.
-pub fn not_found(pages: &ErrorPages, mode: BodyMode) -> Response<Body> {
+pub fn not_found(pages: &ErrorPages, mode: BodyMode) -> Reply {
     error_page(StatusCode::NOT_FOUND, pages.not_found.as_ref(), mode)
 }
 
 /// 500 with the site's `500.html` when it has one.
-pub fn server_error(pages: &ErrorPages, mode: BodyMode) -> Response<Body> {
+pub fn server_error(pages: &ErrorPages, mode: BodyMode) -> Reply {
     error_page(
         StatusCode::INTERNAL_SERVER_ERROR,
         pages.server_error.as_ref(),
@@ -165,21 +183,20 @@ pub fn server_error(pages: &ErrorPages, mode: BodyMode) -> Response<Body> {
     )
 }
 
-fn error_page(status: StatusCode, page: Option<&Bytes>, mode: BodyMode) -> Response<Body> {
-    let mut res = match page {
+fn error_page(status: StatusCode, page: Option<&Bytes>, mode: BodyMode) -> Reply {
+    let mut reply = match page {
         Some(html) => simple(status, HTML, html.clone(), mode),
         None => plain(status, status.canonical_reason().unwrap_or("Error"), mode),
     };
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, MUST_REVALIDATE);
-    res
+    reply.facts.caching = Caching::Revalidate;
+    reply
 }
 
-pub fn plain(status: StatusCode, message: &str, mode: BodyMode) -> Response<Body> {
+pub fn plain(status: StatusCode, message: &str, mode: BodyMode) -> Reply {
     simple(status, TEXT, Bytes::from(format!("{message}\n")), mode)
 }
 
-pub fn bad_request(reason: &str) -> Response<Body> {
+pub fn bad_request(reason: &str) -> Reply {
     plain(
         StatusCode::BAD_REQUEST,
         &format!("Bad Request: {reason}"),
@@ -187,7 +204,7 @@ pub fn bad_request(reason: &str) -> Response<Body> {
     )
 }
 
-pub fn method_not_allowed() -> Response<Body> {
+pub fn method_not_allowed() -> Reply {
     let mut res = plain(
         StatusCode::METHOD_NOT_ALLOWED,
         "Method Not Allowed",
@@ -197,8 +214,20 @@ pub fn method_not_allowed() -> Response<Body> {
     res
 }
 
+/// 503 while too many renders wait: the client may retry in a second.
+pub fn overloaded(mode: BodyMode) -> Reply {
+    let mut res = plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Too many pages are being generated; retry shortly",
+        mode,
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    res
+}
+
 /// `OPTIONS`: what may be asked, for CORS preflights.
-pub fn options() -> Response<Body> {
+pub fn options() -> Reply {
     let mut res = simple(
         StatusCode::NO_CONTENT,
         TEXT,
@@ -209,6 +238,6 @@ pub fn options() -> Response<Body> {
     headers.remove(header::CONTENT_TYPE);
     headers.remove(header::CONTENT_LENGTH);
     headers.insert(header::ALLOW, ALLOWED);
-    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOWED);
+    res.facts.preflight = true;
     res
 }

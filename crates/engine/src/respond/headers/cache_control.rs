@@ -1,11 +1,8 @@
-//! Header values, computed once: the ones Gatsby sends, and the caching policy Gatsby documents.
+//! `Cache-Control` and `CDN-Cache-Control`: the caching policy Gatsby documents, computed once.
+//! Files of `public/` carry their policy from the scan; generated pages revalidate in browsers and
+//! may be kept by shared caches for the site's `shared_max_age`; error pages always revalidate.
 
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-
-pub const X_DSG_CACHE: HeaderName = HeaderName::from_static("x-dsg-cache");
-pub const HIT: HeaderValue = HeaderValue::from_static("HIT");
-pub const MISS: HeaderValue = HeaderValue::from_static("MISS");
-pub const STALE: HeaderValue = HeaderValue::from_static("STALE");
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// HTML, page-data and `app-data.json`: always revalidate (Gatsby's caching documentation).
 pub const MUST_REVALIDATE: HeaderValue =
@@ -13,28 +10,57 @@ pub const MUST_REVALIDATE: HeaderValue =
 /// Content-hashed JS/CSS and `/static/`: never changes under its name.
 pub const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 
-/// What `gatsby serve` adds to every response: its four security headers and its CORS headers.
-pub fn add_common_headers(headers: &mut HeaderMap) {
-    use hyper::header::{
-        ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_ORIGIN, REFERRER_POLICY,
-        X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS, X_XSS_PROTECTION,
-    };
-    headers.insert(X_XSS_PROTECTION, HeaderValue::from_static("1; mode=block"));
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    headers.insert(
-        ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Origin, X-Requested-With, Content-Type, Accept"),
-    );
+pub const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
+
+/// Which caching policy a response carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Caching {
+    /// No `Cache-Control` (redirects, admin answers, 405, 503).
+    #[default]
+    Unset,
+    /// A file of `public/`, with the policy its path gets (`cache_control_for_static`).
+    File(HeaderValue),
+    /// A generated (deferred) page: `CacheControl::generated`.
+    Generated,
+    /// An error page: always revalidate.
+    Revalidate,
 }
 
-pub const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
+/// The `Cache-Control` values of this server, computed once at start.
+#[derive(Debug)]
+pub struct CacheControl {
+    generated: HeaderValue,
+    cdn: Option<HeaderValue>,
+}
+
+impl CacheControl {
+    pub fn new(shared_max_age: Option<u32>) -> Self {
+        let (generated, cdn) = generated_cache_control(shared_max_age);
+        CacheControl { generated, cdn }
+    }
+
+    pub fn apply(&self, headers: &mut HeaderMap, caching: &Caching) {
+        match caching {
+            Caching::Unset => {}
+            Caching::File(value) => {
+                headers.insert(header::CACHE_CONTROL, value.clone());
+            }
+            Caching::Generated => {
+                headers.insert(header::CACHE_CONTROL, self.generated.clone());
+                if let Some(value) = &self.cdn {
+                    headers.insert(CDN_CACHE_CONTROL, value.clone());
+                }
+            }
+            Caching::Revalidate => {
+                headers.insert(header::CACHE_CONTROL, MUST_REVALIDATE);
+            }
+        }
+    }
+}
 
 /// `Cache-Control` (and `CDN-Cache-Control`) of generated pages: browsers revalidate; shared
 /// caches may keep a page for `shared_max_age` seconds, since it is valid for the whole build.
-pub fn generated_cache_control(shared_max_age: Option<u32>) -> (HeaderValue, Option<HeaderValue>) {
+fn generated_cache_control(shared_max_age: Option<u32>) -> (HeaderValue, Option<HeaderValue>) {
     let Some(seconds) = shared_max_age else {
         return (MUST_REVALIDATE, None);
     };
@@ -45,22 +71,6 @@ pub fn generated_cache_control(shared_max_age: Option<u32>) -> (HeaderValue, Opt
         )),
         Some(value(format!("public, max-age={seconds}"))),
     )
-}
-
-/// `Content-Type` for a file of `public/`, with a charset for text.
-pub fn content_type_for(url_path: &str) -> HeaderValue {
-    let mime = mime_guess::from_path(url_path).first_or_octet_stream();
-    let textual = mime.type_() == mime_guess::mime::TEXT
-        || matches!(
-            mime.subtype().as_str(),
-            "json" | "javascript" | "xml" | "manifest+json"
-        );
-    let value = if textual {
-        format!("{mime}; charset=utf-8")
-    } else {
-        mime.to_string()
-    };
-    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("application/octet-stream"))
 }
 
 /// Gatsby's documented policy: `/static/*` and content-hashed `.js`/`.css` are immutable; the rest
@@ -120,18 +130,5 @@ mod tests {
         ] {
             assert_eq!(cache_control_for_static(path), MUST_REVALIDATE, "{path}");
         }
-    }
-
-    #[test]
-    fn text_types_carry_a_charset() {
-        assert_eq!(
-            content_type_for("/a/index.html"),
-            "text/html; charset=utf-8"
-        );
-        assert_eq!(
-            content_type_for("/page-data/a/page-data.json"),
-            "application/json; charset=utf-8"
-        );
-        assert_eq!(content_type_for("/x.png"), "image/png");
     }
 }

@@ -1,4 +1,9 @@
 //! Request path → what answers it. Decided entirely in Rust, without calling JavaScript.
+//!
+//! Each [`Route`] variant is answered by one module of `server/handler/` (`static_file`,
+//! `deferred`; redirects and errors straight from `respond`). A new kind of page (SSR pages,
+//! Functions) is a new variant here, decided in [`Router::route`]'s order, with its module beside
+//! `server/handler/deferred.rs`.
 
 use std::sync::Arc;
 
@@ -10,6 +15,7 @@ use crate::path::{normalize, page_path_of_page_data, trim_trailing_slash, PathEr
 use crate::site::{ClientRouteSpec, Redirect, RedirectSpec, TrailingSlash};
 use crate::static_files::{StaticFile, StaticFiles};
 
+/// What answers a request; `server/handler/mod.rs` dispatches on it.
 #[derive(Debug)]
 pub enum Route {
     /// A file of `public/` (also an SSG page answering for its client-only routes).

@@ -1,0 +1,137 @@
+//! The request pipeline, one request at a time:
+//!
+//! 1. pre-process ([`serve`]): count the request, note what the access log needs;
+//! 2. admin (`/__dsg/`) goes to [`crate::admin::handle`]; methods other than GET/HEAD are
+//!    answered here (OPTIONS, 405);
+//! 3. route ([`crate::route::Router::route`]) decides what answers the path;
+//! 4. dispatch by [`Route`]: [`static_file`] (a file of `public/`) or [`deferred`] (a deferred
+//!    page: page cache → single flight → render), redirects and errors from [`crate::respond`];
+//! 5. post-process: the header stage ([`crate::respond::headers`]) sets every policy header, then
+//!    the request is counted by route and cache status and logged.
+//!
+//! A new route kind (SSR pages, Functions) is a [`Route`] variant, one arm in [`handle`]'s match
+//! and one module beside [`deferred`]; the pre- and post-processing stay as they are.
+
+mod deferred;
+mod static_file;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::{Method, Request, Response};
+
+use super::App;
+use crate::access_log::{self, Entry};
+use crate::admin;
+use crate::artifact::ArtifactKind;
+use crate::cache::CacheOutcome;
+use crate::metrics::{CacheLabel, RequestLabels, RouteKind};
+use crate::respond::{self, Body, BodyMode, Reply};
+use crate::route::Route;
+
+/// One request: answer it, set its headers, then count it and log it.
+pub(super) async fn serve(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Body> {
+    let started = Instant::now();
+    app.metrics.request_received();
+    let log_line = app.access_log.as_ref().map(|_| {
+        (
+            req.method().to_string(),
+            req.uri()
+                .path_and_query()
+                .map_or_else(|| "/".to_string(), |p| p.to_string()),
+        )
+    });
+    let (
+        Reply {
+            mut response,
+            facts,
+        },
+        route,
+    ) = handle(app, req).await;
+    app.headers.apply(response.headers_mut(), &facts);
+    let cache = cache_label(facts.cache_status);
+    let status = response.status().as_u16();
+    app.metrics.record_request(RequestLabels {
+        route,
+        status,
+        cache,
+    });
+    if let (Some(log), Some((method, path))) = (&app.access_log, log_line) {
+        let bytes = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
+        log.log(&Entry {
+            time: SystemTime::now(),
+            remote: Some(remote),
+            method,
+            path,
+            status,
+            cache: access_log::cache_name(cache),
+            bytes,
+            duration: started.elapsed(),
+        });
+    }
+    response
+}
+
+/// The reply to a request, and the route kind it is counted under.
+async fn handle(app: &Arc<App>, req: Request<Incoming>) -> (Reply, RouteKind) {
+    if admin::is_admin_path(req.uri().path()) {
+        return (admin::handle(app, &req).await, RouteKind::admin);
+    }
+    let mode = match *req.method() {
+        Method::GET => BodyMode::Full,
+        Method::HEAD => BodyMode::HeadersOnly,
+        Method::OPTIONS => return (respond::options(), RouteKind::method_not_allowed),
+        _ => return (respond::method_not_allowed(), RouteKind::method_not_allowed),
+    };
+    let uri = req.uri();
+    let routed = app.router.route(uri.path(), uri.query());
+    let (mut reply, route) = match routed.route {
+        Route::Static(file) => (
+            static_file::serve(app, req.headers(), &file, mode).await,
+            RouteKind::static_file,
+        ),
+        Route::Deferred { page, kind } => {
+            let route = match kind {
+                ArtifactKind::Html => RouteKind::deferred_html,
+                ArtifactKind::PageData => RouteKind::deferred_page_data,
+            };
+            (
+                deferred::serve(app, req.headers(), &page, kind, mode).await,
+                route,
+            )
+        }
+        Route::Redirect { status, location } => {
+            (respond::redirect(status, &location), RouteKind::redirect)
+        }
+        Route::NotFound => (
+            respond::not_found(&app.error_pages, mode),
+            RouteKind::not_found,
+        ),
+        Route::BadRequest(reason) => (
+            respond::bad_request(&reason.to_string()),
+            RouteKind::bad_request,
+        ),
+    };
+    reply.facts.site_path = routed.path;
+    (reply, route)
+}
+
+fn cache_label(outcome: Option<CacheOutcome>) -> CacheLabel {
+    match outcome {
+        Some(CacheOutcome::Hit) => CacheLabel::hit,
+        Some(CacheOutcome::Miss) => CacheLabel::miss,
+        Some(CacheOutcome::Stale) => CacheLabel::stale,
+        None => CacheLabel::none,
+    }
+}

@@ -1,0 +1,367 @@
+//! The server, assembled: [`Server::start`] scans `public/`, opens the caches, builds the router
+//! and the header stage, binds the socket and starts the accept loop; the rest of [`Server`] is
+//! the public API (`stats`, `purge`, `warm`, `close`, ...).
+//!
+//! - [`listener`]: sockets, the accept loop, serving connections;
+//! - [`handler`]: one request, from pre-processing through routing and dispatch to the header
+//!   stage and the access log.
+
+mod handler;
+mod listener;
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::access_log::AccessLog;
+use crate::admin::{self, PurgeRequest, PurgeTarget};
+use crate::cache::disk::DiskCache;
+use crate::cache::memory::MemoryCache;
+use crate::cache::shared::{OnPurge, PurgeMessage, SharedCache};
+use crate::cache::{CachePolicy, PageCache};
+use crate::config::{RedisConfig, ServerConfig};
+use crate::metrics::{Metrics, StatsSnapshot};
+use crate::pages::DeferredPages;
+use crate::path::normalize;
+use crate::render::Renderer;
+use crate::respond::error_pages::ErrorPages;
+use crate::respond::headers::HeaderStage;
+use crate::route::Router;
+use crate::site::HeaderRules;
+use crate::static_files::{StaticContent, StaticFiles};
+
+/// What every request's handling shares.
+pub(crate) struct App {
+    pub(crate) router: Router,
+    pub(crate) cache: Arc<PageCache>,
+    pub(crate) static_content: StaticContent,
+    pub(crate) error_pages: ErrorPages,
+    /// Sets every policy header of every response.
+    pub(crate) headers: HeaderStage,
+    pub(crate) admin_token: Option<String>,
+    pub(crate) build_id: String,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) access_log: Option<AccessLog>,
+}
+
+impl App {
+    /// Prometheus text, as `/__dsg/metrics` serves it.
+    pub(crate) fn metrics_text(&self) -> String {
+        let memory = &self.cache.memory;
+        self.metrics.encode(memory.len(), memory.bytes())
+    }
+
+    /// Removes the named artifacts here and, with a shared tier, in every instance.
+    pub(crate) async fn purge(&self, target: PurgeTarget) -> Result<usize, String> {
+        match target {
+            PurgeTarget::All => self
+                .cache
+                .purge_all_everywhere()
+                .await
+                .map_err(|e| e.to_string()),
+            PurgeTarget::Pages(pages) => Ok(self.cache.purge_everywhere(pages).await),
+        }
+    }
+}
+
+/// Why the server did not start.
+#[derive(Debug)]
+pub enum StartError {
+    PublicDir { dir: String, source: io::Error },
+    CacheDir { dir: String, source: io::Error },
+    Bind { addr: String, source: io::Error },
+    SiteOption(String),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::PublicDir { dir, source } => {
+                write!(f, "cannot read the site's public directory {dir}: {source}")
+            }
+            StartError::CacheDir { dir, source } => {
+                write!(f, "cannot use cache directory {dir}: {source}")
+            }
+            StartError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            StartError::SiteOption(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Facts about the site the server found at start-up (for the CLI's start-up line).
+#[derive(Clone, Debug)]
+pub struct SiteSummary {
+    pub static_files: usize,
+    pub static_pages: usize,
+    pub deferred_pages: usize,
+    /// Deferred pages whose HTML is already stored on disk for this build.
+    pub generated_pages: usize,
+    pub cache_dir: Option<String>,
+    /// The path prefix the site is served under, if any (`/docs`).
+    pub path_prefix: Option<String>,
+}
+
+/// What a warm-up of one page did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warmed {
+    Rendered,
+    AlreadyStored,
+}
+
+pub struct Server {
+    local_addr: SocketAddr,
+    app: Arc<App>,
+    summary: SiteSummary,
+    shutdown: watch::Sender<bool>,
+    accept_loop: Mutex<Option<JoinHandle<()>>>,
+    shutdown_timeout: Duration,
+}
+
+impl Server {
+    pub async fn start(
+        config: ServerConfig,
+        renderer: Arc<dyn Renderer>,
+    ) -> Result<Server, StartError> {
+        let public_dir = config.public_dir.clone();
+        let scanned = tokio::task::spawn_blocking(move || {
+            let files = StaticFiles::scan(&public_dir)?;
+            Ok::<_, io::Error>((files, ErrorPages::load(&public_dir)))
+        })
+        .await
+        .map_err(io::Error::other)
+        .and_then(|r| r);
+        let (static_files, error_pages) = scanned.map_err(|source| StartError::PublicDir {
+            dir: config.public_dir.display().to_string(),
+            source,
+        })?;
+        let header_rules = HeaderRules::new(&config.site.headers)
+            .map_err(|e| StartError::SiteOption(e.to_string()))?;
+
+        let metrics = Arc::new(Metrics::default());
+        let disk = match &config.cache_dir {
+            None => None,
+            Some(dir) => Some(open_disk(dir, &config, &metrics).await?),
+        };
+        let pages = DeferredPages::new(config.deferred_pages.iter().cloned());
+        let site = &config.site;
+        let router = Router::new(static_files, pages)
+            .with_path_prefix(site.path_prefix.as_deref())
+            .with_trailing_slash(site.trailing_slash)
+            .with_redirects(&site.redirects)
+            .with_client_routes(&site.client_routes);
+        let summary = SiteSummary {
+            static_files: router.static_files.len(),
+            static_pages: router.static_files.html_page_count(),
+            deferred_pages: router.pages.len(),
+            generated_pages: metrics.disk_html_pages.load(Relaxed) as usize,
+            cache_dir: disk.as_ref().map(|d| d.dir().display().to_string()),
+            path_prefix: router.path_prefix().map(str::to_string),
+        };
+
+        let addr = format!("{}:{}", config.host, config.port);
+        let listener = listener::listen(&addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+
+        let cache = PageCache::new(
+            MemoryCache::new(config.memory_cache_bytes),
+            disk,
+            renderer,
+            CachePolicy {
+                render_timeout: config.render_timeout,
+                revalidate_after: config.revalidate_after,
+                render_slots: config.render_slots,
+                max_queued_renders: config.max_queued_renders,
+            },
+            Arc::clone(&metrics),
+        );
+        let cache = match &config.redis {
+            None => Arc::new(cache),
+            Some(redis) => with_shared_tier(cache, redis, &config.build_id)?,
+        };
+        let app = Arc::new(App {
+            router,
+            cache,
+            static_content: StaticContent::new(config.static_cache_bytes),
+            error_pages,
+            headers: HeaderStage::new(site.shared_max_age, header_rules),
+            admin_token: config.admin_token.clone().filter(|t| !t.is_empty()),
+            build_id: config.build_id.to_string(),
+            metrics,
+            access_log: config.access_log.map(AccessLog::to_stdout),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let accept_loop = tokio::spawn(listener::accept_loop(
+            listener,
+            Arc::clone(&app),
+            shutdown_rx,
+            config.shutdown_timeout,
+        ));
+        Ok(Server {
+            local_addr,
+            app,
+            summary,
+            shutdown,
+            accept_loop: Mutex::new(Some(accept_loop)),
+            shutdown_timeout: config.shutdown_timeout,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn summary(&self) -> &SiteSummary {
+        &self.summary
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        let cache = &self.app.cache;
+        StatsSnapshot {
+            memory_entries: cache.memory.len() as u64,
+            memory_bytes: cache.memory.bytes() as u64,
+            renders_in_flight: cache.fills_in_flight() as u64,
+            renders_queued: cache.renders_queued() as u64,
+            ..self.app.metrics.snapshot()
+        }
+    }
+
+    /// Prometheus text, as `/__dsg/metrics` serves it.
+    pub fn metrics_text(&self) -> String {
+        self.app.metrics_text()
+    }
+
+    /// Purges the deferred pages matching a path (`/blog/a/`), a glob (`/blog/**`), or all.
+    /// Returns how many artifacts were removed.
+    pub async fn purge(&self, request: PurgeRequest<'_>) -> Result<usize, String> {
+        self.app
+            .purge(admin::purge_target(request, &self.app.router.pages)?)
+            .await
+    }
+
+    /// The deferred pages whose path matches `glob` (all with `None`), as the build lists them.
+    pub fn deferred_pages(&self, glob: Option<&str>) -> Result<Vec<String>, String> {
+        let pages = &self.app.router.pages;
+        let matching = match glob {
+            Some(glob) => pages.matching(glob)?,
+            None => pages.iter().collect(),
+        };
+        let mut paths: Vec<String> = matching.iter().map(|p| p.path.to_string()).collect();
+        paths.sort();
+        Ok(paths)
+    }
+
+    /// Renders one deferred page ahead of traffic, yielding to live requests.
+    pub async fn warm(&self, page_path: &str) -> Result<Warmed, String> {
+        let path = normalize(page_path).map_err(|e| e.to_string())?;
+        let page = self
+            .app
+            .router
+            .pages
+            .find_exact(&path)
+            .cloned()
+            .ok_or_else(|| format!("{page_path} is not a deferred page"))?;
+        match self.app.cache.warm(&page).await {
+            Ok(true) => Ok(Warmed::Rendered),
+            Ok(false) => Ok(Warmed::AlreadyStored),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Stops accepting, lets in-flight requests and renders finish (up to the shutdown timeout),
+    /// then returns. Calling it again is a no-op.
+    pub async fn close(&self) {
+        let _ = self.shutdown.send(true);
+        let accept_loop = self.accept_loop.lock().take();
+        if let Some(handle) = accept_loop {
+            let _ = handle.await;
+            let _ = tokio::time::timeout(self.shutdown_timeout, self.app.cache.drain()).await;
+        }
+    }
+}
+
+/// Connects the page cache to Redis; purges published by any instance reach this one's cache.
+fn with_shared_tier(
+    cache: PageCache,
+    redis: &RedisConfig,
+    build_id: &crate::build_id::BuildId,
+) -> Result<Arc<PageCache>, StartError> {
+    let slot: Arc<OnceLock<Weak<PageCache>>> = Arc::new(OnceLock::new());
+    let on_purge: OnPurge = {
+        let slot = Arc::clone(&slot);
+        Arc::new(move |message| {
+            let Some(cache) = slot.get().and_then(Weak::upgrade) else {
+                return;
+            };
+            tokio::spawn(async move {
+                match message {
+                    PurgeMessage::All => {
+                        let _ = cache.purge_all().await;
+                    }
+                    PurgeMessage::Pages(pages) => {
+                        cache.purge(pages.into_iter().map(Arc::from)).await;
+                    }
+                }
+            });
+        })
+    };
+    let shared = SharedCache::start(
+        &redis.url,
+        &redis.namespace,
+        build_id,
+        redis.lock_ttl,
+        on_purge,
+    )
+    .map_err(StartError::SiteOption)?;
+    let cache = Arc::new(cache.with_shared(shared));
+    let _ = slot.set(Arc::downgrade(&cache));
+    Ok(cache)
+}
+
+/// Opens the build's directory, counts what it holds, and removes other builds' directories no
+/// server uses any more (in the background).
+async fn open_disk(
+    dir: &std::path::Path,
+    config: &ServerConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<Arc<DiskCache>, StartError> {
+    let error = |source| StartError::CacheDir {
+        dir: dir.display().to_string(),
+        source,
+    };
+    let (root, build_id) = (dir.to_path_buf(), config.build_id.clone());
+    let disk = tokio::task::spawn_blocking(move || DiskCache::open(&root, &build_id))
+        .await
+        .map_err(|e| error(io::Error::other(e)))?
+        .map_err(error)?;
+    let disk = Arc::new(disk);
+    let usage = disk.usage_at_open();
+    metrics.disk_entries.store(usage.entries as i64, Relaxed);
+    metrics.disk_bytes.store(usage.bytes as i64, Relaxed);
+    metrics
+        .disk_html_pages
+        .store(usage.html_pages as i64, Relaxed);
+    let cleaner = Arc::clone(&disk);
+    tokio::task::spawn_blocking(move || {
+        let removed = cleaner.remove_other_builds();
+        if removed > 0 {
+            eprintln!("gatsby-dsg: removed the cached pages of {removed} older build(s)");
+        }
+    });
+    Ok(disk)
+}
