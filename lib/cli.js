@@ -4,7 +4,7 @@
 
 const { Command, InvalidArgumentError, Option } = require('commander')
 const parseBytes = require('bytes')
-const { serve, describe, DEFAULTS } = require('./serve')
+const { serve, describe, DEFAULTS, ADMIN_TOKEN_ENV } = require('./serve')
 const { warm } = require('./warm')
 const { defaultWorkerCount, DEFAULT_RECYCLE_AFTER } = require('./render-workers')
 const { version } = require('../package.json')
@@ -121,12 +121,12 @@ function program() {
     .addOption(
       new Option('--max-queued-renders <n>', 'renders allowed to wait for a render slot; past it, 503 with Retry-After')
         .argParser(positiveInteger)
-        .default(1024),
+        .default(DEFAULTS.maxQueuedRenders),
     )
     .addOption(
       new Option('--admin-token <token>', 'enable /__dsg/health, /__dsg/metrics and POST /__dsg/purge for this bearer token')
-        .env('GATSBY_DSG_ADMIN_TOKEN')
-        .default(null, 'none: /__dsg/ is a 404'),
+        // No `.env()`: serve() reads the variable, for the CLI and the JS API alike.
+        .default(null, `$${ADMIN_TOKEN_ENV}, else none: /__dsg/ is a 404`),
     )
     .addOption(new Option('--log-format <format>', 'access log format').choices(['text', 'json']).default('text'))
     .option('--no-access-log', 'do not log one line per request (default: every request is logged)')
@@ -135,7 +135,7 @@ function program() {
         .env('GATSBY_DSG_REDIS_URL')
         .default(null, 'none: this instance alone'),
     )
-    .option('--redis-namespace <name>', 'Redis key namespace; instances of one site share it', 'gatsby-dsg')
+    .option('--redis-namespace <name>', 'Redis key namespace; instances of one site share it', DEFAULTS.redisNamespace)
     .addOption(
       new Option('--warm [globs...]', 'generate deferred pages (all, or those matching the globs) in the background after start').default(
         false,

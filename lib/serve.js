@@ -2,18 +2,18 @@
 // `gatsby-dsg serve` as a function: read the build, load Gatsby's engines, start the Rust server.
 
 const path = require('path')
-const { startServer } = require('..')
+const { startServer, defaults } = require('..')
 const { readSite } = require('./site')
 const { loadEngines, createRenderer } = require('./gatsby-engines')
 const { RenderWorkers, defaultWorkerCount } = require('./render-workers')
 
+/** The environment variable an admin token is read from when none is given. */
+const ADMIN_TOKEN_ENV = 'GATSBY_DSG_ADMIN_TOKEN'
+
+/** The engine's defaults (the one source, from the addon), and those of `serve()` alone. */
 const DEFAULTS = Object.freeze({
-  host: 'localhost',
-  port: 9000,
+  ...defaults(),
   cacheDir: path.join('.cache', 'gatsby-dsg', 'artifacts'),
-  memoryCacheBytes: 256 * 1024 * 1024,
-  staticCacheBytes: 64 * 1024 * 1024,
-  renderTimeoutMs: 30_000,
   prefixPaths: false,
 })
 
@@ -51,7 +51,7 @@ async function serve(options = {}) {
       revalidateSeconds: settings.revalidate,
       renderSlots: settings.renderSlots,
       maxQueuedRenders: settings.maxQueuedRenders,
-      adminToken: settings.adminToken || process.env.GATSBY_DSG_ADMIN_TOKEN || undefined,
+      adminToken: settings.adminToken || process.env[ADMIN_TOKEN_ENV] || undefined,
       accessLog: settings.accessLog,
       redisUrl: settings.redis,
       redisNamespace: settings.redisNamespace,
@@ -74,25 +74,83 @@ async function serve(options = {}) {
       throw error
     }
   }
-  return withLifecycle(server, workers)
+  return new Server(server, workers)
 }
 
 /**
- * Like a Node `net.Server`, a running server keeps the process alive (a static site has no
- * render callback or worker that would), until `close()`, which also ends the render workers.
+ * The running server: the addon's `DsgServer` with the render workers it owns. Like a Node
+ * `net.Server`, it keeps the process alive (a static site has no render callback or worker that
+ * would) until `close()`, which also ends the render workers.
  */
-function withLifecycle(server, workers) {
-  const keepAlive = setInterval(() => {}, 2 ** 31 - 1)
-  const close = server.close.bind(server)
-  Object.defineProperty(server, 'renderWorkerPool', { value: workers })
-  Object.defineProperty(server, 'close', {
-    value: async () => {
-      await close()
-      if (workers) await workers.close()
-      clearInterval(keepAlive)
-    },
-  })
-  return server
+class Server {
+  #native
+  #workers
+  #keepAlive
+
+  constructor(native, workers) {
+    this.#native = native
+    this.#workers = workers
+    this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1)
+  }
+
+  get port() {
+    return this.#native.port
+  }
+
+  get address() {
+    return this.#native.address
+  }
+
+  get serverId() {
+    return this.#native.serverId
+  }
+
+  /** The render worker threads; undefined when renders run in this thread or nothing is deferred. */
+  get renderWorkerPool() {
+    return this.#workers
+  }
+
+  summary() {
+    return this.#native.summary()
+  }
+
+  stats() {
+    return this.#native.stats()
+  }
+
+  metrics() {
+    return this.#native.metrics()
+  }
+
+  renderWorkers() {
+    return this.#native.renderWorkers()
+  }
+
+  removeRenderer(rendererId) {
+    return this.#native.removeRenderer(rendererId)
+  }
+
+  retireRenderer(rendererId) {
+    return this.#native.retireRenderer(rendererId)
+  }
+
+  purge(options) {
+    return this.#native.purge(options)
+  }
+
+  deferredPages(glob) {
+    return this.#native.deferredPages(glob)
+  }
+
+  warm(pagePath) {
+    return this.#native.warm(pagePath)
+  }
+
+  async close() {
+    await this.#native.close()
+    if (this.#workers) await this.#workers.close()
+    clearInterval(this.#keepAlive)
+  }
 }
 
 /** The one start-up line: where, and what is served. */
@@ -114,4 +172,4 @@ function withoutUndefined(object) {
   return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined))
 }
 
-module.exports = { serve, describe, DEFAULTS }
+module.exports = { serve, describe, Server, DEFAULTS, ADMIN_TOKEN_ENV }

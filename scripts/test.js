@@ -1,10 +1,11 @@
 'use strict'
-// `npm test`: build what is missing, then the Rust engine's tests, then the end-to-end tests on
-// the example site built by real Gatsby.
+// `npm test`: build what is missing, lint (scripts/lint.js), then the Rust engine's tests, then
+// the end-to-end tests on the example site built by real Gatsby.
 
 const fs = require('fs')
 const path = require('path')
 const { prepare, run, ROOT } = require('./prepare')
+const { lint } = require('./lint')
 
 /** Debian packages the tests drive: Chromium (browser tests), redis-server (shared tier), wrk and
  *  nginx (the benchmark's smoke run). Installed with apt-get when missing and allowed. */
@@ -32,6 +33,7 @@ function installSystemPackages() {
 try {
   installSystemPackages()
   prepare()
+  lint()
   run('cargo', ['test', '-p', 'gatsby-dsg-engine'], ROOT)
   run(process.execPath, [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', ...process.argv.slice(2)], ROOT)
 } catch (error) {

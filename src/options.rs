@@ -1,21 +1,91 @@
 //! `ServerOptions`, as JS passes them to `startServer`, and their conversion into the engine's
-//! `ServerConfig`: omitted options keep the engine's defaults; an option out of range or not one
-//! of its words is refused with a message naming it.
+//! `ServerConfig`: an omitted option keeps the engine's default (all of them in [`defaults`]); an
+//! option out of range or not one of its words is refused with a message naming it.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use gatsby_dsg_engine as engine;
 use napi::bindgen_prelude::*;
+use napi::Env;
 use napi_derive::napi;
+use serde::de::DeserializeOwned;
 
 use crate::error::invalid_arg;
 
+/// An option given as the engine's own spec type (`site.rs`, `pages.rs`: one copy of each),
+/// deserialized from the JS value with serde. A value of the wrong shape is refused with serde's
+/// message, naming the field.
+pub struct Spec<T>(T);
+
+impl<T> Spec<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromNapiValue for Spec<T> {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
+        let unknown = unsafe { Unknown::from_napi_value(env, value) }?;
+        Env::from_raw(env)
+            .from_js_value(unknown)
+            .map(Spec)
+            .map_err(|e| invalid_arg(e.reason))
+    }
+}
+
+impl<T> TypeName for Spec<T> {
+    fn type_name() -> &'static str {
+        "Object"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl<T> ValidateNapiValue for Spec<T> {}
+
+/// The default of every option, from the engine's `ServerConfig` (the one source): the CLI's help
+/// and `serve()` read them here.
 #[napi(object)]
+pub struct Defaults {
+    pub host: String,
+    pub port: u32,
+    pub memory_cache_bytes: i64,
+    pub static_cache_bytes: i64,
+    pub render_timeout_ms: u32,
+    pub shutdown_timeout_ms: u32,
+    pub render_slots: u32,
+    pub max_queued_renders: u32,
+    pub redis_namespace: String,
+    pub redis_lock_ttl_ms: u32,
+}
+
+#[napi]
+pub fn defaults() -> Defaults {
+    type C = engine::ServerConfig;
+    type R = engine::RedisConfig;
+    let ms = |d: Duration| d.as_millis() as u32;
+    Defaults {
+        host: C::DEFAULT_HOST.to_string(),
+        port: u32::from(C::DEFAULT_PORT),
+        memory_cache_bytes: C::DEFAULT_MEMORY_CACHE_BYTES as i64,
+        static_cache_bytes: C::DEFAULT_STATIC_CACHE_BYTES as i64,
+        render_timeout_ms: ms(C::DEFAULT_RENDER_TIMEOUT),
+        shutdown_timeout_ms: ms(C::DEFAULT_SHUTDOWN_TIMEOUT),
+        render_slots: C::DEFAULT_RENDER_SLOTS as u32,
+        max_queued_renders: C::DEFAULT_MAX_QUEUED_RENDERS as u32,
+        redis_namespace: R::DEFAULT_NAMESPACE.to_string(),
+        redis_lock_ttl_ms: ms(R::DEFAULT_LOCK_TTL),
+    }
+}
+
+#[napi(object, object_to_js = false)]
 pub struct ServerOptions {
-    /// Default `localhost`.
+    /// Default: `defaults().host`.
     pub host: Option<String>,
-    /// Default 9000; 0 picks a free port.
+    /// Default: `defaults().port`; 0 picks a free port.
     pub port: Option<u32>,
     /// The site's `public/`.
     pub public_dir: String,
@@ -25,32 +95,38 @@ pub struct ServerOptions {
     /// Anything that changes with every `gatsby build` (the CLI joins the plugin's build id and
     /// Gatsby's compilation hash); hashed into the cache directory's name.
     pub build_id: String,
-    /// Memory cache bound for generated pages, in bytes (every encoding counted). Default 256 MiB.
+    /// Memory cache bound for generated pages, in bytes (every encoding counted).
     pub memory_cache_bytes: Option<i64>,
-    /// Memory cache bound for files of `public/`, in bytes. Default 64 MiB.
+    /// Memory cache bound for files of `public/`, in bytes.
     pub static_cache_bytes: Option<i64>,
-    /// Default 30 000.
+    /// A render (page-data, then HTML) that takes longer fails with 500 and is not cached.
     pub render_timeout_ms: Option<u32>,
-    /// How long `close()` waits for in-flight requests and renders. Default 10 000.
+    /// How long `close()` waits for in-flight requests and renders.
     pub shutdown_timeout_ms: Option<u32>,
-    pub deferred_pages: Vec<DeferredPageInput>,
+    #[napi(ts_type = "Array<{ path: string; matchPath?: string }>")]
+    pub deferred_pages: Spec<Vec<engine::DeferredPageSpec>>,
     /// Serve under this prefix (gatsby-config `pathPrefix`, with `--prefix-paths`).
     pub path_prefix: Option<String>,
     /// gatsby-config `trailingSlash`: `always` (Gatsby's default), `never` or `ignore`.
     pub trailing_slash: Option<String>,
     /// gatsby-config `headers`.
-    pub headers: Option<Vec<HeaderRuleInput>>,
+    #[napi(ts_type = "Array<{ source: string; headers: Array<{ key: string; value: string }> }>")]
+    pub headers: Option<Spec<Vec<engine::HeaderRuleSpec>>>,
     /// `.cache/redirects.json`, as `createRedirect` wrote it.
-    pub redirects: Option<Vec<RedirectInput>>,
+    #[napi(
+        ts_type = "Array<{ fromPath: string; toPath: string; isPermanent?: boolean; statusCode?: number; ignoreCase?: boolean; force?: boolean }>"
+    )]
+    pub redirects: Option<Spec<Vec<engine::RedirectSpec>>>,
     /// `.cache/match-paths.json`: client-only routes of SSG pages.
-    pub client_routes: Option<Vec<ClientRouteInput>>,
+    #[napi(ts_type = "Array<{ path: string; matchPath: string }>")]
+    pub client_routes: Option<Spec<Vec<engine::ClientRouteSpec>>>,
     /// Lifetime of generated pages in shared caches (CDNs): `s-maxage` and `CDN-Cache-Control`.
     pub shared_max_age_seconds: Option<u32>,
     /// Serve pages older than this `STALE` while one background render refreshes them.
     pub revalidate_seconds: Option<u32>,
-    /// Renders running at once. Default 8.
+    /// Renders running at once.
     pub render_slots: Option<u32>,
-    /// Renders waiting for a slot; past it, 503 with `Retry-After`. Default 1024.
+    /// Renders waiting for a slot; past it, 503 with `Retry-After`.
     pub max_queued_renders: Option<u32>,
     /// Enables `/__dsg/health`, `/__dsg/metrics` and `POST /__dsg/purge` for requests with
     /// `Authorization: Bearer <adminToken>`.
@@ -59,91 +135,10 @@ pub struct ServerOptions {
     pub access_log: Option<String>,
     /// Share generated pages with other instances through Redis (`redis://host:6379/`).
     pub redis_url: Option<String>,
-    /// Key namespace in Redis: instances of one site share it. Default `gatsby-dsg`.
+    /// Key namespace in Redis: instances of one site share it.
     pub redis_namespace: Option<String>,
-    /// TTL of a page's cluster-wide render lock, renewed while rendering. Default 10 000.
+    /// TTL of a page's cluster-wide render lock, renewed while rendering.
     pub redis_lock_ttl_ms: Option<u32>,
-}
-
-#[napi(object)]
-pub struct DeferredPageInput {
-    pub path: String,
-    pub match_path: Option<String>,
-}
-
-#[napi(object)]
-pub struct HeaderRuleInput {
-    pub source: String,
-    pub headers: Vec<HeaderInput>,
-}
-
-#[napi(object)]
-pub struct HeaderInput {
-    pub key: String,
-    pub value: String,
-}
-
-#[napi(object)]
-pub struct RedirectInput {
-    pub from_path: String,
-    pub to_path: String,
-    pub is_permanent: Option<bool>,
-    pub status_code: Option<u32>,
-    pub ignore_case: Option<bool>,
-    pub force: Option<bool>,
-}
-
-#[napi(object)]
-pub struct ClientRouteInput {
-    pub path: String,
-    pub match_path: String,
-}
-
-impl From<DeferredPageInput> for engine::DeferredPageSpec {
-    fn from(p: DeferredPageInput) -> Self {
-        engine::DeferredPageSpec {
-            path: p.path,
-            match_path: p.match_path,
-        }
-    }
-}
-
-impl From<HeaderRuleInput> for engine::HeaderRuleSpec {
-    fn from(rule: HeaderRuleInput) -> Self {
-        engine::HeaderRuleSpec {
-            source: rule.source,
-            headers: rule
-                .headers
-                .into_iter()
-                .map(|h| engine::HeaderSpec {
-                    key: h.key,
-                    value: h.value,
-                })
-                .collect(),
-        }
-    }
-}
-
-impl From<RedirectInput> for engine::RedirectSpec {
-    fn from(r: RedirectInput) -> Self {
-        engine::RedirectSpec {
-            from_path: r.from_path,
-            to_path: r.to_path,
-            is_permanent: r.is_permanent.unwrap_or(false),
-            status_code: r.status_code.and_then(|c| u16::try_from(c).ok()),
-            ignore_case: r.ignore_case.unwrap_or(false),
-            force: r.force.unwrap_or(false),
-        }
-    }
-}
-
-impl From<ClientRouteInput> for engine::ClientRouteSpec {
-    fn from(r: ClientRouteInput) -> Self {
-        engine::ClientRouteSpec {
-            path: r.path,
-            match_path: r.match_path,
-        }
-    }
 }
 
 impl TryFrom<ServerOptions> for engine::ServerConfig {
@@ -214,11 +209,7 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
             )))
         }
     };
-    config.deferred_pages = options
-        .deferred_pages
-        .into_iter()
-        .map(engine::DeferredPageSpec::from)
-        .collect();
+    config.deferred_pages = options.deferred_pages.0;
     config.site = site_options(
         options.path_prefix,
         options.trailing_slash,
@@ -233,9 +224,9 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
 fn site_options(
     path_prefix: Option<String>,
     trailing_slash: Option<String>,
-    headers: Option<Vec<HeaderRuleInput>>,
-    redirects: Option<Vec<RedirectInput>>,
-    client_routes: Option<Vec<ClientRouteInput>>,
+    headers: Option<Spec<Vec<engine::HeaderRuleSpec>>>,
+    redirects: Option<Spec<Vec<engine::RedirectSpec>>>,
+    client_routes: Option<Spec<Vec<engine::ClientRouteSpec>>>,
     shared_max_age: Option<u32>,
 ) -> Result<engine::SiteOptions> {
     let trailing_slash = match trailing_slash.as_deref() {
@@ -251,21 +242,9 @@ fn site_options(
     Ok(engine::SiteOptions {
         path_prefix,
         trailing_slash,
-        headers: headers
-            .unwrap_or_default()
-            .into_iter()
-            .map(engine::HeaderRuleSpec::from)
-            .collect(),
-        redirects: redirects
-            .unwrap_or_default()
-            .into_iter()
-            .map(engine::RedirectSpec::from)
-            .collect(),
-        client_routes: client_routes
-            .unwrap_or_default()
-            .into_iter()
-            .map(engine::ClientRouteSpec::from)
-            .collect(),
+        headers: headers.map(Spec::into_inner).unwrap_or_default(),
+        redirects: redirects.map(Spec::into_inner).unwrap_or_default(),
+        client_routes: client_routes.map(Spec::into_inner).unwrap_or_default(),
         shared_max_age,
     })
 }

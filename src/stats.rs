@@ -31,7 +31,7 @@ pub struct ServerStats {
     pub memory_bytes: i64,
     pub disk_entries: i64,
     pub disk_bytes: i64,
-    /// Pages being generated (render, compression, disk write).
+    /// Pages being generated: rendering, compressing or being stored.
     pub renders_in_flight: i64,
     pub renders_queued: i64,
 }

@@ -1,12 +1,11 @@
 'use strict'
 // The addon's own `startServer(options, render)` in a child process, with a render callback that
 // misbehaves on purpose: each deferred page's path names a fault (see FAULTS). The test talks to
-// it with JSON lines on fd 3: the first line is `{ ready, port }` or `{ error }`; then `calls`
-// (render calls per page), `stats`, `close`.
+// it over the control channel (scripts/support/control.js): `calls` (render calls per page), `stats`,
+// `close`.
 
-const net = require('net')
-const readline = require('readline')
 const { startServer } = require('../..')
+const { serveControl } = require('../../scripts/support/control')
 
 const FAULTS = {
   // Not a promise, not a result.
@@ -42,12 +41,9 @@ const FAULTS = {
   }),
 }
 
-const control = new net.Socket({ fd: 3, readable: true, writable: true })
-const send = (message) => control.write(`${JSON.stringify(message)}\n`)
 const calls = {}
 
-async function main() {
-  const options = JSON.parse(process.argv[2])
+serveControl(async (options) => {
   const render = (pagePath) => {
     calls[pagePath] = (calls[pagePath] || 0) + 1
     return FAULTS[pagePath](pagePath)
@@ -62,20 +58,12 @@ async function main() {
     },
     render,
   )
-  readline.createInterface({ input: control }).on('line', async (line) => {
-    const message = JSON.parse(line)
-    if (message.cmd === 'calls') send({ id: message.id, calls })
-    if (message.cmd === 'stats') send({ id: message.id, stats: server.stats() })
-    if (message.cmd === 'close') {
-      await server.close()
-      control.end(`${JSON.stringify({ id: message.id, closed: true })}\n`)
-    }
-  })
-  send({ ready: true, port: server.port })
-}
-
-main().catch((error) => {
-  control.end(`${JSON.stringify({ error: error.message })}\n`)
-  process.exitCode = 1
+  return {
+    ready: { port: server.port },
+    commands: {
+      calls: () => ({ calls }),
+      stats: () => ({ stats: server.stats() }),
+    },
+    close: () => server.close(),
+  }
 })
-

@@ -5,7 +5,7 @@
 const fs = require('fs')
 const http = require('http')
 const path = require('path')
-const { startControlled, killControlled } = require('./controlled')
+const { startControlled, killControlled } = require('../../scripts/support/control')
 const { EXAMPLE } = require('./site')
 const { request: rawRequest, waitFor, sleep, idle } = require('./http')
 

@@ -7,7 +7,7 @@ const { spawn } = require('child_process')
 const fs = require('fs')
 const http = require('http')
 const path = require('path')
-const { startControlled: startChild, killControlled } = require('./controlled')
+const { startControlled: startChild, killControlled } = require('../../scripts/support/control')
 const { waitFor: pollUntil } = require('./http')
 const zlib = require('zlib')
 
@@ -19,7 +19,7 @@ const BIN = path.join(ROOT, 'bin', 'gatsby-dsg.js')
 const children = new Set()
 
 /**
- * Starts `node <script> <JSON options>` with its JSON-lines control channel (support/controlled.js),
+ * Starts `node <script> <JSON options>` with its JSON-lines control channel (scripts/support/control.js),
  * the handle with `get` (raw HTTP, the body as a Buffer) and `request(cmd)` (= `call`).
  */
 async function startControlled(script, options, { nodeArgs = [] } = {}) {

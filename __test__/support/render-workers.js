@@ -6,7 +6,7 @@
 const path = require('path')
 const { EXAMPLE } = require('./site')
 const { request } = require('./ops')
-const { startControlled, killControlled } = require('./controlled')
+const { startControlled, killControlled } = require('../../scripts/support/control')
 
 /**
  * Starts a server on the example site in a child process. The handle has `get`, `stats`,

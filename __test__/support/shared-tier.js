@@ -7,7 +7,7 @@ const { spawn, execFileSync } = require('child_process')
 const net = require('net')
 const path = require('path')
 const { get, EXAMPLE } = require('./site')
-const { startControlled, killControlled } = require('./controlled')
+const { startControlled, killControlled } = require('../../scripts/support/control')
 const { waitFor: pollUntil } = require('./http')
 
 const REDIS_SERVER = '/usr/bin/redis-server'

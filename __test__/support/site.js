@@ -5,7 +5,7 @@ const fs = require('fs')
 const http = require('http')
 const os = require('os')
 const path = require('path')
-const { startControlled } = require('./controlled')
+const { startControlled } = require('../../scripts/support/control')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const EXAMPLE = path.join(ROOT, 'example')

@@ -8,8 +8,6 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::metrics::CacheLabel;
-
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogFormat {
     #[default]
@@ -38,15 +36,6 @@ fn http_date<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::
 
 fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
-}
-
-pub fn cache_name(label: CacheLabel) -> Option<&'static str> {
-    match label {
-        CacheLabel::hit => Some("HIT"),
-        CacheLabel::miss => Some("MISS"),
-        CacheLabel::stale => Some("STALE"),
-        CacheLabel::none => None,
-    }
 }
 
 impl Entry {

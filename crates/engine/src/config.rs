@@ -56,7 +56,11 @@ pub struct ServerConfig {
     pub site: SiteOptions,
 }
 
+/// The defaults of every option: the one source (the binding hands them to JS as `defaults()`,
+/// which the CLI's help and `serve()` use).
 impl ServerConfig {
+    pub const DEFAULT_HOST: &'static str = "localhost";
+    pub const DEFAULT_PORT: u16 = 9000;
     pub const DEFAULT_MEMORY_CACHE_BYTES: usize = 256 * 1024 * 1024;
     pub const DEFAULT_STATIC_CACHE_BYTES: usize = 64 * 1024 * 1024;
     pub const DEFAULT_RENDER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -66,8 +70,8 @@ impl ServerConfig {
 
     pub fn new(public_dir: impl Into<PathBuf>, build_id: BuildId) -> Self {
         ServerConfig {
-            host: "localhost".into(),
-            port: 9000,
+            host: Self::DEFAULT_HOST.into(),
+            port: Self::DEFAULT_PORT,
             public_dir: public_dir.into(),
             cache_dir: None,
             build_id,

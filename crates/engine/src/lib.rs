@@ -17,6 +17,7 @@ pub mod build_id;
 pub mod cache;
 pub mod config;
 pub mod content;
+pub mod error;
 pub mod metrics;
 pub mod pages;
 pub mod path;
@@ -34,11 +35,12 @@ pub use artifact::ArtifactKind;
 pub use build_id::BuildId;
 pub use config::{RedisConfig, ServerConfig};
 pub use content::Content;
+pub use error::{PurgeError, StartError, WarmError};
 pub use metrics::StatsSnapshot;
 pub use pages::{DeferredPage, DeferredPageSpec, DeferredPages};
 pub use policy::DeferPolicy;
 pub use render::{RenderError, RenderedPage, Renderer};
-pub use server::{Server, SiteSummary, StartError, Warmed};
+pub use server::{Server, SiteSummary, Warmed};
 pub use site::{
     ClientRouteSpec, HeaderRuleSpec, HeaderSpec, RedirectSpec, SiteOptions, TrailingSlash,
 };

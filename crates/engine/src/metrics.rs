@@ -4,12 +4,14 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+
+use crate::cache::CacheStatus;
 
 /// What answered a request, for the `route` label.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -25,14 +27,15 @@ pub enum RouteKind {
     admin,
 }
 
-/// The `cache` label: `none` for responses no deferred page was involved in.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum CacheLabel {
-    hit,
-    miss,
-    stale,
-    none,
+/// The `cache` label: the response's [`CacheStatus`], `none` for responses no deferred page was
+/// involved in.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct CacheLabel(pub Option<CacheStatus>);
+
+impl EncodeLabelValue for CacheLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.0.map_or("none", CacheStatus::label), encoder)
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -60,7 +63,7 @@ pub struct Metrics {
     pub render_failures: Counter,
     pub render_rejections: Counter,
     render_duration: Histogram,
-    pub renders_in_flight: Gauge,
+    renders_in_flight: Gauge,
     pub renders_queued: Gauge,
     pub disk_write_failures: Counter,
     cache_entries: Family<TierLabels, Gauge>,
@@ -124,7 +127,7 @@ impl Default for Metrics {
         );
         r.register(
             "renders_in_flight",
-            "Renders running now",
+            "Pages being generated: rendering, compressing or being stored",
             m.renders_in_flight.clone(),
         );
         r.register(
@@ -158,11 +161,11 @@ impl Metrics {
     }
 
     pub fn record_request(&self, labels: RequestLabels) {
-        match labels.cache {
-            CacheLabel::hit => self.hits.fetch_add(1, Relaxed),
-            CacheLabel::miss => self.misses.fetch_add(1, Relaxed),
-            CacheLabel::stale => self.stale.fetch_add(1, Relaxed),
-            CacheLabel::none => 0,
+        match labels.cache.0 {
+            Some(CacheStatus::Hit) => self.hits.fetch_add(1, Relaxed),
+            Some(CacheStatus::Miss) => self.misses.fetch_add(1, Relaxed),
+            Some(CacheStatus::Stale) => self.stale.fetch_add(1, Relaxed),
+            None => 0,
         };
         self.requests.get_or_create(&labels).inc();
     }
@@ -171,8 +174,14 @@ impl Metrics {
         self.render_duration.observe(took.as_secs_f64());
     }
 
-    /// Prometheus text exposition, with the cache gauges read now.
-    pub fn encode(&self, memory_entries: usize, memory_bytes: usize) -> String {
+    /// Prometheus text exposition, with the gauges the page cache knows read now.
+    pub fn encode(&self, now: &Gauges) -> String {
+        let Gauges {
+            memory_entries,
+            memory_bytes,
+            renders_in_flight,
+        } = *now;
+        self.renders_in_flight.set(renders_in_flight as i64);
         let tier = |tier| TierLabels { tier };
         self.cache_entries
             .get_or_create(&tier(Tier::memory))
@@ -210,6 +219,14 @@ impl Metrics {
     }
 }
 
+/// What the page cache knows now, read when the metrics are encoded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Gauges {
+    pub memory_entries: usize,
+    pub memory_bytes: usize,
+    pub renders_in_flight: usize,
+}
+
 /// A copy of the counters at one moment, with the cache's size.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
@@ -225,7 +242,7 @@ pub struct StatsSnapshot {
     pub memory_bytes: u64,
     pub disk_entries: u64,
     pub disk_bytes: u64,
-    /// Fills under way: renders, plus their compression and disk writes.
+    /// Pages being generated: rendering, compressing or being stored.
     pub renders_in_flight: u64,
     pub renders_queued: u64,
 }
@@ -241,10 +258,14 @@ mod tests {
         m.record_request(RequestLabels {
             route: RouteKind::deferred_html,
             status: 200,
-            cache: CacheLabel::hit,
+            cache: CacheLabel(Some(CacheStatus::Hit)),
         });
         m.renders.inc();
-        let text = m.encode(3, 1234);
+        let text = m.encode(&Gauges {
+            memory_entries: 3,
+            memory_bytes: 1234,
+            renders_in_flight: 2,
+        });
         assert!(
             text.contains(
                 r#"gatsby_dsg_requests_total{route="deferred_html",status="200",cache="hit"} 1"#
@@ -252,6 +273,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("gatsby_dsg_renders_total 1"), "{text}");
+        assert!(text.contains("gatsby_dsg_renders_in_flight 2"), "{text}");
         assert!(
             text.contains(r#"gatsby_dsg_cache_bytes{tier="memory"} 1234"#),
             "{text}"

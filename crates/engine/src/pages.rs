@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::path::{normalize, trim_trailing_slash};
-use crate::policy::DeferPolicy;
+use crate::policy::{DeferPolicy, PolicyError};
 
 /// A deferred page as Gatsby's build lists it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -68,8 +68,8 @@ impl DeferredPages {
     }
 
     /// The pages whose path matches `glob` (the plugin's glob semantics).
-    pub fn matching(&self, glob: &str) -> Result<Vec<&Arc<DeferredPage>>, String> {
-        let policy = DeferPolicy::new(&[glob.to_string()], &[]).map_err(|e| e.to_string())?;
+    pub fn matching(&self, glob: &str) -> Result<Vec<&Arc<DeferredPage>>, PolicyError> {
+        let policy = DeferPolicy::new(&[glob.to_string()], &[])?;
         Ok(self
             .iter()
             .filter(|p| policy.should_defer(&p.path))

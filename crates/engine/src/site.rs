@@ -39,12 +39,19 @@ pub struct RedirectSpec {
     pub to_path: String,
     #[serde(default)]
     pub is_permanent: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "status_code")]
     pub status_code: Option<u16>,
     #[serde(default)]
     pub ignore_case: bool,
     #[serde(default)]
     pub force: bool,
+}
+
+/// `statusCode` as `createRedirect` takes it, a number; one that is no `u16` is ignored (the
+/// permanent or temporary default applies).
+fn status_code<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    let code: Option<f64> = Option::deserialize(d)?;
+    Ok(code.and_then(|c| u16::try_from(c as u32).ok()))
 }
 
 /// One entry of `.cache/match-paths.json`: an SSG page answering every path its pattern matches.

@@ -36,7 +36,7 @@ pub(crate) async fn handle(app: &App, req: &Request<Incoming>) -> Reply {
                 "status": "ok",
                 "buildId": app.build_id,
                 "deferredPages": app.router.pages.len(),
-                "rendersInFlight": app.cache.fills_in_flight(),
+                "rendersInFlight": app.cache.renders_in_flight(),
                 "rendersQueued": app.cache.renders_queued(),
             }),
         ),
@@ -48,9 +48,9 @@ pub(crate) async fn handle(app: &App, req: &Request<Incoming>) -> Reply {
             };
             match purged {
                 Ok(purged) => json(StatusCode::OK, serde_json::json!({ "purged": purged })),
-                Err(message) => json(
+                Err(error) => json(
                     StatusCode::BAD_REQUEST,
-                    serde_json::json!({ "error": message }),
+                    serde_json::json!({ "error": error.to_string() }),
                 ),
             }
         }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::error::PurgeError;
 use crate::pages::DeferredPages;
 use crate::path::normalize;
 
@@ -25,11 +26,11 @@ pub enum PurgeRequest<'a> {
 pub fn purge_target(
     request: PurgeRequest<'_>,
     pages: &DeferredPages,
-) -> Result<PurgeTarget, String> {
+) -> Result<PurgeTarget, PurgeError> {
     Ok(match request {
         PurgeRequest::All => PurgeTarget::All,
         PurgeRequest::Path(path) => {
-            let path = normalize(path).map_err(|e| format!("path: {e}"))?;
+            let path = normalize(path).map_err(PurgeError::Path)?;
             PurgeTarget::Pages(
                 pages
                     .find_exact(&path)
@@ -51,7 +52,7 @@ pub fn purge_target(
 pub fn purge_target_of_query(
     query: Option<&str>,
     pages: &DeferredPages,
-) -> Result<PurgeTarget, String> {
+) -> Result<PurgeTarget, PurgeError> {
     let params: Vec<(String, String)> = query
         .unwrap_or("")
         .split('&')
@@ -79,7 +80,7 @@ pub fn purge_target_of_query(
     } else if let Some(glob) = get("glob") {
         PurgeRequest::Glob(glob)
     } else {
-        return Err("say what to purge: ?path=/a/page/, ?glob=/blog/** or ?all=1".into());
+        return Err(PurgeError::NothingNamed);
     };
     purge_target(request, pages)
 }
@@ -102,10 +103,13 @@ mod tests {
     fn purge_by_path_glob_or_all() {
         let t = |q| purge_target_of_query(Some(q), &pages());
         assert_eq!(
-            t("path=/blog/a"),
-            Ok(PurgeTarget::Pages(vec![Arc::from("/blog/a/")]))
+            t("path=/blog/a").unwrap(),
+            PurgeTarget::Pages(vec![Arc::from("/blog/a/")])
         );
-        assert_eq!(t("path=/not/deferred/"), Ok(PurgeTarget::Pages(vec![])));
+        assert_eq!(
+            t("path=/not/deferred/").unwrap(),
+            PurgeTarget::Pages(vec![])
+        );
         match t("glob=/blog/**").unwrap() {
             PurgeTarget::Pages(mut p) => {
                 p.sort();
@@ -113,8 +117,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(t("all=1"), Ok(PurgeTarget::All));
-        assert!(t("glob=/blog/[").is_err());
-        assert!(purge_target_of_query(None, &pages()).is_err());
+        assert_eq!(t("all=1").unwrap(), PurgeTarget::All);
+        assert!(matches!(t("glob=/blog/["), Err(PurgeError::Glob(_))));
+        assert!(matches!(
+            purge_target_of_query(None, &pages()),
+            Err(PurgeError::NothingNamed)
+        ));
     }
 }

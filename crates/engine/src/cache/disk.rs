@@ -25,7 +25,7 @@ pub struct DiskCache {
     dir: PathBuf,
     next_temp: AtomicU64,
     /// Identity files stored for this build: a miss of a page never generated is answered without
-    /// a file-system call (which would queue behind the fsyncs of other pages' writes).
+    /// a file-system call (which would queue behind other pages' writes on the blocking pool).
     stored: Mutex<HashSet<PathBuf>>,
     usage_at_open: DiskUsage,
     _lock: fs::File,
@@ -146,9 +146,9 @@ impl DiskCache {
         Some(Content::with_encodings(identity, brotli, gzip).created_at(created))
     }
 
-    /// Writes every representation of `content` atomically (temporary file, fsync, rename), off
-    /// the async threads; the identity file last, so that it never exists without its variants
-    /// having been attempted.
+    /// Writes every representation of `content` atomically (temporary file, rename; no fsync, see
+    /// `write_atomically`), off the async threads; the identity file last, so that it never exists
+    /// without its variants having been attempted.
     pub async fn write(
         &self,
         page: &str,

@@ -8,12 +8,12 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use tokio::sync::watch;
 
-use super::CacheOutcome;
+use super::CacheStatus;
 use crate::artifact::ArtifactKind;
 use crate::content::Content;
 use crate::render::RenderError;
 
-pub type Outcome = Result<(Arc<Content>, CacheOutcome), RenderError>;
+pub type Outcome = Result<(Arc<Content>, CacheStatus), RenderError>;
 
 /// What one fill has published so far.
 #[derive(Clone, Debug, Default)]
@@ -140,7 +140,7 @@ mod tests {
         };
         lead.publish(
             ArtifactKind::PageData,
-            Ok((Arc::new(Content::new("{}")), CacheOutcome::Miss)),
+            Ok((Arc::new(Content::new("{}")), CacheStatus::Miss)),
         );
         let (artifact, _) = wait_for(rx.clone(), ArtifactKind::PageData).await.unwrap();
         assert_eq!(artifact.identity.bytes, "{}");
@@ -159,7 +159,7 @@ mod tests {
         lead.publish(ArtifactKind::Html, Err(RenderError::failed("first")));
         lead.publish(
             ArtifactKind::Html,
-            Ok((Arc::new(Content::new("x")), CacheOutcome::Miss)),
+            Ok((Arc::new(Content::new("x")), CacheStatus::Miss)),
         );
         assert_eq!(
             wait_for(rx, ArtifactKind::Html).await.unwrap_err(),

@@ -5,12 +5,12 @@ pub mod flight;
 pub mod gate;
 pub mod memory;
 pub mod shared;
+mod status;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper::header::HeaderValue;
 use parking_lot::Mutex;
 use tokio::time::timeout;
 use tokio_util::task::TaskTracker;
@@ -20,31 +20,12 @@ use crate::content::Content;
 use crate::metrics::Metrics;
 use crate::pages::DeferredPage;
 use crate::render::{RenderError, Renderer};
-use crate::respond::headers::cache_status::{HIT, MISS, STALE};
 use disk::{DiskCache, DiskDelta};
 use flight::{FlightLead, Flights, Joined, Outcome};
 use gate::{Priority, RenderGate};
 use memory::{MemoryCache, PageKey};
 use shared::{PurgeMessage, RenderLock, SharedCache};
-
-/// Whether a response was served from stored artifacts, had to wait for a render, or was served
-/// from an expired artifact while one background render refreshes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CacheOutcome {
-    Hit,
-    Miss,
-    Stale,
-}
-
-impl CacheOutcome {
-    pub fn header_value(self) -> HeaderValue {
-        match self {
-            CacheOutcome::Hit => HIT,
-            CacheOutcome::Miss => MISS,
-            CacheOutcome::Stale => STALE,
-        }
-    }
-}
+pub use status::CacheStatus;
 
 /// How a fill treats what is stored already.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,12 +36,60 @@ enum FillMode {
     Refresh,
 }
 
-/// An artifact the fill obtained, where it is stored already.
+/// An artifact the fill obtained, and where from: `complete` stores it where it is not yet.
 struct Obtained {
     kind: ArtifactKind,
     content: Arc<Content>,
-    on_disk: bool,
-    shared: bool,
+    origin: Origin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// Rendered here: stored nowhere yet but memory.
+    Rendered,
+    /// Read from this build's directory.
+    Disk,
+    /// Taken from Redis (another instance's render).
+    Shared,
+}
+
+/// The artifacts a render is to store and publish: those nobody published yet, or both to
+/// refresh an expired page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wanted {
+    Both,
+    PageData,
+    Html,
+}
+
+impl Wanted {
+    fn unpublished(lead: &FlightLead) -> Self {
+        match (
+            lead.is_published(ArtifactKind::PageData),
+            lead.is_published(ArtifactKind::Html),
+        ) {
+            (false, false) => Wanted::Both,
+            (false, true) => Wanted::PageData,
+            // (true, true) does not render; `fill` checks.
+            (true, _) => Wanted::Html,
+        }
+    }
+
+    fn includes(self, kind: ArtifactKind) -> bool {
+        match self {
+            Wanted::Both => true,
+            Wanted::PageData => kind == ArtifactKind::PageData,
+            Wanted::Html => kind == ArtifactKind::Html,
+        }
+    }
+}
+
+/// How a render went: its artifacts are stored and published, or its waiters got the error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rendered {
+    Stored,
+    /// Logged once and published to every waiter; nothing of it is stored.
+    Failed,
 }
 
 /// What the shared tier said about a page no local tier has.
@@ -130,9 +159,9 @@ impl PageCache {
         if let Some(content) = self.memory.get(&(Arc::clone(&page.path), kind)) {
             if self.expired(&content) {
                 self.refresh(page);
-                return Ok((content, CacheOutcome::Stale));
+                return Ok((content, CacheStatus::Stale));
             }
-            return Ok((content, CacheOutcome::Hit));
+            return Ok((content, CacheStatus::Hit));
         }
         let rx = match self.flights.join(&page.path) {
             Joined::Follower(rx) => rx,
@@ -160,7 +189,7 @@ impl PageCache {
         };
         let page_data = flight::wait_for(rx.clone(), ArtifactKind::PageData).await?;
         let html = flight::wait_for(rx, ArtifactKind::Html).await?;
-        Ok(page_data.1 == CacheOutcome::Miss || html.1 == CacheOutcome::Miss)
+        Ok(page_data.1 == CacheStatus::Miss || html.1 == CacheStatus::Miss)
     }
 
     /// Purges here, in Redis, and (through Redis) on every other instance.
@@ -223,8 +252,10 @@ impl PageCache {
         Ok(removed.max(on_disk))
     }
 
-    /// Fills still running (renders, compression and disk writes).
-    pub fn fills_in_flight(&self) -> usize {
+    /// Renders in flight: pages being generated, from the render through compression and storing
+    /// (one flight each). The one meaning of `renders_in_flight` in `stats()`, `/__dsg/health`
+    /// and the metrics.
+    pub fn renders_in_flight(&self) -> usize {
         self.flights.len()
     }
 
@@ -265,21 +296,20 @@ impl PageCache {
             for kind in ArtifactKind::ALL {
                 // Memory again: a flight that ended between our miss and our join stored it.
                 if let Some(content) = self.memory.get(&(Arc::clone(&page), kind)) {
-                    lead.publish(kind, Ok((content, CacheOutcome::Hit)));
+                    lead.publish(kind, Ok((content, CacheStatus::Hit)));
                 } else if let Some(content) = self.read_disk(&page, kind).await {
                     let stale = self.expired(&content);
                     expired |= stale;
                     let outcome = if stale {
-                        CacheOutcome::Stale
+                        CacheStatus::Stale
                     } else {
-                        CacheOutcome::Hit
+                        CacheStatus::Hit
                     };
                     lead.publish(kind, Ok((Arc::clone(&content), outcome)));
                     obtained.push(Obtained {
                         kind,
                         content,
-                        on_disk: true,
-                        shared: false,
+                        origin: Origin::Disk,
                     });
                 }
             }
@@ -300,14 +330,14 @@ impl PageCache {
         let complete = ArtifactKind::ALL.iter().all(|&k| lead.is_published(k));
         if !complete || expired {
             // Everything is rendered again on refresh; otherwise what nobody published yet.
-            let replace = if expired {
+            let wanted = if expired {
                 obtained.clear();
-                [true, true]
+                Wanted::Both
             } else {
-                ArtifactKind::ALL.map(|k| !lead.is_published(k))
+                Wanted::unpublished(&lead)
             };
-            let failed = self.render(&lead, replace, priority, &mut obtained).await;
-            if failed {
+            let rendered = self.render(&lead, wanted, priority, &mut obtained).await;
+            if rendered == Rendered::Failed {
                 // A failure is never cached: the next request must start a new render.
                 drop(lead);
                 self.complete(&page, obtained, lock).await;
@@ -347,9 +377,9 @@ impl PageCache {
             if found.len() == missing.len() {
                 // Another instance's render (or an earlier one): MISS for those who waited on it.
                 let outcome = if waited {
-                    CacheOutcome::Miss
+                    CacheStatus::Miss
                 } else {
-                    CacheOutcome::Hit
+                    CacheStatus::Hit
                 };
                 for (kind, content) in found {
                     self.memory
@@ -358,8 +388,7 @@ impl PageCache {
                     obtained.push(Obtained {
                         kind,
                         content,
-                        on_disk: false,
-                        shared: true,
+                        origin: Origin::Shared,
                     });
                 }
                 return SharedOutcome::Filled;
@@ -389,8 +418,7 @@ impl PageCache {
         for Obtained {
             kind,
             content,
-            on_disk,
-            shared,
+            origin,
         } in obtained
         {
             let mut content = content;
@@ -405,13 +433,11 @@ impl PageCache {
                             .insert((Arc::clone(page), kind), Arc::clone(&content));
                     }
                 }
-            } else if on_disk && shared {
-                continue;
             }
-            if let (Some(redis), false) = (&self.shared, shared) {
+            if let Some(redis) = self.shared.as_ref().filter(|_| origin != Origin::Shared) {
                 let _ = redis.put(page, kind, &content).await;
             }
-            if on_disk {
+            if origin == Origin::Disk {
                 continue;
             }
             let Some(disk) = &self.disk else { continue };
@@ -441,15 +467,14 @@ impl PageCache {
         self.metrics.disk_bytes.fetch_add(delta.bytes, Relaxed);
     }
 
-    /// Renders the page; stores and publishes the kinds marked in `replace` (`[page-data, html]`),
-    /// adding them to `obtained`. Returns whether any of them failed.
+    /// Renders the page; stores and publishes the `wanted` artifacts, adding them to `obtained`.
     async fn render(
         &self,
         lead: &FlightLead,
-        replace: [bool; 2],
+        wanted: Wanted,
         priority: Priority,
         obtained: &mut Vec<Obtained>,
-    ) -> bool {
+    ) -> Rendered {
         let both = [ArtifactKind::PageData, ArtifactKind::Html];
         self.metrics.renders_queued.inc();
         let slot = self.gate.enter(priority).await;
@@ -459,23 +484,21 @@ impl PageCache {
             for kind in both {
                 lead.publish(kind, Err(RenderError::Overloaded));
             }
-            return true;
+            return Rendered::Failed;
         };
         self.metrics.renders.inc();
-        self.metrics.renders_in_flight.inc();
         let started = Instant::now();
-        let failed = self.render_in_slot(lead, replace, obtained).await;
-        self.metrics.renders_in_flight.dec();
+        let rendered = self.render_in_slot(lead, wanted, obtained).await;
         self.metrics.record_render(started.elapsed());
-        failed
+        rendered
     }
 
     async fn render_in_slot(
         &self,
         lead: &FlightLead,
-        replace: [bool; 2],
+        wanted: Wanted,
         obtained: &mut Vec<Obtained>,
-    ) -> bool {
+    ) -> Rendered {
         let both = [ArtifactKind::PageData, ArtifactKind::Html];
         let limit = self.policy.render_timeout;
         let rendered = match timeout(limit, self.renderer.render(lead.page())).await {
@@ -483,16 +506,16 @@ impl PageCache {
             Ok(Err(error)) => return self.fail(lead, &both, error),
             Err(_) => return self.fail(lead, &both, RenderError::TimedOut(limit)),
         };
-        if replace[0] {
+        if wanted.includes(ArtifactKind::PageData) {
             self.store_rendered(lead, ArtifactKind::PageData, rendered.page_data, obtained);
         }
-        if !replace[1] {
-            return false;
+        if !wanted.includes(ArtifactKind::Html) {
+            return Rendered::Stored;
         }
         match timeout(limit, rendered.html).await {
             Ok(Ok(html)) => {
                 self.store_rendered(lead, ArtifactKind::Html, html, obtained);
-                false
+                Rendered::Stored
             }
             Ok(Err(error)) => self.fail(lead, &[ArtifactKind::Html], error),
             Err(_) => self.fail(lead, &[ArtifactKind::Html], RenderError::TimedOut(limit)),
@@ -510,19 +533,18 @@ impl PageCache {
         let content = Arc::new(Content::new(body));
         self.memory
             .insert((Arc::clone(lead.page()), kind), Arc::clone(&content));
-        lead.publish(kind, Ok((Arc::clone(&content), CacheOutcome::Miss)));
+        lead.publish(kind, Ok((Arc::clone(&content), CacheStatus::Miss)));
         obtained.push(Obtained {
             kind,
             content,
-            on_disk: false,
-            shared: false,
+            origin: Origin::Rendered,
         });
     }
 
     /// Logs a failed render once (not once per waiting request) and answers its waiters with it.
     /// Nothing of the failed artifact is stored: the next request renders again (an expired
     /// artifact being refreshed stays in memory and keeps being served).
-    fn fail(&self, lead: &FlightLead, kinds: &[ArtifactKind], error: RenderError) -> bool {
+    fn fail(&self, lead: &FlightLead, kinds: &[ArtifactKind], error: RenderError) -> Rendered {
         self.metrics.render_failures.inc();
         let what: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
         eprintln!(
@@ -533,6 +555,6 @@ impl PageCache {
         for &kind in kinds {
             lead.publish(kind, Err(error.clone()));
         }
-        true
+        Rendered::Failed
     }
 }

@@ -58,7 +58,7 @@ impl Router {
             static_files,
             pages,
             path_prefix: None,
-            trailing_slash: TrailingSlash::Ignore,
+            trailing_slash: TrailingSlash::default(),
             redirects: Vec::new(),
             client_routes: Vec::new(),
         }

@@ -9,7 +9,6 @@
 mod handler;
 mod listener;
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -27,9 +26,11 @@ use crate::cache::memory::MemoryCache;
 use crate::cache::shared::{OnPurge, PurgeMessage, SharedCache};
 use crate::cache::{CachePolicy, PageCache};
 use crate::config::{RedisConfig, ServerConfig};
-use crate::metrics::{Metrics, StatsSnapshot};
+use crate::error::{PurgeError, StartError, WarmError};
+use crate::metrics::{Gauges, Metrics, StatsSnapshot};
 use crate::pages::DeferredPages;
 use crate::path::normalize;
+use crate::policy::PolicyError;
 use crate::render::Renderer;
 use crate::respond::error_pages::ErrorPages;
 use crate::respond::headers::HeaderStage;
@@ -55,47 +56,21 @@ impl App {
     /// Prometheus text, as `/__dsg/metrics` serves it.
     pub(crate) fn metrics_text(&self) -> String {
         let memory = &self.cache.memory;
-        self.metrics.encode(memory.len(), memory.bytes())
+        self.metrics.encode(&Gauges {
+            memory_entries: memory.len(),
+            memory_bytes: memory.bytes(),
+            renders_in_flight: self.cache.renders_in_flight(),
+        })
     }
 
     /// Removes the named artifacts here and, with a shared tier, in every instance.
-    pub(crate) async fn purge(&self, target: PurgeTarget) -> Result<usize, String> {
+    pub(crate) async fn purge(&self, target: PurgeTarget) -> Result<usize, PurgeError> {
         match target {
-            PurgeTarget::All => self
-                .cache
-                .purge_all_everywhere()
-                .await
-                .map_err(|e| e.to_string()),
+            PurgeTarget::All => Ok(self.cache.purge_all_everywhere().await?),
             PurgeTarget::Pages(pages) => Ok(self.cache.purge_everywhere(pages).await),
         }
     }
 }
-
-/// Why the server did not start.
-#[derive(Debug)]
-pub enum StartError {
-    PublicDir { dir: String, source: io::Error },
-    CacheDir { dir: String, source: io::Error },
-    Bind { addr: String, source: io::Error },
-    SiteOption(String),
-}
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StartError::PublicDir { dir, source } => {
-                write!(f, "cannot read the site's public directory {dir}: {source}")
-            }
-            StartError::CacheDir { dir, source } => {
-                write!(f, "cannot use cache directory {dir}: {source}")
-            }
-            StartError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
-            StartError::SiteOption(message) => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
 
 /// Facts about the site the server found at start-up (for the CLI's start-up line).
 #[derive(Clone, Debug)]
@@ -235,7 +210,7 @@ impl Server {
         StatsSnapshot {
             memory_entries: cache.memory.len() as u64,
             memory_bytes: cache.memory.bytes() as u64,
-            renders_in_flight: cache.fills_in_flight() as u64,
+            renders_in_flight: cache.renders_in_flight() as u64,
             renders_queued: cache.renders_queued() as u64,
             ..self.app.metrics.snapshot()
         }
@@ -248,14 +223,14 @@ impl Server {
 
     /// Purges the deferred pages matching a path (`/blog/a/`), a glob (`/blog/**`), or all.
     /// Returns how many artifacts were removed.
-    pub async fn purge(&self, request: PurgeRequest<'_>) -> Result<usize, String> {
+    pub async fn purge(&self, request: PurgeRequest<'_>) -> Result<usize, PurgeError> {
         self.app
             .purge(admin::purge_target(request, &self.app.router.pages)?)
             .await
     }
 
     /// The deferred pages whose path matches `glob` (all with `None`), as the build lists them.
-    pub fn deferred_pages(&self, glob: Option<&str>) -> Result<Vec<String>, String> {
+    pub fn deferred_pages(&self, glob: Option<&str>) -> Result<Vec<String>, PolicyError> {
         let pages = &self.app.router.pages;
         let matching = match glob {
             Some(glob) => pages.matching(glob)?,
@@ -267,20 +242,19 @@ impl Server {
     }
 
     /// Renders one deferred page ahead of traffic, yielding to live requests.
-    pub async fn warm(&self, page_path: &str) -> Result<Warmed, String> {
-        let path = normalize(page_path).map_err(|e| e.to_string())?;
+    pub async fn warm(&self, page_path: &str) -> Result<Warmed, WarmError> {
+        let path = normalize(page_path)?;
         let page = self
             .app
             .router
             .pages
             .find_exact(&path)
             .cloned()
-            .ok_or_else(|| format!("{page_path} is not a deferred page"))?;
-        match self.app.cache.warm(&page).await {
-            Ok(true) => Ok(Warmed::Rendered),
-            Ok(false) => Ok(Warmed::AlreadyStored),
-            Err(e) => Err(e.to_string()),
-        }
+            .ok_or_else(|| WarmError::NotDeferred(page_path.to_string()))?;
+        Ok(match self.app.cache.warm(&page).await? {
+            true => Warmed::Rendered,
+            false => Warmed::AlreadyStored,
+        })
     }
 
     /// Stops accepting, lets in-flight requests and renders finish (up to the shutdown timeout),

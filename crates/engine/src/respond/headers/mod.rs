@@ -24,7 +24,7 @@ pub mod vary;
 
 use hyper::header::HeaderMap;
 
-use crate::cache::CacheOutcome;
+use crate::cache::CacheStatus;
 use crate::site::HeaderRules;
 use cache_control::CacheControl;
 pub use cache_control::Caching;
@@ -34,7 +34,7 @@ pub use cache_control::Caching;
 pub struct Facts {
     pub caching: Caching,
     /// Set when a deferred page was involved.
-    pub cache_status: Option<CacheOutcome>,
+    pub cache_status: Option<CacheStatus>,
     /// The body was chosen by `Accept-Encoding`.
     pub negotiable: bool,
     /// A CORS preflight (`OPTIONS`).

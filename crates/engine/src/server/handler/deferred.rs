@@ -8,7 +8,7 @@ use std::sync::Arc;
 use hyper::header::{HeaderMap, HeaderValue};
 
 use crate::artifact::ArtifactKind;
-use crate::cache::CacheOutcome;
+use crate::cache::CacheStatus;
 use crate::pages::DeferredPage;
 use crate::render::RenderError;
 use crate::respond::{self, BodyMode, Caching, Entity, Reply};
@@ -37,11 +37,11 @@ pub(super) async fn serve(
             );
             (reply, outcome)
         }
-        Err(RenderError::Overloaded) => (respond::overloaded(mode), CacheOutcome::Miss),
+        Err(RenderError::Overloaded) => (respond::overloaded(mode), CacheStatus::Miss),
         // Already logged once by the render's leader.
         Err(_) => (
             respond::server_error(&app.error_pages, mode),
-            CacheOutcome::Miss,
+            CacheStatus::Miss,
         ),
     };
     reply.facts.cache_status = Some(outcome);

@@ -24,10 +24,10 @@ use hyper::header;
 use hyper::{Method, Request, Response};
 
 use super::App;
-use crate::access_log::{self, Entry};
+use crate::access_log::Entry;
 use crate::admin;
 use crate::artifact::ArtifactKind;
-use crate::cache::CacheOutcome;
+use crate::cache::CacheStatus;
 use crate::metrics::{CacheLabel, RequestLabels, RouteKind};
 use crate::respond::{self, Body, BodyMode, Reply};
 use crate::route::Route;
@@ -56,12 +56,12 @@ pub(super) async fn serve(
         route,
     ) = handle(app, req).await;
     app.headers.apply(response.headers_mut(), &facts);
-    let cache = cache_label(facts.cache_status);
+    let cache = facts.cache_status;
     let status = response.status().as_u16();
     app.metrics.record_request(RequestLabels {
         route,
         status,
-        cache,
+        cache: CacheLabel(cache),
     });
     if let (Some(log), Some((method, path))) = (&app.access_log, log_line) {
         let bytes = response
@@ -75,7 +75,7 @@ pub(super) async fn serve(
             method,
             path,
             status,
-            cache: access_log::cache_name(cache),
+            cache: cache.map(CacheStatus::as_str),
             bytes,
             duration: started.elapsed(),
         });
@@ -125,13 +125,4 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> (Reply, RouteKind) {
     };
     reply.facts.site_path = routed.path;
     (reply, route)
-}
-
-fn cache_label(outcome: Option<CacheOutcome>) -> CacheLabel {
-    match outcome {
-        Some(CacheOutcome::Hit) => CacheLabel::hit,
-        Some(CacheOutcome::Miss) => CacheLabel::miss,
-        Some(CacheOutcome::Stale) => CacheLabel::stale,
-        None => CacheLabel::none,
-    }
 }

@@ -1,12 +1,56 @@
 'use strict'
-// The one way tests start a gatsby-dsg server in a child process: `node <script> <JSON options>`
-// with a JSON-lines control channel on fd 3 (not Node's IPC channel, which Gatsby's reporter would
-// use). The script sends `{ ready, port, ... }` (or `{ error }`) first, then answers each
-// `{ cmd, id, ...args }` with `{ id, ... }` (`{ id, error }` when the command failed). Every child is
-// tracked, so that afterEach/afterAll can kill what a test left running.
+// The control channel between a test or benchmark and a gatsby-dsg server in a child process:
+// `node <script> <JSON options>`, with JSON lines on fd 3 (not Node's IPC channel, which Gatsby's
+// reporter would use). The child sends `{ ready: true, port, ... }` (or `{ error }`) first, then
+// answers each `{ cmd, id, ...args }` with `{ id, ... }` (`{ id, error }` when the command
+// failed); `close` is answered last, as the channel ends. Used by __test__/ and bench/ alike; not
+// part of the package's API.
 
 const { spawn } = require('child_process')
+const net = require('net')
 const readline = require('readline')
+
+const line = (message) => `${JSON.stringify(message)}\n`
+
+/**
+ * The child side. `start(options)` starts the server and resolves to `{ ready, commands, close }`:
+ * `ready` is added to the first message, `commands[cmd](message)` resolves to a command's reply,
+ * `close()` closes the server (and may resolve to more fields of its reply). With `exitOnClose`, the process exits once `close` is answered or
+ * the parent closes the channel (a benchmark must not leave a server behind); without it, Node
+ * must exit on its own, which the tests check.
+ */
+function serveControl(start, { exitOnClose = false } = {}) {
+  const control = new net.Socket({ fd: 3, readable: true, writable: true })
+  const send = (message) => control.write(line(message))
+  const run = async () => {
+    const { ready = {}, commands = {}, close } = await start(JSON.parse(process.argv[2]))
+    readline.createInterface({ input: control }).on('line', async (text) => {
+      const message = JSON.parse(text)
+      const { id, cmd } = message
+      if (cmd === 'close') {
+        const after = await close()
+        control.end(line({ id, closed: true, ...after }), () => exitOnClose && process.exit(0))
+        return
+      }
+      const command = commands[cmd]
+      if (!command) return send({ id, error: `unknown command ${cmd}` })
+      try {
+        send({ id, ...(await command(message)) })
+      } catch (error) {
+        send({ id, error: error.message })
+      }
+    })
+    if (exitOnClose) control.on('end', () => process.exit(0))
+    send({ ready: true, ...ready })
+  }
+  run().catch((error) => {
+    control.end(line({ error: exitOnClose ? error.stack || error.message : error.message }))
+    process.exitCode = 1
+  })
+}
+
+// The parent side. Every child is tracked, so that afterEach/afterAll can kill what a test left
+// running.
 
 const children = new Set()
 
@@ -104,4 +148,4 @@ async function killControlled() {
   )
 }
 
-module.exports = { startControlled, killControlled }
+module.exports = { serveControl, startControlled, killControlled }
