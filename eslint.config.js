@@ -31,7 +31,11 @@ module.exports = [
     },
     rules: {
       // `catch {}` and `_`-prefixed names say "deliberately unused".
-      'no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // `const { A, ...rest } = o` leaves out A on purpose.
+      'no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       'no-empty': ['error', { allowEmptyCatch: true }],
       eqeqeq: ['error', 'always', { null: 'ignore' }],
       'no-var': 'error',
@@ -45,7 +49,7 @@ module.exports = [
   },
   {
     // Code that runs in the browser (playwright's page.evaluate bodies) may use its globals.
-    files: ['__test__/browser.test.js'],
+    files: ['__test__/browser.test.js', '__test__/support/browser.js'],
     languageOptions: { globals: { ...globals.browser } },
   },
 ]

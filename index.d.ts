@@ -58,9 +58,23 @@ export declare class DsgServer {
   close(): Promise<void>
 }
 
-export interface ClientRouteInput {
-  path: string
-  matchPath: string
+export declare function defaults(): Defaults
+
+/**
+ * The default of every option, from the engine's `ServerConfig` (the one source): the CLI's help
+ * and `serve()` read them here.
+ */
+export interface Defaults {
+  host: string
+  port: number
+  memoryCacheBytes: number
+  staticCacheBytes: number
+  renderTimeoutMs: number
+  shutdownTimeoutMs: number
+  renderSlots: number
+  maxQueuedRenders: number
+  redisNamespace: string
+  redisLockTtlMs: number
 }
 
 export interface DeferPolicyOptions {
@@ -70,21 +84,6 @@ export interface DeferPolicyOptions {
   exclude?: Array<string>
 }
 
-export interface DeferredPageInput {
-  path: string
-  matchPath?: string
-}
-
-export interface HeaderInput {
-  key: string
-  value: string
-}
-
-export interface HeaderRuleInput {
-  source: string
-  headers: Array<HeaderInput>
-}
-
 export interface PurgeOptions {
   /** One page, by its path. */
   path?: string
@@ -92,15 +91,6 @@ export interface PurgeOptions {
   glob?: string
   /** Every page. */
   all?: boolean
-}
-
-export interface RedirectInput {
-  fromPath: string
-  toPath: string
-  isPermanent?: boolean
-  statusCode?: number
-  ignoreCase?: boolean
-  force?: boolean
 }
 
 /**
@@ -133,9 +123,9 @@ export interface RenderWorkerStats {
 }
 
 export interface ServerOptions {
-  /** Default `localhost`. */
+  /** Default: `defaults().host`. */
   host?: string
-  /** Default 9000; 0 picks a free port. */
+  /** Default: `defaults().port`; 0 picks a free port. */
   port?: number
   /** The site's `public/`. */
   publicDir: string
@@ -149,32 +139,32 @@ export interface ServerOptions {
    * Gatsby's compilation hash); hashed into the cache directory's name.
    */
   buildId: string
-  /** Memory cache bound for generated pages, in bytes (every encoding counted). Default 256 MiB. */
+  /** Memory cache bound for generated pages, in bytes (every encoding counted). */
   memoryCacheBytes?: number
-  /** Memory cache bound for files of `public/`, in bytes. Default 64 MiB. */
+  /** Memory cache bound for files of `public/`, in bytes. */
   staticCacheBytes?: number
-  /** Default 30 000. */
+  /** A render (page-data, then HTML) that takes longer fails with 500 and is not cached. */
   renderTimeoutMs?: number
-  /** How long `close()` waits for in-flight requests and renders. Default 10 000. */
+  /** How long `close()` waits for in-flight requests and renders. */
   shutdownTimeoutMs?: number
-  deferredPages: Array<DeferredPageInput>
+  deferredPages: Array<{ path: string; matchPath?: string }>
   /** Serve under this prefix (gatsby-config `pathPrefix`, with `--prefix-paths`). */
   pathPrefix?: string
   /** gatsby-config `trailingSlash`: `always` (Gatsby's default), `never` or `ignore`. */
   trailingSlash?: string
   /** gatsby-config `headers`. */
-  headers?: Array<HeaderRuleInput>
+  headers?: Array<{ source: string; headers: Array<{ key: string; value: string }> }>
   /** `.cache/redirects.json`, as `createRedirect` wrote it. */
-  redirects?: Array<RedirectInput>
+  redirects?: Array<{ fromPath: string; toPath: string; isPermanent?: boolean; statusCode?: number; ignoreCase?: boolean; force?: boolean }>
   /** `.cache/match-paths.json`: client-only routes of SSG pages. */
-  clientRoutes?: Array<ClientRouteInput>
+  clientRoutes?: Array<{ path: string; matchPath: string }>
   /** Lifetime of generated pages in shared caches (CDNs): `s-maxage` and `CDN-Cache-Control`. */
   sharedMaxAgeSeconds?: number
   /** Serve pages older than this `STALE` while one background render refreshes them. */
   revalidateSeconds?: number
-  /** Renders running at once. Default 8. */
+  /** Renders running at once. */
   renderSlots?: number
-  /** Renders waiting for a slot; past it, 503 with `Retry-After`. Default 1024. */
+  /** Renders waiting for a slot; past it, 503 with `Retry-After`. */
   maxQueuedRenders?: number
   /**
    * Enables `/__dsg/health`, `/__dsg/metrics` and `POST /__dsg/purge` for requests with
@@ -185,9 +175,9 @@ export interface ServerOptions {
   accessLog?: string
   /** Share generated pages with other instances through Redis (`redis://host:6379/`). */
   redisUrl?: string
-  /** Key namespace in Redis: instances of one site share it. Default `gatsby-dsg`. */
+  /** Key namespace in Redis: instances of one site share it. */
   redisNamespace?: string
-  /** TTL of a page's cluster-wide render lock, renewed while rendering. Default 10 000. */
+  /** TTL of a page's cluster-wide render lock, renewed while rendering. */
   redisLockTtlMs?: number
 }
 
@@ -206,7 +196,7 @@ export interface ServerStats {
   memoryBytes: number
   diskEntries: number
   diskBytes: number
-  /** Pages being generated (render, compression, disk write). */
+  /** Pages being generated: rendering, compressing or being stored. */
   rendersInFlight: number
   rendersQueued: number
 }

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.DeferPolicy = nativeBinding.DeferPolicy
 module.exports.DsgServer = nativeBinding.DsgServer
+module.exports.defaults = nativeBinding.defaults
 module.exports.registerRenderer = nativeBinding.registerRenderer
 module.exports.releaseFreeMemory = nativeBinding.releaseFreeMemory
 module.exports.startServer = nativeBinding.startServer

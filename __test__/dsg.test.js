@@ -7,7 +7,6 @@ const path = require('path')
 const { startServer, tempDir, EXAMPLE } = require('./support/site')
 
 const PUBLIC = path.join(EXAMPLE, 'public')
-const KOREAN = '/blog/안녕하세요/'
 const KOREAN_ENCODED = '/blog/' + encodeURIComponent('안녕하세요') + '/'
 
 let server

@@ -65,6 +65,7 @@ describe('gatsby-dsg warm', () => {
     expect(done).toEqual([...new Set(done)].sort((a, b) => a - b))
     expect(done[done.length - 1]).toBe(DEFERRED.length)
     // Plain lines, no terminal control sequences.
+    // eslint-disable-next-line no-control-regex -- ESC, the start of a terminal control sequence
     expect(warmed.stderr).not.toMatch(/\x1b\[/)
   })
 

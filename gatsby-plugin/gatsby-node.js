@@ -40,7 +40,8 @@ function loadAddon() {
     return require("..");
   } catch (err) {
     throw new Error(
-      `gatsby-dsg-plugin: cannot load the gatsby-dsg native addon (build it at the repository root first): ${err.message}`
+      `gatsby-dsg-plugin: cannot load the gatsby-dsg native addon (build it at the repository root first): ${err.message}`,
+      { cause: err }
     );
   }
 }
@@ -70,7 +71,7 @@ function validateGlob(glob) {
   try {
     createPolicy({ defer: [glob], exclude: [] });
   } catch (err) {
-    throw new Error(err.message);
+    throw new Error(err.message, { cause: err });
   }
   return glob;
 }

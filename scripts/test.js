@@ -26,7 +26,7 @@ function installSystemPackages() {
     run(apt[0], [...apt.slice(1), 'update', '-qq'], ROOT, env)
     run(apt[0], [...apt.slice(1), 'install', '-y', '-qq', ...missing], ROOT, env)
   } catch (error) {
-    throw new Error(`the tests need these Debian packages: ${missing.join(' ')} (${error.message})`)
+    throw new Error(`the tests need these Debian packages: ${missing.join(' ')} (${error.message})`, { cause: error })
   }
 }
 

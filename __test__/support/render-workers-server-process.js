@@ -14,7 +14,15 @@ const { crashWorker } = require('./render-worker-crash')
 function poolState(server) {
   const pool = server.renderWorkerPool
   if (!pool) return { pool: null }
-  return { pool: { count: pool.count, ready: pool.ready(), replaced: pool.replaced, recycled: pool.recycled, threads: pool.workers.size } }
+  return {
+    pool: {
+      count: pool.count,
+      ready: pool.ready(),
+      replaced: pool.replaced,
+      recycled: pool.recycled,
+      threads: pool.workers.size,
+    },
+  }
 }
 
 serveControl(async (options) => {

@@ -172,7 +172,7 @@ http {
     await waitForHttp(base, '/', 30_000, () => child.exitCode === null)
   } catch (error) {
     await procs.stop(child)
-    throw new Error(`nginx did not start: ${error.message}\n${output}`)
+    throw new Error(`nginx did not start: ${error.message}\n${output}`, { cause: error })
   }
   return {
     name: 'nginx',
@@ -210,7 +210,7 @@ async function startGatsbyServe(site) {
     await waitForHttp(base, '/', 120_000, () => child.exitCode === null)
   } catch (error) {
     await procs.stop(child)
-    throw new Error(`gatsby serve did not start: ${error.message}\n${output}`)
+    throw new Error(`gatsby serve did not start: ${error.message}\n${output}`, { cause: error })
   }
   return {
     name: 'gatsby serve',

@@ -16,14 +16,6 @@ const EXCLUDE_OPTION = 'exclude: ["/guides/keep-static/"]'
 // Bumped when the copy is made differently: an older build is then rebuilt.
 const LAYOUT = 2
 
-function mtime(file) {
-  try {
-    return fs.statSync(file).mtimeMs
-  } catch {
-    return 0
-  }
-}
-
 function newest(...entries) {
   let latest = 0
   const visit = (entry) => {
