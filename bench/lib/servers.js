@@ -4,10 +4,10 @@
 
 const fs = require('fs')
 const path = require('path')
-const readline = require('readline')
 const procs = require('./procs')
 const { waitForHttp } = require('./http')
 const { EXAMPLE } = require('./site')
+const { connectControl } = require('../../scripts/support/control')
 
 const HOST = '127.0.0.1'
 
@@ -38,42 +38,18 @@ async function startDsg(site, { cacheDir, memoryCacheBytes, instrument = false, 
   let output = ''
   child.stdout.on('data', (c) => (output = tail(output + c)))
   child.stderr.on('data', (c) => (output = tail(output + c)))
-  const control = child.stdio[3]
-  const replies = new Map()
-  let onFirst
-  readline.createInterface({ input: control }).on('line', (line) => {
-    const message = JSON.parse(line)
-    if (message.id && replies.has(message.id)) {
-      replies.get(message.id)(message)
-      replies.delete(message.id)
-    } else if (onFirst) {
-      onFirst(message)
-      onFirst = null
-    }
-  })
-  control.on('error', () => {})
-  let nextId = 0
+  const channel = connectControl(child, child.exited)
   const ask = (cmd) =>
-    new Promise((resolve, reject) => {
-      if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`gatsby-dsg exited: ${tail(output, 2000)}`))
-      const id = ++nextId
-      const timer = setTimeout(() => {
-        replies.delete(id)
-        reject(new Error(`gatsby-dsg did not answer "${cmd}" within 30 s`))
-      }, 30_000)
-      replies.set(id, (m) => {
-        clearTimeout(timer)
-        resolve(m)
-      })
-      control.write(`${JSON.stringify({ cmd, id })}\n`)
+    channel.call(cmd, {}, { timeoutMs: 30_000 }).catch((error) => {
+      throw new Error(`gatsby-dsg: ${error.message}: ${tail(output, 2000)}`, { cause: error })
     })
   const ready = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gatsby-dsg did not start within 120 s: ${tail(output, 2000)}`)), 120_000)
-    onFirst = (message) => {
+    channel.first.then((message) => {
       clearTimeout(timer)
       if (message.error) reject(new Error(`gatsby-dsg did not start: ${message.error}`))
       else resolve(message)
-    }
+    })
     child.once('exit', (code) => {
       clearTimeout(timer)
       reject(new Error(`gatsby-dsg exited with ${code} while starting: ${tail(output, 2000)}`))

@@ -55,6 +55,55 @@ function serveControl(start, { exitOnClose = false } = {}) {
 const children = new Set()
 
 /**
+ * The parent side of the channel of `child` (spawned with a pipe as fd 3); `exited` resolves once
+ * the child is gone. `first` resolves to the child's first message; `call(cmd, args, { timeoutMs
+ * })` resolves to the command's reply, and rejects with the child's error, when the child exits
+ * first, or after `timeoutMs` (none by default).
+ */
+function connectControl(child, exited) {
+  const control = child.stdio[3]
+  control.on('error', () => {}) // the child may be SIGKILLed with the channel open
+  const replies = new Map()
+  let onFirst
+  const first = new Promise((resolve) => (onFirst = resolve))
+  readline.createInterface({ input: control }).on('line', (text) => {
+    const message = JSON.parse(text)
+    if (message.id && replies.has(message.id)) {
+      replies.get(message.id)(message)
+      replies.delete(message.id)
+    } else if (onFirst) {
+      onFirst(message)
+      onFirst = null
+    }
+  })
+  const gone = () => child.exitCode !== null || child.signalCode !== null
+  let nextId = 0
+  const call = (cmd, args = {}, { timeoutMs } = {}) =>
+    new Promise((resolve, reject) => {
+      if (gone()) return reject(new Error(`server exited; cannot ${cmd}`))
+      const id = ++nextId
+      const timer =
+        timeoutMs &&
+        setTimeout(() => {
+          if (replies.delete(id)) reject(new Error(`server did not answer ${cmd} within ${timeoutMs / 1000} s`))
+        }, timeoutMs)
+      replies.set(id, (message) => {
+        clearTimeout(timer)
+        if (message.error) reject(new Error(message.error))
+        else resolve(message)
+      })
+      control.write(line({ ...args, cmd, id }))
+      exited.then(() => {
+        if (replies.delete(id)) {
+          clearTimeout(timer)
+          reject(new Error(`server exited before answering ${cmd}`))
+        }
+      })
+    })
+  return { first, call, gone }
+}
+
+/**
  * Starts `script` with `options`. Resolves, once the child is ready, to a handle: `child`, `pid`,
  * `base` (http://127.0.0.1:<port>), `port`, `ready` (the first message), `exited` (resolves to
  * `{ code, signal }` once the process ended and its output is read), `stdout()`, `stderr()`,
@@ -81,34 +130,9 @@ function startControlled(script, options, { nodeArgs = [], env } = {}) {
       resolve({ code, signal })
     }),
   )
-  const control = child.stdio[3]
-  control.on('error', () => {}) // the child may be SIGKILLed with the channel open
-  const replies = new Map()
-  let onFirst
-  readline.createInterface({ input: control }).on('line', (line) => {
-    const message = JSON.parse(line)
-    if (message.id && replies.has(message.id)) {
-      replies.get(message.id)(message)
-      replies.delete(message.id)
-    } else if (onFirst) {
-      onFirst(message)
-      onFirst = null
-    }
-  })
-  const gone = () => child.exitCode !== null || child.signalCode !== null
-  let nextId = 0
-  const call = (cmd, args = {}) =>
-    new Promise((resolve, reject) => {
-      if (gone()) return reject(new Error(`server exited; cannot ${cmd}`))
-      const id = ++nextId
-      replies.set(id, (message) => (message.error ? reject(new Error(message.error)) : resolve(message)))
-      control.write(`${JSON.stringify({ ...args, cmd, id })}\n`)
-      exited.then(() => {
-        if (replies.delete(id)) reject(new Error(`server exited before answering ${cmd}`))
-      })
-    })
+  const { first, call, gone } = connectControl(child, exited)
   return new Promise((resolve, reject) => {
-    onFirst = (message) => {
+    first.then((message) => {
       if (message.error) return reject(new Error(`server did not start: ${message.error}`))
       resolve({
         child,
@@ -132,7 +156,7 @@ function startControlled(script, options, { nodeArgs = [], env } = {}) {
           return exited
         },
       })
-    }
+    })
     exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}): ${stderr}`)))
   })
 }
@@ -148,4 +172,4 @@ async function killControlled() {
   )
 }
 
-module.exports = { serveControl, startControlled, killControlled }
+module.exports = { serveControl, connectControl, startControlled, killControlled }
