@@ -5,6 +5,7 @@
 const fs = require('fs')
 const path = require('path')
 const { startServer, tempDir, EXAMPLE } = require('./support/site')
+const { waitFor } = require('./support/http')
 
 const PUBLIC = path.join(EXAMPLE, 'public')
 const KOREAN_ENCODED = '/blog/' + encodeURIComponent('안녕하세요') + '/'
@@ -65,7 +66,7 @@ describe('a deferred page', () => {
     expect(pageData.renders).toBe(1)
 
     // The HTML was rendered in the background from the same data; wait until it is stored.
-    await waitFor(async () => (await server.stats()).rendersInFlight === 0)
+    await waitFor(async () => (await server.stats()).rendersInFlight === 0, { attempts: 200 })
     const html = await rendersDuring(() => server.get('/blog/post-00004/'))
     expect(html.result.status).toBe(200)
     expect(html.result.headers['x-dsg-cache']).toBe('HIT')
@@ -231,7 +232,7 @@ describe('the disk cache', () => {
     const first = await startServer({ cacheDir: dir })
     const rendered = await first.get('/blog/post-00020/')
     const renderedData = await first.get('/page-data/blog/post-00020/page-data.json')
-    await waitFor(async () => (await first.stats()).rendersInFlight === 0)
+    await waitFor(async () => (await first.stats()).rendersInFlight === 0, { attempts: 200 })
     await first.close()
 
     const second = await startServer({ cacheDir: dir })
@@ -259,11 +260,3 @@ describe('the process', () => {
     expect(code).toBe(0)
   })
 })
-
-async function waitFor(condition, { attempts = 200, intervalMs = 25 } = {}) {
-  for (let i = 0; i < attempts; i++) {
-    if (await condition()) return
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
-  throw new Error('condition not met')
-}

@@ -1,6 +1,6 @@
 'use strict'
 // For the operations tests: a server process with the whole server handle (support/
-// ops-server-process.js), HTTP with connection-level outcomes, Prometheus text, bounded polls.
+// server-process.js), HTTP with connection-level outcomes, Prometheus text, bounded polls.
 
 const fs = require('fs')
 const http = require('http')
@@ -18,7 +18,7 @@ async function startOpsServer(options = {}, { env = {} } = {}) {
   // No admin token from the environment unless the test gives one.
   const { GATSBY_DSG_ADMIN_TOKEN, ...inherited } = process.env
   const server = await startControlled(
-    path.join(__dirname, 'ops-server-process.js'),
+    path.join(__dirname, 'server-process.js'),
     { root: EXAMPLE, host: '127.0.0.1', port: 0, ...options },
     { env: { ...inherited, ...env } },
   )
