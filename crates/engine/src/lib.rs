@@ -18,6 +18,7 @@ pub mod cache;
 pub mod config;
 pub mod content;
 pub mod error;
+pub mod functions;
 pub mod metrics;
 pub mod pages;
 pub mod path;

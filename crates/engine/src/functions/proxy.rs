@@ -1,0 +1,345 @@
+//! Forwarding a function request to the functions process, with the body limit and the timeout.
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::routes::{FunctionRoutes, FunctionSpec};
+
+/// What the functions are started with.
+#[derive(Clone, Debug)]
+pub struct FunctionsConfig {
+    pub functions: Vec<FunctionSpec>,
+    /// The unix sockets of the functions processes; requests go to them in turn.
+    pub sockets: Vec<PathBuf>,
+    /// A function that has not sent its status and headers within this is answered 504.
+    pub timeout: Duration,
+    /// The largest request body any function receives, whatever its content type (multipart
+    /// uploads and types no body-parser of the function reads have no limit of their own).
+    pub max_body_bytes: u64,
+}
+
+impl FunctionsConfig {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+}
+
+/// A response body: the engine's own, or the function's, streamed.
+pub type ProxyBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Connects to one unix socket, whatever the URI says.
+#[derive(Clone)]
+struct UnixConnector(Arc<PathBuf>);
+
+impl tower_service::Service<Uri> for UnixConnector {
+    type Response = TokioIo<tokio::net::UnixStream>;
+    type Error = std::io::Error;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = std::io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Uri) -> Self::Future {
+        let path = Arc::clone(&self.0);
+        Box::pin(async move { Ok(TokioIo::new(tokio::net::UnixStream::connect(&*path).await?)) })
+    }
+}
+
+type UpstreamClient = Client<UnixConnector, LimitedBody>;
+
+pub struct FunctionsProxy {
+    pub routes: FunctionRoutes,
+    clients: Vec<UpstreamClient>,
+    next: AtomicUsize,
+    timeout: Duration,
+    max_body_bytes: u64,
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded either way.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+impl FunctionsProxy {
+    pub fn new(config: &FunctionsConfig) -> FunctionsProxy {
+        let clients = config
+            .sockets
+            .iter()
+            .map(|socket| {
+                Client::builder(TokioExecutor::new())
+                    // Shorter than the functions process's keep-alive (65 s): the engine never
+                    // reuses a connection Node is closing.
+                    .pool_idle_timeout(Duration::from_secs(30))
+                    .build(UnixConnector(Arc::new(socket.clone())))
+            })
+            .collect();
+        FunctionsProxy {
+            routes: FunctionRoutes::new(&config.functions),
+            clients,
+            next: AtomicUsize::new(0),
+            timeout: config.timeout,
+            max_body_bytes: config.max_body_bytes,
+        }
+    }
+
+    /// The function of `fragment` (the decoded path after `/api/`), if the site has one.
+    pub fn has_function(&self, fragment: &str) -> bool {
+        !self.clients.is_empty() && self.routes.find(fragment).is_some()
+    }
+
+    /// Forwards `req` to the function of `fragment` as `upstream_path` (`/api/…?query`, without
+    /// the site's path prefix), and streams its answer back.
+    pub async fn forward(
+        &self,
+        req: Request<Incoming>,
+        fragment: &str,
+        upstream_path: &str,
+        remote: std::net::SocketAddr,
+    ) -> Response<ProxyBody> {
+        let Some(function) = self.routes.find(fragment) else {
+            return plain(StatusCode::NOT_FOUND, "Not Found".into());
+        };
+        let (parts, body) = req.into_parts();
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let limit = function
+            .body_limit(content_type)
+            .map_or(self.max_body_bytes, |l| l.min(self.max_body_bytes));
+        let too_large = || {
+            let mut res = plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "Request body too large: /api/{} accepts at most {limit} bytes of this content type\n",
+                    function.route
+                ),
+            );
+            // The rest of the body is never read.
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            res
+        };
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return too_large();
+        }
+
+        let uri: Uri = match format!("http://functions{upstream_path}").parse() {
+            Ok(uri) => uri,
+            Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request\n".into()),
+        };
+        let mut upstream = Request::builder()
+            .method(parts.method.clone())
+            .uri(uri)
+            .version(hyper::Version::HTTP_11);
+        let headers = upstream.headers_mut().expect("a valid request builder");
+        copy_end_to_end(&parts.headers, headers);
+        forwarded_headers(&parts.headers, headers, remote);
+        let exceeded = Arc::new(AtomicBool::new(false));
+        let upstream = match upstream.body(LimitedBody {
+            inner: body,
+            seen: 0,
+            limit,
+            exceeded: Arc::clone(&exceeded),
+        }) {
+            Ok(upstream) => upstream,
+            Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request\n".into()),
+        };
+
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        let sent = tokio::time::timeout(self.timeout, self.clients[index].request(upstream)).await;
+        match sent {
+            Ok(Ok(res)) => {
+                let (mut parts, body) = res.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, body.map_err(Into::into).boxed())
+            }
+            Ok(Err(_)) if exceeded.load(Ordering::Relaxed) => too_large(),
+            Ok(Err(error)) => {
+                eprintln!(
+                    "gatsby-dsg: function /api/{} failed: the functions process {}",
+                    function.route,
+                    describe_error(&error)
+                );
+                plain(
+                    StatusCode::BAD_GATEWAY,
+                    format!("The function /api/{} did not answer\n", function.route),
+                )
+            }
+            Err(_) => {
+                eprintln!(
+                    "gatsby-dsg: function /api/{} timed out after {} s",
+                    function.route,
+                    self.timeout.as_secs_f64()
+                );
+                plain(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!(
+                        "The function /api/{} did not answer within {} s\n",
+                        function.route,
+                        self.timeout.as_secs_f64()
+                    ),
+                )
+            }
+        }
+    }
+}
+
+fn describe_error(error: &hyper_util::client::legacy::Error) -> String {
+    if error.is_connect() {
+        "is not running (restarting?)".into()
+    } else {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            message = format!("{message}: {cause}");
+            source = cause.source();
+        }
+        format!("closed the connection ({message})")
+    }
+}
+
+/// A short plain-text answer of the engine itself.
+pub fn plain(status: StatusCode, message: String) -> Response<ProxyBody> {
+    let mut res = Response::new(
+        Full::new(Bytes::from(message))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The headers named in `Connection` are hop-by-hop too.
+fn connection_tokens(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect()
+}
+
+fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
+    let named = connection_tokens(from);
+    for (name, value) in from {
+        if HOP_BY_HOP.contains(&name.as_str()) || named.contains(name) {
+            continue;
+        }
+        to.append(name.clone(), value.clone());
+    }
+}
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in connection_tokens(headers) {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// As a reverse proxy does: the functions process sees the client's address, scheme and host.
+fn forwarded_headers(from: &HeaderMap, to: &mut HeaderMap, remote: std::net::SocketAddr) {
+    let client = remote.ip().to_string();
+    let chain = match from.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(earlier) => format!("{earlier}, {client}"),
+        None => client,
+    };
+    if let Ok(value) = HeaderValue::from_str(&chain) {
+        to.insert("x-forwarded-for", value);
+    }
+    if !from.contains_key("x-forwarded-proto") {
+        to.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    }
+    if let (false, Some(host)) = (
+        from.contains_key("x-forwarded-host"),
+        from.get(header::HOST),
+    ) {
+        to.insert("x-forwarded-host", host.clone());
+    }
+}
+
+/// The request body, streamed to the function, failing once more than `limit` bytes came.
+pub struct LimitedBody {
+    inner: Incoming,
+    seen: u64,
+    limit: u64,
+    exceeded: Arc<AtomicBool>,
+}
+
+#[derive(Debug)]
+struct BodyTooLarge;
+
+impl std::fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request body over the function's limit")
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
+
+impl Body for LimitedBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.seen += data.len() as u64;
+                    if self.seen > self.limit {
+                        self.exceeded.store(true, Ordering::Relaxed);
+                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge))));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            other => other.map(|o| o.map(|r| r.map_err(Into::into))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
