@@ -176,4 +176,10 @@ exports.onPostBuild = ({ getNodesByType, reporter, store }) => {
     `gatsby-dsg: deferred ${manifest.pages.length} of ${sitePages.length} pages ` +
       `(${stats.deferredByPlugin} by path globs)`
   );
+  // Gatsby Functions (src/api/**) are compiled by Gatsby itself into .cache/functions/, which
+  // the server reads; the build only says how many it will serve.
+  const functions = store.getState().functions || [];
+  if (functions.length > 0) {
+    reporter.info(`gatsby-dsg: will serve ${functions.length} Gatsby Functions under /api/`);
+  }
 };

@@ -124,6 +124,16 @@ function program() {
         .default(DEFAULTS.maxQueuedRenders),
     )
     .addOption(
+      new Option('--function-timeout <seconds>', 'answer 504 for a Gatsby Function that has not started its response by then')
+        .argParser(seconds)
+        .default(DEFAULTS.functionTimeoutMs, String(DEFAULTS.functionTimeoutMs / 1000)),
+    )
+    .addOption(
+      new Option('--function-max-body <size>', "largest request body a Gatsby Function receives (its config's body-parser limits apply below it)")
+        .argParser(size)
+        .default(DEFAULTS.functionMaxBodyBytes, parseBytes.format(DEFAULTS.functionMaxBodyBytes)),
+    )
+    .addOption(
       new Option('--admin-token <token>', 'enable /__dsg/health, /__dsg/metrics and POST /__dsg/purge for this bearer token')
         // No `.env()`: serve() reads the variable, for the CLI and the JS API alike.
         .default(null, `$${ADMIN_TOKEN_ENV}, else none: /__dsg/ is a 404`),
@@ -153,6 +163,8 @@ function program() {
             cdnMaxAge: opts.cdnMaxAge ?? undefined,
             revalidate: opts.revalidate ?? undefined,
             maxQueuedRenders: opts.maxQueuedRenders,
+            functionTimeoutMs: opts.functionTimeout,
+            functionMaxBodyBytes: opts.functionMaxBody,
             adminToken: opts.adminToken ?? undefined,
             accessLog: opts.accessLog ? opts.logFormat : undefined,
             redis: opts.redis ?? undefined,

@@ -6,6 +6,7 @@ const { startServer, defaults } = require('..')
 const { readSite } = require('./site')
 const { loadEngines, createRenderer } = require('./gatsby-engines')
 const { RenderWorkers, defaultWorkerCount } = require('./render-workers')
+const { FunctionsProcess, readFunctions } = require('./functions')
 
 /** The environment variable an admin token is read from when none is given. */
 const ADMIN_TOKEN_ENV = 'GATSBY_DSG_ADMIN_TOKEN'
@@ -30,35 +31,16 @@ async function serve(options = {}) {
   // With render workers, the engines run in worker threads; with 0, in this thread.
   const workerCount = deferred ? (settings.renderWorkers ?? defaultWorkerCount()) : 0
   const render = deferred && workerCount === 0 ? createRenderer(loadEngines(site.root)) : undefined
-  const server = await startServer(
-    {
-      host: settings.host,
-      port: settings.port,
-      publicDir: site.publicDir,
-      cacheDir: settings.cacheDir === false ? undefined : path.resolve(site.root, settings.cacheDir),
-      buildId: site.buildId,
-      memoryCacheBytes: settings.memoryCacheBytes,
-      staticCacheBytes: settings.staticCacheBytes,
-      renderTimeoutMs: settings.renderTimeoutMs,
-      deferredPages: site.deferredPages,
-      // As `gatsby serve`: the site is under its pathPrefix only with --prefix-paths.
-      pathPrefix: settings.prefixPaths && site.options.pathPrefix ? site.options.pathPrefix : undefined,
-      trailingSlash: site.options.trailingSlash,
-      headers: site.options.headers,
-      redirects: site.options.redirects,
-      clientRoutes: site.options.clientRoutes,
-      sharedMaxAgeSeconds: settings.cdnMaxAge,
-      revalidateSeconds: settings.revalidate,
-      renderSlots: settings.renderSlots,
-      maxQueuedRenders: settings.maxQueuedRenders,
-      adminToken: settings.adminToken || process.env[ADMIN_TOKEN_ENV] || undefined,
-      accessLog: settings.accessLog,
-      redisUrl: settings.redis,
-      redisNamespace: settings.redisNamespace,
-      redisLockTtlMs: settings.redisLockTtlMs,
-    },
-    render,
-  )
+  // Gatsby Functions run in a child process of their own (lib/functions/index.js says why).
+  const functions = readFunctions(site.root).length > 0 ? new FunctionsProcess({ root: site.root, timeoutMs: settings.functionTimeoutMs }) : null
+  const functionRoutes = functions ? await functions.start() : []
+  let server
+  try {
+    server = await startServer(engineOptions(site, settings, functions, functionRoutes), render)
+  } catch (error) {
+    if (functions) await functions.close()
+    throw error
+  }
   let workers
   if (workerCount > 0) {
     workers = new RenderWorkers(server, {
@@ -71,10 +53,49 @@ async function serve(options = {}) {
       await workers.start()
     } catch (error) {
       await server.close()
+      if (functions) await functions.close()
       throw error
     }
   }
-  return new Server(server, workers)
+  return new Server(server, workers, functions)
+}
+
+/** What the Rust engine is started with. */
+function engineOptions(site, settings, functions, functionRoutes) {
+  return {
+    host: settings.host,
+    port: settings.port,
+    publicDir: site.publicDir,
+    cacheDir: settings.cacheDir === false ? undefined : path.resolve(site.root, settings.cacheDir),
+    buildId: site.buildId,
+    memoryCacheBytes: settings.memoryCacheBytes,
+    staticCacheBytes: settings.staticCacheBytes,
+    renderTimeoutMs: settings.renderTimeoutMs,
+    deferredPages: site.deferredPages,
+    // As `gatsby serve`: the site is under its pathPrefix only with --prefix-paths.
+    pathPrefix: settings.prefixPaths && site.options.pathPrefix ? site.options.pathPrefix : undefined,
+    trailingSlash: site.options.trailingSlash,
+    headers: site.options.headers,
+    redirects: site.options.redirects,
+    clientRoutes: site.options.clientRoutes,
+    sharedMaxAgeSeconds: settings.cdnMaxAge,
+    revalidateSeconds: settings.revalidate,
+    renderSlots: settings.renderSlots,
+    maxQueuedRenders: settings.maxQueuedRenders,
+    adminToken: settings.adminToken || process.env[ADMIN_TOKEN_ENV] || undefined,
+    accessLog: settings.accessLog,
+    redisUrl: settings.redis,
+    redisNamespace: settings.redisNamespace,
+    redisLockTtlMs: settings.redisLockTtlMs,
+    functions: functions
+      ? {
+          sockets: [functions.socketPath],
+          routes: functionRoutes.map((r) => ({ functionRoute: r.functionRoute, matchPath: r.matchPath ?? undefined, bodyLimits: r.bodyLimits })),
+          timeoutMs: settings.functionTimeoutMs,
+          maxBodyBytes: settings.functionMaxBodyBytes,
+        }
+      : undefined,
+  }
 }
 
 /**
@@ -85,11 +106,13 @@ async function serve(options = {}) {
 class Server {
   #native
   #workers
+  #functions
   #keepAlive
 
-  constructor(native, workers) {
+  constructor(native, workers, functions) {
     this.#native = native
     this.#workers = workers
+    this.#functions = functions
     this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1)
   }
 
@@ -103,6 +126,11 @@ class Server {
 
   get serverId() {
     return this.#native.serverId
+  }
+
+  /** The child process running the site's Gatsby Functions; undefined when it has none. */
+  get functionsProcess() {
+    return this.#functions
   }
 
   /** The render worker threads; undefined when renders run in this thread or nothing is deferred. */
@@ -148,6 +176,7 @@ class Server {
 
   async close() {
     await this.#native.close()
+    if (this.#functions) await this.#functions.close()
     if (this.#workers) await this.#workers.close()
     clearInterval(this.#keepAlive)
   }
@@ -157,14 +186,15 @@ class Server {
 function describe(server, host) {
   const s = server.summary()
   const url = `http://${host}:${server.port}${s.pathPrefix || ''}/`
+  const fns = s.functions > 0 ? `, ${s.functions} functions under ${s.pathPrefix || ''}/api/` : ''
   if (s.deferredPages === 0) {
-    return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)`
+    return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)${fns}`
   }
   const pool = server.renderWorkerPool
   const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready` : ''
   return (
     `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, ${s.deferredPages} deferred pages ` +
-    `(${s.generatedPages} already generated)${workers}`
+    `(${s.generatedPages} already generated)${workers}${fns}`
   )
 }
 

@@ -5,17 +5,20 @@
 const http = require('http')
 const zlib = require('zlib')
 
-/** One request, the path sent exactly as given; resolves to `{ status, headers, body: Buffer }`. */
-function request(base, rawPath, { method = 'GET', headers = {} } = {}) {
+/**
+ * One request, the path sent exactly as given, with an optional `body` (string or Buffer);
+ * resolves to `{ status, headers, body: Buffer, chunks }` (`chunks`: the body as it arrived).
+ */
+function request(base, rawPath, { method = 'GET', headers = {}, body } = {}) {
   const { hostname, port } = new URL(base)
   return new Promise((resolve, reject) => {
     const req = http.request({ hostname, port, path: rawPath, method, headers, agent: false }, (res) => {
       const chunks = []
       res.on('data', (c) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), chunks }))
     })
     req.on('error', reject)
-    req.end()
+    req.end(body)
   })
 }
 

@@ -20,6 +20,8 @@ const { readFunctions } = require('./manifest')
 const PROCESS = path.join(__dirname, 'process.js')
 const HEARTBEAT_MS = 1000
 const RESTART_DELAY_MS = 1000
+// Loading every compiled function (each a ~1.4 MB webpack bundle) took 6-8 s on a loaded 2-core machine.
+const START_TIMEOUT_MS = 120_000
 
 const log = (line) => process.stderr.write(`gatsby-dsg: ${line}\n`)
 
@@ -60,6 +62,12 @@ class FunctionsProcess {
       let ready = false
       let lastPong = Date.now()
       let ping = 0
+      const startTimer = setTimeout(() => {
+        if (ready) return
+        child.kill('SIGKILL')
+        reject(new Error(`the functions process did not start within ${START_TIMEOUT_MS / 1000} s`))
+      }, START_TIMEOUT_MS)
+      startTimer.unref()
       const heartbeat = setInterval(() => {
         if (!ready) return
         if (Date.now() - lastPong > this.timeoutMs) {
@@ -74,6 +82,7 @@ class FunctionsProcess {
         if (message.type === 'pong') lastPong = Date.now()
         if (message.type === 'ready') {
           ready = true
+          clearTimeout(startTimer)
           lastPong = Date.now()
           resolve(message.routes)
         }
@@ -83,6 +92,7 @@ class FunctionsProcess {
       })
       child.on('exit', (code, signal) => {
         clearInterval(heartbeat)
+        clearTimeout(startTimer)
         if (this.child === child) this.child = null
         if (!ready) {
           reject(new Error(`the functions process exited before it was ready (${signal || `exit code ${code}`})`))
