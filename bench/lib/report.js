@@ -141,6 +141,9 @@ function rows(results, opts, pages) {
     out.push(compressionRow('7b', '`Accept-Encoding: br, gzip`, static SSG page HTML — body bytes as sent · req/s', s['7b']))
   }
   if (results.scaling) out.push(require('./render-scaling').row(results.scaling, opts))
+  if (s && s['9']) {
+    out.push(throughputRow('9', `Gatsby Function answering JSON \`${s['9'].url}\` — req/s · p50 / p99`, s['9']))
+  }
   return out
 }
 
@@ -152,6 +155,7 @@ function legend(opts, pages, results) {
   const fr = results.first
   return [
     `- Servers, all on 127.0.0.1 and the same \`public/\`: **gatsby-dsg** (\`lib/serve.js\` in its own Node process, a fresh empty cache directory for rows 3–6), **nginx** (Debian's; \`worker_processes ${opts.workers}\` = gatsby-dsg's worker threads, sendfile on, access log off; requests that \`public/\` cannot answer fall back to gatsby-dsg's cache directory, so in rows 2 and 7a it serves the files gatsby-dsg generated, as a CDN synced with that directory would), **gatsby serve** (\`gatsby serve\`, which re-runs the query and the render of a deferred page on every request), and Gatsby's **engine in-process** (\`getData\` + \`renderPageData\` + \`JSON.stringify\` + \`renderHTML\` called directly in a separate Node process, template warmed first: the least a first request can cost).`,
+    `- Row 9: as rows 1 and 2, gatsby-dsg and gatsby serve only: a Gatsby Function (\`example/src/api/hello.js\`, \`res.json\` of the query). gatsby serve runs it inside its Express app; gatsby-dsg routes it in Rust and forwards it over a unix socket to its functions process (Express and Gatsby's middleware chain).`,
     `- Rows 1, 2, 7: wrk, ${opts.connections} connections, ${opts.threads} threads, ${opts.warmup} s warm-up (discarded) then ${opts.duration} s, servers interleaved (gatsby-dsg, nginx, gatsby serve)${opts.rounds > 1 ? `, ${opts.rounds} rounds, the run with the median req/s is shown` : ''}. Cells: req/s · p50 / p99 latency. Ratios compare req/s (above 1× = gatsby-dsg serves more).`,
     `- Row 3: Node's HTTP client on one keep-alive connection asks ${fr ? fr.pages : opts.firstRequests} distinct never-generated deferred pages (\`/blog/post-…\`, same template) one after another, after one request that warms the template; gatsby serve gets the same list; the engine is timed on the same list.`,
     `- Row 4: ${opts.stampede} requests of one never-generated page sent at once, one connection each; renders = the server's own count of calls into Gatsby's engine (\`stats().renders\`).`,

@@ -132,7 +132,7 @@ async function throughput(ctx, servers, target) {
     ['dsg', servers.dsg],
     ['nginx', servers.nginx],
     ['gatsby', servers.gatsby],
-  ]
+  ].filter(([key]) => !target.servers || target.servers.includes(key))
   const headers = target.headers || {}
   const result = { id: target.id, url: target.url, headers, servers: {} }
   // One plain request first: status, encoding and body size as sent.
@@ -185,6 +185,8 @@ async function steadyState(ctx) {
     { id: '2b', url: pages.generatedData, expectHit: true },
     { id: '7a', url: pages.generated, headers: ENCODINGS, expectHit: true },
     { id: '7b', url: pages.static, headers: ENCODINGS },
+    // A Gatsby Function answering JSON (example/src/api/hello.js); nginx has none.
+    { id: '9', url: '/api/hello?from=bench', servers: ['dsg', 'gatsby'] },
   ].filter((t) => ctx.opts.only.has(Number(t.id[0])))
   ctx.log('measurements 1, 2, 7: starting gatsby-dsg and nginx, generating the deferred page')
   const servers = await startWarmServers(ctx)
