@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::access_log::LogFormat;
 use crate::build_id::BuildId;
+use crate::functions::FunctionsConfig;
 use crate::pages::DeferredPageSpec;
 use crate::site::SiteOptions;
 
@@ -54,6 +55,8 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     pub deferred_pages: Vec<DeferredPageSpec>,
     pub site: SiteOptions,
+    /// Gatsby Functions, forwarded to the functions process; `None`: the site has none.
+    pub functions: Option<FunctionsConfig>,
 }
 
 /// The defaults of every option: the one source (the binding hands them to JS as `defaults()`,
@@ -87,6 +90,7 @@ impl ServerConfig {
             shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
             deferred_pages: Vec::new(),
             site: SiteOptions::default(),
+            functions: None,
         }
     }
 }

@@ -25,6 +25,7 @@ pub enum RouteKind {
     bad_request,
     method_not_allowed,
     admin,
+    function,
 }
 
 /// The `cache` label: the response's [`CacheStatus`], `none` for responses no deferred page was

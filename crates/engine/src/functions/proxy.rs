@@ -8,8 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri};
@@ -36,8 +35,43 @@ impl FunctionsConfig {
     pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
 }
 
-/// A response body: the engine's own, or the function's, streamed.
-pub type ProxyBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+/// The body of a function route's response: the function's, streamed, or the engine's own
+/// (413, 502, 504).
+pub enum ProxyBody {
+    Upstream(Incoming),
+    Engine(Full<Bytes>),
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
+            ProxyBody::Engine(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|r| r.map_err(|never| match never {}))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Upstream(body) => body.is_end_stream(),
+            ProxyBody::Engine(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ProxyBody::Upstream(body) => body.size_hint(),
+            ProxyBody::Engine(body) => body.size_hint(),
+        }
+    }
+}
 
 /// Connects to one unix socket, whatever the URI says.
 #[derive(Clone)]
@@ -67,6 +101,20 @@ pub struct FunctionsProxy {
     next: AtomicUsize,
     timeout: Duration,
     max_body_bytes: u64,
+}
+
+/// What a request path is for the functions.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ApiRoute {
+    /// Under `/api/`, naming a function: forward it as `upstream_path` (`/api/…`, the prefix
+    /// removed, still percent-encoded as sent).
+    Function {
+        fragment: String,
+        upstream_path: String,
+    },
+    /// Under `/api/` but no function has that route.
+    NoFunction,
+    NotApi,
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded either way.
@@ -103,13 +151,32 @@ impl FunctionsProxy {
         }
     }
 
-    /// The function of `fragment` (the decoded path after `/api/`), if the site has one.
-    pub fn has_function(&self, fragment: &str) -> bool {
-        !self.clients.is_empty() && self.routes.find(fragment).is_some()
+    /// What `raw_path` (the request's path, still percent-encoded) is for the functions: as
+    /// `gatsby serve` mounts them, `/api/*` at the root and under the site's path prefix.
+    pub fn route(&self, raw_path: &str, path_prefix: Option<&str>) -> ApiRoute {
+        let under_prefix = path_prefix
+            .and_then(|prefix| raw_path.strip_prefix(prefix))
+            .filter(|rest| rest.starts_with("/api/"));
+        let Some(rest) = under_prefix
+            .or(Some(raw_path))
+            .and_then(|p| p.strip_prefix("/api/"))
+        else {
+            return ApiRoute::NotApi;
+        };
+        let Ok(fragment) = percent_encoding::percent_decode_str(rest).decode_utf8() else {
+            return ApiRoute::NotApi;
+        };
+        if self.clients.is_empty() || self.routes.find(&fragment).is_none() {
+            return ApiRoute::NoFunction;
+        }
+        ApiRoute::Function {
+            fragment: fragment.into_owned(),
+            upstream_path: format!("/api/{rest}"),
+        }
     }
 
-    /// Forwards `req` to the function of `fragment` as `upstream_path` (`/api/…?query`, without
-    /// the site's path prefix), and streams its answer back.
+    /// Forwards `req` to the function of `fragment` as `upstream_path` (`/api/…`, without the
+    /// site's path prefix; the query is added here), and streams its answer back.
     pub async fn forward(
         &self,
         req: Request<Incoming>,
@@ -149,7 +216,8 @@ impl FunctionsProxy {
             return too_large();
         }
 
-        let uri: Uri = match format!("http://functions{upstream_path}").parse() {
+        let query = parts.uri.query().map_or(String::new(), |q| format!("?{q}"));
+        let uri: Uri = match format!("http://functions{upstream_path}{query}").parse() {
             Ok(uri) => uri,
             Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request\n".into()),
         };
@@ -177,7 +245,7 @@ impl FunctionsProxy {
             Ok(Ok(res)) => {
                 let (mut parts, body) = res.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
-                Response::from_parts(parts, body.map_err(Into::into).boxed())
+                Response::from_parts(parts, ProxyBody::Upstream(body))
             }
             Ok(Err(_)) if exceeded.load(Ordering::Relaxed) => too_large(),
             Ok(Err(error)) => {
@@ -226,11 +294,7 @@ fn describe_error(error: &hyper_util::client::legacy::Error) -> String {
 
 /// A short plain-text answer of the engine itself.
 pub fn plain(status: StatusCode, message: String) -> Response<ProxyBody> {
-    let mut res = Response::new(
-        Full::new(Bytes::from(message))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
+    let mut res = Response::new(ProxyBody::Engine(Full::new(Bytes::from(message))));
     *res.status_mut() = status;
     res.headers_mut().insert(
         header::CONTENT_TYPE,
