@@ -101,6 +101,7 @@ describe('serve on the example site', () => {
     const port = Number(match[1])
     expect(port).toBeGreaterThan(0)
     expect(line).toContain(`${staticPages} static pages, ${deferredPages} deferred pages (0 already generated)`)
+    expect(line).toMatch(/, 12 functions under \/api\/$/)
 
     const res = await get(`http://127.0.0.1:${port}/blog/post-00002/`)
     expect(res.status).toBe(200)

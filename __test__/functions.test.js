@@ -254,3 +254,39 @@ describe('limits and failures', () => {
     expect(json(again).hello).toBe('world')
   })
 })
+
+describe('the functions manifest', () => {
+  const fs = require('fs')
+  const path = require('path')
+  const { readFunctions } = require('../lib/functions')
+
+  test('a site served from another directory than it was built in finds its compiled functions by their relative path', () => {
+    const site = tempDir('gatsby-dsg-functions-moved-')
+    const dir = path.join(site, '.cache', 'functions', 'users')
+    fs.mkdirSync(dir, { recursive: true })
+    fs.writeFileSync(path.join(dir, '[id].js'), 'exports.default = (req, res) => res.end()')
+    const entry = {
+      functionRoute: 'users/[id]',
+      matchPath: 'users/:id',
+      relativeCompiledFilePath: 'users/[id].js',
+      absoluteCompiledFilePath: '/the/build/machine/.cache/functions/users/[id].js',
+      functionId: 'users-id-js',
+    }
+    fs.writeFileSync(path.join(site, '.cache', 'functions', 'manifest.json'), JSON.stringify([entry]))
+    const [fn] = readFunctions(site)
+    expect(fn.compiledFile).toBe(path.join(dir, '[id].js'))
+    expect(fn.entry.absoluteCompiledFilePath).toBe(fn.compiledFile)
+    expect(fn.matchPath).toBe('users/:id')
+  })
+
+  test('a missing compiled file is one clear error naming the function', () => {
+    const site = tempDir('gatsby-dsg-functions-missing-')
+    fs.mkdirSync(path.join(site, '.cache', 'functions'), { recursive: true })
+    fs.writeFileSync(path.join(site, '.cache', 'functions', 'manifest.json'), JSON.stringify([{ functionRoute: 'gone', relativeCompiledFilePath: 'gone.js' }]))
+    expect(() => readFunctions(site)).toThrow(/compiled file of function \/api\/gone is missing .*run `gatsby build` again/)
+  })
+
+  test('a site without functions has none', () => {
+    expect(readFunctions(tempDir('gatsby-dsg-functions-none-'))).toEqual([])
+  })
+})

@@ -127,6 +127,18 @@ describe('a site built with --prefix-paths and trailingSlash "never"', () => {
     expect(app.headers['x-dsg-cache']).toBeDefined()
   })
 
+  test('Gatsby Functions answer under the prefix and at the root, as gatsby serve mounts them', async () => {
+    expect(server.summary.functions).toBeGreaterThan(0)
+    for (const base of [PREFIX, '']) {
+      const res = await get(`${base}/api/users/42?x=1`)
+      expect(res.status).toBe(200)
+      expect(JSON.parse(res.body.toString())).toEqual({ route: 'users/[id]', params: { id: '42' } })
+    }
+    const posted = await get(`${PREFIX}/api/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
+    expect(JSON.parse(posted.body.toString()).body).toEqual({ a: 1 })
+    expect((await get(`${PREFIX}/api/nope`)).status).toBe(404)
+  })
+
   test('a client-only route asked with a trailing slash redirects to it without (as gatsby serve does)', async () => {
     const res = await get(`${PREFIX}/account/settings/`)
     expect(res.status).toBe(301)
