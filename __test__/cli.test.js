@@ -76,6 +76,8 @@ describe('help', () => {
     )
     expect(entryOf('--cache-size')).toMatch(/\(default: 256MB\)$/)
     expect(entryOf('--render-timeout')).toMatch(/\(default: 30\)$/)
+    expect(entryOf('--function-timeout')).toMatch(/\(default: 30\)$/)
+    expect(entryOf('--function-max-body')).toMatch(/\(default: 32MB\)$/)
   })
 
   test('`--help` lists the serve command', async () => {

@@ -64,6 +64,17 @@ export interface ServeOptions {
   redisNamespace?: string
   /** TTL of a page's cluster-wide render lock in ms, renewed while rendering. Default `DEFAULTS.redisLockTtlMs`. */
   redisLockTtlMs?: number
+  /**
+   * A Gatsby Function that has not started its response within this many ms is answered 504
+   * (`--function-timeout`, in seconds there); a function blocking the functions process's event
+   * loop this long gets that process replaced. Default `DEFAULTS.functionTimeoutMs`.
+   */
+  functionTimeoutMs?: number
+  /**
+   * The largest request body any Gatsby Function receives, in bytes (`--function-max-body`);
+   * the body-parser limits of a function's `config` apply below it. Default `DEFAULTS.functionMaxBodyBytes`.
+   */
+  functionMaxBodyBytes?: number
 }
 
 /** The render worker threads of a server started with `renderWorkers` above 0. */
@@ -82,6 +93,8 @@ export interface RenderWorkerPool {
 export type Server = DsgServer & {
   /** Present when the site has deferred pages and renders run in worker threads. */
   readonly renderWorkerPool?: RenderWorkerPool
+  /** Present when the site has Gatsby Functions: the child process running them. */
+  readonly functionsProcess?: { readonly socketPath: string; readonly restarts: number }
 }
 
 /** The defaults `serve()` and the CLI use: the engine's (the addon's `defaults()`), and these two. */
@@ -99,5 +112,5 @@ export declare const ADMIN_TOKEN_ENV: 'GATSBY_DSG_ADMIN_TOKEN'
  */
 export declare function serve(options?: ServeOptions): Promise<Server>
 
-/** The CLI's one start-up line: the URL and how many static, deferred and generated pages there are. */
+/** The CLI's one start-up line: the URL and how many static, deferred and generated pages and functions there are. */
 export declare function describe(server: DsgServer, host: string): string
