@@ -407,3 +407,219 @@ impl Body for LimitedBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::functions::routes::BodyLimitSpec;
+    use http_body_util::BodyExt;
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use std::convert::Infallible;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn config(socket: PathBuf, timeout: Duration) -> FunctionsConfig {
+        FunctionsConfig {
+            functions: vec![
+                FunctionSpec {
+                    function_route: "echo".into(),
+                    match_path: None,
+                    body_limits: vec![BodyLimitSpec {
+                        media_type: "application/json".into(),
+                        limit: 16,
+                    }],
+                },
+                FunctionSpec {
+                    function_route: "hang".into(),
+                    match_path: None,
+                    body_limits: vec![],
+                },
+            ],
+            sockets: vec![socket],
+            timeout,
+            max_body_bytes: 64,
+        }
+    }
+
+    /// A stand-in for the functions process: `/api/echo` answers with the path it was asked
+    /// and the body it read; `/api/hang` never answers. Counts the requests that reached it.
+    fn upstream(socket: &std::path::Path) -> Arc<AtomicUsize> {
+        let listener = tokio::net::UnixListener::bind(socket).unwrap();
+        let reached = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&reached);
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let counter = Arc::clone(&counter);
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            let path = req.uri().to_string();
+                            if path.starts_with("/api/hang") {
+                                std::future::pending::<()>().await;
+                            }
+                            let forwarded = req.headers().get("x-forwarded-for").cloned();
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let text = format!(
+                                "{path} {} {:?}",
+                                String::from_utf8_lossy(&body),
+                                forwarded
+                            );
+                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text))))
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        reached
+    }
+
+    /// The engine side: a server on a loopback port whose every request goes to `proxy`.
+    async fn engine(proxy: FunctionsProxy) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let proxy = Arc::new(proxy);
+        tokio::spawn(async move {
+            loop {
+                let (stream, remote) = listener.accept().await.unwrap();
+                let proxy = Arc::clone(&proxy);
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let proxy = Arc::clone(&proxy);
+                        async move {
+                            let res = match proxy.route(&req.uri().path().to_string(), Some("/pre"))
+                            {
+                                ApiRoute::Function {
+                                    fragment,
+                                    upstream_path,
+                                } => proxy.forward(req, &fragment, &upstream_path, remote).await,
+                                other => plain(StatusCode::NOT_FOUND, format!("{other:?}")),
+                            };
+                            Ok::<_, Infallible>(res)
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    /// Sends `raw` and reads until the server closes or `wait` passes.
+    async fn exchange(addr: std::net::SocketAddr, raw: &str, wait: Duration) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(raw.as_bytes()).await.unwrap();
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(wait, stream.read_to_end(&mut buf)).await;
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    #[test]
+    fn api_paths_are_recognised_at_the_root_and_under_the_prefix() {
+        let proxy =
+            FunctionsProxy::new(&config("/nonexistent.sock".into(), Duration::from_secs(1)));
+        let function = |upstream: &str| ApiRoute::Function {
+            fragment: "echo".into(),
+            upstream_path: upstream.into(),
+        };
+        assert_eq!(proxy.route("/api/echo", None), function("/api/echo"));
+        assert_eq!(
+            proxy.route("/pre/api/echo", Some("/pre")),
+            function("/api/echo")
+        );
+        assert_eq!(
+            proxy.route("/api/ech%6F", Some("/pre")),
+            function("/api/ech%6F")
+        );
+        assert_eq!(proxy.route("/api/nope", None), ApiRoute::NoFunction);
+        assert_eq!(proxy.route("/apix/echo", None), ApiRoute::NotApi);
+        assert_eq!(proxy.route("/about/", None), ApiRoute::NotApi);
+        assert_eq!(proxy.route("/api/%ff", None), ApiRoute::NotApi);
+    }
+
+    #[tokio::test]
+    async fn a_request_is_forwarded_with_its_query_body_and_client_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("f.sock");
+        upstream(&socket);
+        let addr = engine(FunctionsProxy::new(&config(socket, Duration::from_secs(5)))).await;
+        let answer = exchange(
+            addr,
+            "POST /pre/api/echo?a=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{\"a\":1}",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        assert!(
+            answer.ends_with("/api/echo?a=1 {\"a\":1} Some(\"127.0.0.1\")"),
+            "{answer}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_before_it_is_read_and_never_forwarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("f.sock");
+        let reached = upstream(&socket);
+        let addr = engine(FunctionsProxy::new(&config(socket, Duration::from_secs(5)))).await;
+        // Declared over the JSON limit (16), nothing sent after the head.
+        let declared = exchange(
+            addr,
+            "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(declared.starts_with("HTTP/1.1 413 "), "{declared}");
+        // Chunked, passing the overall limit (64) for a type with no limit of its own.
+        let chunk = "x".repeat(40);
+        let chunked = exchange(
+            addr,
+            &format!("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n28\r\n{chunk}\r\n28\r\n{chunk}\r\n0\r\n\r\n"),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(chunked.starts_with("HTTP/1.1 413 "), "{chunked}");
+        // The chunked request reached the upstream's head parsing at most; its handler never
+        // saw a whole body.
+        assert!(reached.load(Ordering::SeqCst) <= 1);
+        assert!(!chunked.contains(&chunk));
+    }
+
+    #[tokio::test]
+    async fn a_function_that_never_answers_is_a_504_and_a_missing_process_a_502() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("f.sock");
+        upstream(&socket);
+        let addr = engine(FunctionsProxy::new(&config(
+            socket,
+            Duration::from_millis(300),
+        )))
+        .await;
+        let hung = exchange(
+            addr,
+            "GET /api/hang HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(hung.starts_with("HTTP/1.1 504 "), "{hung}");
+
+        let gone = engine(FunctionsProxy::new(&config(
+            dir.path().join("absent.sock"),
+            Duration::from_secs(5),
+        )))
+        .await;
+        let refused = exchange(
+            gone,
+            "GET /api/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(refused.starts_with("HTTP/1.1 502 "), "{refused}");
+    }
+}
