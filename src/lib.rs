@@ -14,6 +14,7 @@
 
 pub mod defer_policy;
 pub mod error;
+pub mod functions;
 pub mod memory;
 pub mod options;
 pub mod registry;

@@ -12,6 +12,7 @@ use napi_derive::napi;
 use serde::de::DeserializeOwned;
 
 use crate::error::invalid_arg;
+use crate::functions::{functions_config, FunctionsInput};
 
 /// An option given as the engine's own spec type (`site.rs`, `pages.rs`: one copy of each),
 /// deserialized from the JS value with serde. A value of the wrong shape is refused with serde's
@@ -60,12 +61,16 @@ pub struct Defaults {
     pub max_queued_renders: u32,
     pub redis_namespace: String,
     pub redis_lock_ttl_ms: u32,
+    /// Gatsby Functions: `--function-timeout` and `--function-max-body`.
+    pub function_timeout_ms: u32,
+    pub function_max_body_bytes: i64,
 }
 
 #[napi]
 pub fn defaults() -> Defaults {
     type C = engine::ServerConfig;
     type R = engine::RedisConfig;
+    type F = engine::functions::FunctionsConfig;
     let ms = |d: Duration| d.as_millis() as u32;
     Defaults {
         host: C::DEFAULT_HOST.to_string(),
@@ -78,6 +83,8 @@ pub fn defaults() -> Defaults {
         max_queued_renders: C::DEFAULT_MAX_QUEUED_RENDERS as u32,
         redis_namespace: R::DEFAULT_NAMESPACE.to_string(),
         redis_lock_ttl_ms: ms(R::DEFAULT_LOCK_TTL),
+        function_timeout_ms: ms(F::DEFAULT_TIMEOUT),
+        function_max_body_bytes: F::DEFAULT_MAX_BODY_BYTES as i64,
     }
 }
 
@@ -139,6 +146,8 @@ pub struct ServerOptions {
     pub redis_namespace: Option<String>,
     /// TTL of a page's cluster-wide render lock, renewed while rendering.
     pub redis_lock_ttl_ms: Option<u32>,
+    /// Gatsby Functions (`/api/*`), forwarded to the functions process.
+    pub functions: Option<FunctionsInput>,
 }
 
 impl TryFrom<ServerOptions> for engine::ServerConfig {
@@ -210,6 +219,9 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
         }
     };
     config.deferred_pages = options.deferred_pages.0;
+    if let Some(functions) = options.functions {
+        config.functions = Some(functions_config(functions)?);
+    }
     config.site = site_options(
         options.path_prefix,
         options.trailing_slash,

@@ -27,6 +27,7 @@ use crate::cache::shared::{OnPurge, PurgeMessage, SharedCache};
 use crate::cache::{CachePolicy, PageCache};
 use crate::config::{RedisConfig, ServerConfig};
 use crate::error::{PurgeError, StartError, WarmError};
+use crate::functions::FunctionsProxy;
 use crate::metrics::{Gauges, Metrics, StatsSnapshot};
 use crate::pages::DeferredPages;
 use crate::path::normalize;
@@ -50,6 +51,8 @@ pub(crate) struct App {
     pub(crate) build_id: String,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) access_log: Option<AccessLog>,
+    /// Gatsby Functions, when the site has any.
+    pub(crate) functions: Option<FunctionsProxy>,
 }
 
 impl App {
@@ -83,6 +86,8 @@ pub struct SiteSummary {
     pub cache_dir: Option<String>,
     /// The path prefix the site is served under, if any (`/docs`).
     pub path_prefix: Option<String>,
+    /// Gatsby Functions served under `/api/`.
+    pub functions: usize,
 }
 
 /// What a warm-up of one page did.
@@ -140,6 +145,7 @@ impl Server {
             generated_pages: metrics.disk_html_pages.load(Relaxed) as usize,
             cache_dir: disk.as_ref().map(|d| d.dir().display().to_string()),
             path_prefix: router.path_prefix().map(str::to_string),
+            functions: config.functions.as_ref().map_or(0, |f| f.functions.len()),
         };
 
         let addr = format!("{}:{}", config.host, config.port);
@@ -179,6 +185,7 @@ impl Server {
             build_id: config.build_id.to_string(),
             metrics,
             access_log: config.access_log.map(AccessLog::to_stdout),
+            functions: config.functions.as_ref().map(FunctionsProxy::new),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let accept_loop = tokio::spawn(listener::accept_loop(

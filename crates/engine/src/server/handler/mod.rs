@@ -1,6 +1,8 @@
 //! The request pipeline, one request at a time:
 //!
-//! 1. pre-process ([`serve`]): count the request, note what the access log needs;
+//! 1. pre-process ([`serve`]): count the request, note what the access log needs; a Gatsby
+//!    Function's route (`/api/*`, any method) goes to [`function`], which streams the function's
+//!    own response back untouched by the header stage (as `gatsby serve` adds none to it);
 //! 2. admin (`/__dsg/`) goes to [`crate::admin::handle`]; methods other than GET/HEAD are
 //!    answered here (OPTIONS, 405);
 //! 3. route ([`crate::route::Router::route`]) decides what answers the path;
@@ -13,6 +15,7 @@
 //! and one module beside [`deferred`]; the pre- and post-processing stay as they are.
 
 mod deferred;
+mod function;
 mod static_file;
 
 use std::net::SocketAddr;
@@ -28,8 +31,9 @@ use crate::access_log::Entry;
 use crate::admin;
 use crate::artifact::ArtifactKind;
 use crate::cache::CacheStatus;
+use crate::functions::ProxyBody;
 use crate::metrics::{CacheLabel, RequestLabels, RouteKind};
-use crate::respond::{self, Body, BodyMode, Reply};
+use crate::respond::{self, BodyMode, Reply};
 use crate::route::Route;
 
 /// One request: answer it, set its headers, then count it and log it.
@@ -37,7 +41,7 @@ pub(super) async fn serve(
     app: &Arc<App>,
     req: Request<Incoming>,
     remote: SocketAddr,
-) -> Response<Body> {
+) -> Response<ResponseBody> {
     let started = Instant::now();
     app.metrics.request_received();
     let log_line = app.access_log.as_ref().map(|_| {
@@ -48,15 +52,23 @@ pub(super) async fn serve(
                 .map_or_else(|| "/".to_string(), |p| p.to_string()),
         )
     });
-    let (
-        Reply {
-            mut response,
-            facts,
-        },
-        route,
-    ) = handle(app, req).await;
-    app.headers.apply(response.headers_mut(), &facts);
-    let cache = facts.cache_status;
+    let (response, route, cache) = match function::route(app, &req) {
+        Some(forward) => {
+            let response = function::serve(app, req, forward, remote).await;
+            (response.map(ResponseBody::Right), RouteKind::function, None)
+        }
+        None => {
+            let (
+                Reply {
+                    mut response,
+                    facts,
+                },
+                route,
+            ) = handle(app, req).await;
+            app.headers.apply(response.headers_mut(), &facts);
+            (response.map(ResponseBody::Left), route, facts.cache_status)
+        }
+    };
     let status = response.status().as_u16();
     app.metrics.record_request(RequestLabels {
         route,
@@ -83,10 +95,25 @@ pub(super) async fn serve(
     response
 }
 
+/// A response body: the engine's own, or a function's, streamed.
+pub(crate) type ResponseBody = http_body_util::Either<respond::Body, ProxyBody>;
+
 /// The reply to a request, and the route kind it is counted under.
 async fn handle(app: &Arc<App>, req: Request<Incoming>) -> (Reply, RouteKind) {
     if admin::is_admin_path(req.uri().path()) {
         return (admin::handle(app, &req).await, RouteKind::admin);
+    }
+    if function::is_unknown_function(app, &req) {
+        // Any method: an unknown function is not a page that allows only GET.
+        let mode = if *req.method() == Method::HEAD {
+            BodyMode::HeadersOnly
+        } else {
+            BodyMode::Full
+        };
+        return (
+            respond::not_found(&app.error_pages, mode),
+            RouteKind::not_found,
+        );
     }
     let mode = match *req.method() {
         Method::GET => BodyMode::Full,
