@@ -491,8 +491,7 @@ mod tests {
                     let service = service_fn(move |req: Request<Incoming>| {
                         let proxy = Arc::clone(&proxy);
                         async move {
-                            let res = match proxy.route(&req.uri().path().to_string(), Some("/pre"))
-                            {
+                            let res = match proxy.route(req.uri().path(), Some("/pre")) {
                                 ApiRoute::Function {
                                     fragment,
                                     upstream_path,
