@@ -56,7 +56,9 @@ function multipart(fields, files) {
   }
   for (const { field, filename, type, content } of files) {
     parts.push(
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: ${type}\r\n\r\n`),
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: ${type}\r\n\r\n`,
+      ),
       Buffer.from(content),
       Buffer.from('\r\n'),
     )
@@ -85,8 +87,14 @@ describe('routing', () => {
   test('[param], [...] and a named wildcard fill req.params', async () => {
     expect(json(await call('/api/users/42'))).toEqual({ route: 'users/[id]', params: { id: '42' } })
     expect(json(await call('/api/users/caf%C3%A9'))).toEqual({ route: 'users/[id]', params: { id: 'café' } })
-    expect(json(await call('/api/files/a/b/c.txt'))).toEqual({ route: 'files/[...]', params: { '*': 'a/b/c.txt', 0: 'a/b/c.txt' } })
-    expect(json(await call('/api/docs/guide/intro'))).toEqual({ route: 'docs/[...slug]', params: { slug: 'guide/intro' } })
+    expect(json(await call('/api/files/a/b/c.txt'))).toEqual({
+      route: 'files/[...]',
+      params: { '*': 'a/b/c.txt', 0: 'a/b/c.txt' },
+    })
+    expect(json(await call('/api/docs/guide/intro'))).toEqual({
+      route: 'docs/[...slug]',
+      params: { slug: 'guide/intro' },
+    })
   })
 
   test('a path naming no function is the 404 page for every method, never the functions process', async () => {
@@ -130,10 +138,18 @@ describe('requests and responses are Express’s', () => {
   })
 
   test('a text body is a string and an octet-stream body a Buffer', async () => {
-    const text = await call('/api/echo', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello there' })
+    const text = await call('/api/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello there',
+    })
     expect(json(text).body).toBe('hello there')
     const bytes = Buffer.from([0, 1, 2, 250, 255])
-    const raw = await call('/api/echo', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes })
+    const raw = await call('/api/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+    })
     expect(Buffer.from(json(raw).body.raw, 'base64')).toEqual(bytes)
   })
 
@@ -147,8 +163,19 @@ describe('requests and responses are Express’s', () => {
     const echoed = json(res)
     expect(echoed.body).toEqual({ title: 'report' })
     expect(echoed.files).toEqual([
-      { fieldname: 'upload', originalname: 'notes.txt', mimetype: 'text/plain', size: 18, text: 'line one\nline two\n' },
-      expect.objectContaining({ fieldname: 'image', originalname: 'pixel.bin', mimetype: 'application/octet-stream', size: 3000 }),
+      {
+        fieldname: 'upload',
+        originalname: 'notes.txt',
+        mimetype: 'text/plain',
+        size: 18,
+        text: 'line one\nline two\n',
+      },
+      expect.objectContaining({
+        fieldname: 'image',
+        originalname: 'pixel.bin',
+        mimetype: 'application/octet-stream',
+        size: 3000,
+      }),
     ])
   })
 
@@ -177,7 +204,11 @@ describe('limits and failures', () => {
 
   test('a body within the config limit reaches the function', async () => {
     const before = await runs()
-    const res = await call('/api/small-body', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(500) }) })
+    const res = await call('/api/small-body', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 'x'.repeat(500) }),
+    })
     expect(res.status).toBe(200)
     expect(json(res).runs).toBe(before + 1)
   })
@@ -206,9 +237,15 @@ describe('limits and failures', () => {
   })
 
   test('the default 100kb limit applies to a function without config, and --function-max-body to multipart', async () => {
-    const big = await call('/api/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(110 * 1024) }) })
+    const big = await call('/api/echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ a: 'x'.repeat(110 * 1024) }),
+    })
     expect(big.status).toBe(413)
-    const { body, contentType } = multipart({}, [{ field: 'f', filename: 'big.bin', type: 'application/octet-stream', content: Buffer.alloc(MAX_BODY + 1) }])
+    const { body, contentType } = multipart({}, [
+      { field: 'f', filename: 'big.bin', type: 'application/octet-stream', content: Buffer.alloc(MAX_BODY + 1) },
+    ])
     const upload = await call('/api/echo', { method: 'POST', headers: { 'content-type': contentType }, body })
     expect(upload.status).toBe(413)
   })
@@ -216,7 +253,9 @@ describe('limits and failures', () => {
   test('a function that throws is a 500, logged with its route, and the server keeps serving', async () => {
     const res = await call('/api/throws')
     expect(res.status).toBe(500)
-    await waitFor(() => server.stderr().includes('function /api/throws threw: Error: this function always throws'), { what: 'the error logged' })
+    await waitFor(() => server.stderr().includes('function /api/throws threw: Error: this function always throws'), {
+      what: 'the error logged',
+    })
     expect((await call('/api/hello')).status).toBe(200)
   })
 
@@ -246,11 +285,18 @@ describe('limits and failures', () => {
     expect(deferred.status).toBe(200)
     expect(deferred.headers['x-dsg-cache']).toBe('MISS')
     expect([502, 504]).toContain((await blocked).status)
-    await waitFor(() => server.stderr().includes('a function blocks its event loop'), { attempts: 400, intervalMs: 50, what: 'the replacement logged' })
-    const again = await waitFor(async () => {
-      const res = await call('/api/hello')
-      return res.status === 200 && res
-    }, { attempts: 600, intervalMs: 100, what: '/api/hello answered by the new functions process' })
+    await waitFor(() => server.stderr().includes('a function blocks its event loop'), {
+      attempts: 400,
+      intervalMs: 50,
+      what: 'the replacement logged',
+    })
+    const again = await waitFor(
+      async () => {
+        const res = await call('/api/hello')
+        return res.status === 200 && res
+      },
+      { attempts: 600, intervalMs: 100, what: '/api/hello answered by the new functions process' },
+    )
     expect(json(again).hello).toBe('world')
   })
 })
@@ -282,8 +328,13 @@ describe('the functions manifest', () => {
   test('a missing compiled file is one clear error naming the function', () => {
     const site = tempDir('gatsby-dsg-functions-missing-')
     fs.mkdirSync(path.join(site, '.cache', 'functions'), { recursive: true })
-    fs.writeFileSync(path.join(site, '.cache', 'functions', 'manifest.json'), JSON.stringify([{ functionRoute: 'gone', relativeCompiledFilePath: 'gone.js' }]))
-    expect(() => readFunctions(site)).toThrow(/compiled file of function \/api\/gone is missing .*run `gatsby build` again/)
+    fs.writeFileSync(
+      path.join(site, '.cache', 'functions', 'manifest.json'),
+      JSON.stringify([{ functionRoute: 'gone', relativeCompiledFilePath: 'gone.js' }]),
+    )
+    expect(() => readFunctions(site)).toThrow(
+      /compiled file of function \/api\/gone is missing .*run `gatsby build` again/,
+    )
   })
 
   test('a site without functions has none', () => {

@@ -33,7 +33,9 @@ if (!process.env.NODE_ENV) process.env.NODE_ENV = 'production'
 process.chdir(root)
 
 // Gatsby's functions plugin, and the packages it uses, as the site installed them.
-const gatsbyFunctions = path.dirname(require.resolve('gatsby/dist/internal-plugins/functions/middleware', { paths: [root] }))
+const gatsbyFunctions = path.dirname(
+  require.resolve('gatsby/dist/internal-plugins/functions/middleware', { paths: [root] }),
+)
 const fromGatsby = (request) => require(require.resolve(request, { paths: [gatsbyFunctions] }))
 const { createConfig } = fromGatsby('./config')
 const express = fromGatsby('express')
@@ -51,7 +53,12 @@ const PARSERS = [
   ['urlencoded', 'application/x-www-form-urlencoded'],
   ['json', 'application/json'],
 ]
-const SHORT_TYPES = { json: 'application/json', text: 'text/plain', urlencoded: 'application/x-www-form-urlencoded', multipart: 'multipart/*' }
+const SHORT_TYPES = {
+  json: 'application/json',
+  text: 'text/plain',
+  urlencoded: 'application/x-www-form-urlencoded',
+  multipart: 'multipart/*',
+}
 
 /** type-is's normalisation of a body-parser `type` option, for the plain cases; null otherwise. */
 function mediaType(type) {
@@ -94,11 +101,15 @@ function load(fn) {
   }
   const handler = (mod && mod.default) || mod
   if (typeof handler !== 'function') {
-    log(`function /api/${fn.functionRoute} (${fn.entry.originalRelativeFilePath || fn.compiledFile}) does not export a function: every request to it is a 500`)
+    log(
+      `function /api/${fn.functionRoute} (${fn.entry.originalRelativeFilePath || fn.compiledFile}) does not export a function: every request to it is a 500`,
+    )
   }
   const { config, warnings } = createConfig(mod && mod.config)
   for (const w of warnings) {
-    log(`${w.property ? `\`${w.property}\` of the config` : 'the config'} exported by /api/${fn.functionRoute} is misconfigured; using ${JSON.stringify(w.replacedWith)}`)
+    log(
+      `${w.property ? `\`${w.property}\` of the config` : 'the config'} exported by /api/${fn.functionRoute} is misconfigured; using ${JSON.stringify(w.replacedWith)}`,
+    )
   }
   return {
     ...fn,
@@ -153,7 +164,8 @@ async function execute(req, res) {
   delete req.gatsbyDsgFunction
   req.params = params
   try {
-    if (!fn.handler) throw new Error(`${fn.entry.originalRelativeFilePath || fn.compiledFile} does not export a function`)
+    if (!fn.handler)
+      throw new Error(`${fn.entry.originalRelativeFilePath || fn.compiledFile} does not export a function`)
     await fn.handler(req, res)
   } catch (error) {
     log(`function /api/${fn.functionRoute} threw: ${(error && error.stack) || error}`)
@@ -168,13 +180,21 @@ app.set('env', process.env.NODE_ENV)
 // and req.hostname are the real client's, as under `gatsby serve`.
 app.set('trust proxy', (_address, hop) => hop === 0)
 app.use('/api/*', setCookies, setFunction, multer().any(), ...PARSERS.map((_, i) => parseBody(i)), execute)
-const routes = functions.map((f) => ({ functionRoute: f.functionRoute, matchPath: f.matchPath, bodyLimits: f.bodyLimits }))
+const routes = functions.map((f) => ({
+  functionRoute: f.functionRoute,
+  matchPath: f.matchPath,
+  bodyLimits: f.bodyLimits,
+}))
 
 // A function whose async code throws outside the promise Gatsby awaits (its compiled wrapper
 // drops the handler's promise) cannot be tied to its request: it is logged, this process keeps
 // serving, and that request ends at the engine's function timeout. (`gatsby serve` exits.)
-process.on('unhandledRejection', (reason) => log(`a function's promise rejected and nothing handled it: ${(reason && reason.stack) || reason}`))
-process.on('uncaughtException', (error) => log(`a function threw outside its request: ${(error && error.stack) || error}`))
+process.on('unhandledRejection', (reason) =>
+  log(`a function's promise rejected and nothing handled it: ${(reason && reason.stack) || reason}`),
+)
+process.on('uncaughtException', (error) =>
+  log(`a function threw outside its request: ${(error && error.stack) || error}`),
+)
 
 process.on('message', (message) => {
   if (message && message.type === 'ping') process.send({ type: 'pong', id: message.id })
