@@ -58,6 +58,13 @@ export declare class DsgServer {
   close(): Promise<void>
 }
 
+export interface BodyLimitInput {
+  /** A media type or range: `application/json`, `text/*`, `*\/*+json`. */
+  type: string
+  /** Bytes. */
+  limit: number
+}
+
 export declare function defaults(): Defaults
 
 /**
@@ -75,6 +82,9 @@ export interface Defaults {
   maxQueuedRenders: number
   redisNamespace: string
   redisLockTtlMs: number
+  /** Gatsby Functions: `--function-timeout` and `--function-max-body`. */
+  functionTimeoutMs: number
+  functionMaxBodyBytes: number
 }
 
 export interface DeferPolicyOptions {
@@ -82,6 +92,27 @@ export interface DeferPolicyOptions {
   defer?: Array<string>
   /** Globs never to defer; they win over `defer`. */
   exclude?: Array<string>
+}
+
+/** One Gatsby Function. */
+export interface FunctionRouteInput {
+  /** Relative to `/api/`: `hello`, `users/[id]`. */
+  functionRoute: string
+  /** `users/:id`, `files/*`, `docs/*slug`; none for an exact route. */
+  matchPath?: string
+  /** The body-parser limits of its `config`, in the order Gatsby's chain runs them. */
+  bodyLimits: Array<BodyLimitInput>
+}
+
+/** Gatsby Functions: where the functions process listens and what it serves. */
+export interface FunctionsInput {
+  /** Unix socket paths of the functions processes. */
+  sockets: Array<string>
+  routes: Array<FunctionRouteInput>
+  /** A function that has not started its response by then is a 504. Default 30 000. */
+  timeoutMs?: number
+  /** The largest request body any function receives. Default 32 MiB. */
+  maxBodyBytes?: number
 }
 
 export interface PurgeOptions {
@@ -179,6 +210,8 @@ export interface ServerOptions {
   redisNamespace?: string
   /** TTL of a page's cluster-wide render lock, renewed while rendering. */
   redisLockTtlMs?: number
+  /** Gatsby Functions (`/api/*`), forwarded to the functions process. */
+  functions?: FunctionsInput
 }
 
 export interface ServerStats {
@@ -206,6 +239,8 @@ export interface SiteSummary {
   staticPages: number
   deferredPages: number
   generatedPages: number
+  /** Gatsby Functions served under `/api/`. */
+  functions: number
   cacheDir?: string
   /** The path prefix the site is served under, if any. */
   pathPrefix?: string
