@@ -198,6 +198,8 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
             .map_or(engine::RedisConfig::DEFAULT_LOCK_TTL, |ms| {
                 Duration::from_millis(u64::from(ms))
             }),
+        artifact_ttl: None,
+        tls: engine::RedisTls::default(),
     });
     config.access_log = match options.access_log.as_deref() {
         None | Some("off") => None,

@@ -3,83 +3,16 @@
 //! and coming back.
 
 mod common;
+mod redis_support;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use gatsby_dsg_engine::{RedisConfig, Server};
+use redis_support::Redis;
 
 const PAGE: &str = "/blog/a/";
-
-/// A `redis-server` on a free loopback port, killed when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start_on(port: u16) -> Redis {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (Debian package redis-server)");
-        let redis = Redis { child, port };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return redis;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("redis-server did not start on port {port}");
-    }
-
-    fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Redis::start_on(port)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 struct Instance {
     server: Server,
@@ -96,9 +29,9 @@ async fn instances(site: &Site, redis: &Redis, n: usize, lock_ttl: Duration) -> 
         let mut config = site.config(&all);
         config.cache_dir = None; // each instance: memory, then Redis
         config.redis = Some(RedisConfig {
-            url: redis.url(),
             namespace: "test-site".into(),
             lock_ttl,
+            ..RedisConfig::new(redis.url())
         });
         let server = start(config, &renderer).await;
         out.push(Instance { server, renderer });
@@ -208,7 +141,7 @@ async fn lock_of_a_dead_renderer_expires_and_another_instance_renders() {
     let cluster = instances(&site, &redis, 1, Duration::from_millis(600)).await;
     // A lock left by an instance that died mid-render: another token, a short TTL.
     let build = site.config(&[]).build_id.to_string();
-    let lock = format!("test-site:{build}:lock:{PAGE}");
+    let lock = format!("test-site:{build}:lock:{{{PAGE}}}");
     assert_eq!(
         redis.cli(&["SET", &lock, "dead-instance", "PX", "500"]),
         "OK"
