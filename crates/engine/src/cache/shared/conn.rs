@@ -17,8 +17,12 @@ pub enum Conn {
     Cluster(ClusterConnection),
 }
 
+/// A node's address.
+pub type Node = (String, u16);
 /// A master of a cluster (`None` for the one Redis of a single-node target).
-pub type Master = Option<(String, u16)>;
+pub type Master = Option<Node>;
+/// A master and its replicas.
+type Shard = (Node, Vec<Node>);
 
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
@@ -63,7 +67,7 @@ impl Conn {
     }
 
     /// Every node of the cluster (masters first), for the purge subscription; empty for one Redis.
-    pub async fn nodes(&mut self) -> RedisResult<Vec<(String, u16)>> {
+    pub async fn nodes(&mut self) -> RedisResult<Vec<Node>> {
         if let Conn::Single(_) = self {
             return Ok(Vec::new());
         }
@@ -79,7 +83,7 @@ impl Conn {
     }
 
     /// The masters of `CLUSTER SLOTS`, each once, with their replicas.
-    async fn slots(&mut self) -> RedisResult<Vec<((String, u16), Vec<(String, u16)>)>> {
+    async fn slots(&mut self) -> RedisResult<Vec<Shard>> {
         let Conn::Cluster(c) = self else {
             return Ok(Vec::new());
         };
@@ -89,7 +93,7 @@ impl Conn {
                 RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
             )
             .await?;
-        let mut out: Vec<((String, u16), Vec<(String, u16)>)> = Vec::new();
+        let mut out: Vec<Shard> = Vec::new();
         let Value::Array(ranges) = reply else {
             return Ok(out);
         };
@@ -141,7 +145,7 @@ impl Conn {
 }
 
 /// `[host, port, id, …]` of a `CLUSTER SLOTS` node entry.
-fn node_address(node: &Value) -> Option<(String, u16)> {
+fn node_address(node: &Value) -> Option<Node> {
     let Value::Array(parts) = node else {
         return None;
     };
