@@ -56,6 +56,10 @@ async function serve(options = {}) {
       redisUrl: settings.redis,
       redisNamespace: settings.redisNamespace,
       redisLockTtlMs: settings.redisLockTtlMs,
+      redisTtlSeconds: settings.redisTtl,
+      redisCaFile: settings.redisCa && path.resolve(settings.redisCa),
+      redisCertFile: settings.redisCert && path.resolve(settings.redisCert),
+      redisKeyFile: settings.redisKey && path.resolve(settings.redisKey),
     },
     render,
   )
