@@ -234,3 +234,45 @@ async fn a_master_killed_mid_load_fails_over_every_request_is_answered_and_nothi
     }
     assert_eq!(fresh.renderer.renders(), 0, "nothing stored was lost");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pages_stay_shared_while_slots_move_between_masters() {
+    let cluster = Arc::new(Cluster::start(3));
+    let site = Site::new();
+    let group = instances(&site, &cluster, 2).await;
+    let stored = pages(60);
+    for path in &stored {
+        get(group[0].server.local_addr(), path).await;
+    }
+    settled(&group).await;
+    let before = artifact_keys_by_master(&cluster);
+
+    // 1000 of the 16384 slots move while the first instance renders and stores new pages.
+    let moving = {
+        let cluster = Arc::clone(&cluster);
+        tokio::task::spawn_blocking(move || cluster.reshard(0, 1, 1000))
+    };
+    let mut statuses = Vec::new();
+    let mut n = 0;
+    while !moving.is_finished() {
+        let path = format!("/p/{}/", 60 + n % 240);
+        statuses.push(get(group[0].server.local_addr(), &path).await.status);
+        n += 1;
+    }
+    moving.await.unwrap();
+    let distinct: BTreeSet<u16> = statuses.iter().copied().collect();
+    assert_eq!(
+        distinct,
+        BTreeSet::from([200]),
+        "every request during the move answered"
+    );
+    let after = artifact_keys_by_master(&cluster);
+    assert_ne!(before, after, "keys moved between masters");
+
+    // The second instance's slot map predates the move: it follows MOVED to every stored page.
+    for path in &stored {
+        let res = get(group[1].server.local_addr(), path).await;
+        assert_eq!((res.status, res.cache()), (200, Some("HIT")), "{path}");
+    }
+    assert_eq!(group[1].renderer.renders(), 0);
+}

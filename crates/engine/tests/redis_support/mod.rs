@@ -431,3 +431,33 @@ impl Redis {
         );
     }
 }
+
+impl Cluster {
+    /// Moves `slots` hash slots from the master at `from` to the one at `to` (indexes of
+    /// [`Cluster::masters`]) with `redis-cli --cluster reshard`: keys migrate one by one, clients
+    /// get `ASK` for a slot being migrated and `MOVED` once it has moved.
+    pub fn reshard(&self, from: usize, to: usize, slots: usize) {
+        let masters = self.masters();
+        let id = |n: &Redis| n.cli(&["CLUSTER", "MYID"]);
+        let out = Command::new("redis-cli")
+            .args([
+                "--cluster",
+                "reshard",
+                &format!("127.0.0.1:{}", masters[from].port),
+            ])
+            .args([
+                "--cluster-from",
+                &id(masters[from]),
+                "--cluster-to",
+                &id(masters[to]),
+            ])
+            .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
+            .output()
+            .expect("redis-cli");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster reshard: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
