@@ -20,6 +20,8 @@ let buildId
 const post = (n) => `/blog/post-${String(n).padStart(5, '0')}/`
 const heading = (n) => `<h1>Blog post ${n}</h1>`
 const key = (...rest) => [NAMESPACE, buildId, ...rest].join(':')
+/** A page's part of its keys: a hash tag, so that all of a page's keys share one cluster slot. */
+const tag = (pagePath) => `{${pagePath}}`
 
 async function totalRenders(instances = cluster) {
   const stats = await Promise.all(instances.map((i) => i.stats()))
@@ -55,7 +57,7 @@ async function connected(count, { commands = true } = {}) {
 }
 
 function artifactKeys(pagePath) {
-  return (redis.cli('KEYS', key('artifact', '*', pagePath)) || '').split('\n').filter(Boolean).sort()
+  return (redis.cli('KEYS', key('artifact', '*', tag(pagePath))) || '').split('\n').filter(Boolean).sort()
 }
 
 function linesMatching(text, regex) {
@@ -111,7 +113,7 @@ describe('three instances sharing one Redis', () => {
     expect(responses[0].body).toContain(heading(2))
     await settled()
     expect((await totalRenders()) - before).toBe(1)
-    expect(artifactKeys(page)).toEqual([key('artifact', 'html', page), key('artifact', 'page-data', page)])
+    expect(artifactKeys(page)).toEqual([key('artifact', 'html', tag(page)), key('artifact', 'page-data', tag(page))])
   })
 
   test('a page rendered by one instance is a HIT on the others, HTML and page-data', async () => {
@@ -208,11 +210,11 @@ describe('an instance killed in the middle of a render', () => {
     await victim.setGlobal('__gatsbyDsgTestHoldRenders', true)
     const pending = victim.get(page).catch((error) => error)
     await waitFor(async () => (await victim.stats()).renders === 1, { what: 'the render started on the victim' })
-    const owner = redis.cli('GET', key('lock', page))
+    const owner = redis.cli('GET', key('lock', tag(page)))
     expect(owner).toBeTruthy()
     // Its render lock is renewed while it renders: it outlives its 1000 ms TTL.
     await new Promise((r) => setTimeout(r, 1500))
-    expect(redis.cli('GET', key('lock', page))).toBe(owner)
+    expect(redis.cli('GET', key('lock', tag(page)))).toBe(owner)
 
     expect((await victim.kill('SIGKILL')).signal).toBe('SIGKILL')
     // The victim's own request ends with its process, unanswered.
@@ -222,14 +224,14 @@ describe('an instance killed in the middle of a render', () => {
     const waiting = [cluster[1].get(page), cluster[2].get(page)]
     // While the dead owner's lock stands, nobody renders (read renders first, then the lock).
     const rendersMeanwhile = await totalRenders()
-    if (redis.cli('GET', key('lock', page)) === owner) expect(rendersMeanwhile).toBe(before)
+    if (redis.cli('GET', key('lock', tag(page))) === owner) expect(rendersMeanwhile).toBe(before)
     const responses = await within(15000, 'the render after the lock TTL', Promise.all(waiting))
     expect(responses.map((r) => r.status)).toEqual([200, 200])
     expect(responses[0].body).toContain(heading(8))
     expect(responses[1].body).toBe(responses[0].body)
     await settled()
     expect((await totalRenders()) - before).toBe(1)
-    expect(redis.cli('EXISTS', key('lock', page))).toBe('0')
+    expect(redis.cli('EXISTS', key('lock', tag(page)))).toBe('0')
   })
 })
 
