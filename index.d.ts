@@ -173,12 +173,22 @@ export interface ServerOptions {
   adminToken?: string
   /** One line per request on stdout: `text` or `json`. Default: none. */
   accessLog?: string
-  /** Share generated pages with other instances through Redis (`redis://host:6379/`). */
+  /**
+   * Share generated pages with other instances through Redis: `redis://host:6379/`,
+   * `rediss://` (TLS), `redis+cluster://host:port,host:port` (a Redis Cluster), `rediss+cluster://`.
+   */
   redisUrl?: string
   /** Key namespace in Redis: instances of one site share it. */
   redisNamespace?: string
   /** TTL of a page's cluster-wide render lock, renewed while rendering. */
   redisLockTtlMs?: number
+  /** Generated pages expire in Redis this many seconds after they are stored. Default: never. */
+  redisTtlSeconds?: number
+  /** PEM CA certificates that alone are trusted for a `rediss://` server. Default: system roots. */
+  redisCaFile?: string
+  /** PEM client certificate and its key, for `rediss://` servers that require one. */
+  redisCertFile?: string
+  redisKeyFile?: string
 }
 
 export interface ServerStats {

@@ -23,7 +23,7 @@ mod target;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -42,6 +42,10 @@ use target::{Target, Topology};
 
 /// No Redis call may hold a request longer than this.
 pub const OP_TIMEOUT: Duration = Duration::from_millis(500);
+/// Redis is said to be back only after this long without a failed call: during a cluster
+/// failover, calls to the surviving masters succeed while those to the dead one fail, and the
+/// log must not alternate between "unavailable" and "reachable again" for every call.
+const QUIET_BEFORE_BACK: Duration = Duration::from_secs(1);
 const RECONNECT_EVERY: Duration = Duration::from_secs(1);
 /// Keys asked of `SCAN` per call, and deleted per `UNLINK`.
 const BATCH: usize = 1000;
@@ -81,6 +85,7 @@ pub struct SharedCache {
     artifact_ttl: Option<Duration>,
     conn: RwLock<Option<Conn>>,
     down: AtomicBool,
+    last_failure: parking_lot::Mutex<Option<Instant>>,
 }
 
 /// Holds a page's render lock; renews it while alive, releases it when dropped.
@@ -134,6 +139,7 @@ impl SharedCache {
             artifact_ttl: config.artifact_ttl,
             conn: RwLock::new(None),
             down: AtomicBool::new(false),
+            last_failure: parking_lot::Mutex::new(None),
         });
         tokio::spawn(Arc::clone(&shared).connect(Arc::clone(&target)));
         tokio::spawn(Arc::clone(&shared).listen_for_purges(target, on_purge));
@@ -222,11 +228,19 @@ impl SharedCache {
         }
     }
 
-    /// One line when Redis goes away, one when it is back.
+    /// One line when Redis goes away, one when it is back (a success after
+    /// [`QUIET_BEFORE_BACK`] without failures).
     fn mark(&self, result: Result<(), &str>) {
         match result {
             Ok(()) => {
-                if self.down.swap(false, Ordering::Relaxed) {
+                if !self.down.load(Ordering::Relaxed) {
+                    return;
+                }
+                let quiet = self
+                    .last_failure
+                    .lock()
+                    .is_none_or(|at| at.elapsed() >= QUIET_BEFORE_BACK);
+                if quiet && self.down.swap(false, Ordering::Relaxed) {
                     eprintln!(
                         "gatsby-dsg: Redis at {} is reachable again; sharing resumed",
                         self.shown
@@ -234,6 +248,7 @@ impl SharedCache {
                 }
             }
             Err(e) => {
+                *self.last_failure.lock() = Some(Instant::now());
                 if !self.down.swap(true, Ordering::Relaxed) {
                     eprintln!(
                         "gatsby-dsg: Redis at {} unavailable ({}); serving and rendering locally until it is back",
