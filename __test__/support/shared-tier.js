@@ -168,17 +168,22 @@ function makeCertificates(dir) {
   }
 }
 
-/** `redis-server` with plain TCP off: TLS only on a free port (`extraArgs`: e.g. an ACL user). */
-async function startTlsRedis(certs, { requireClientCertificates = false, extraArgs = [] } = {}) {
+/**
+ * `redis-server` with plain TCP off: TLS only on a free port. `acl`: `{ user, password }`, the only
+ * user (the default user is off).
+ */
+async function startTlsRedis(certs, { requireClientCertificates = false, acl } = {}) {
   const port = await freePort()
+  const aclArgs = acl ? ['--user', 'default', 'off', '--user', acl.user, 'on', `>${acl.password}`, '~*', '&*', '+@all'] : []
+  const auth = acl ? ['--user', acl.user, '--pass', acl.password] : []
   return startRedis(port, {
     scheme: 'rediss',
     args: [
       '--port', '0', '--tls-port', String(port),
       '--tls-cert-file', certs.serverCert, '--tls-key-file', certs.serverKey, '--tls-ca-cert-file', certs.ca,
-      '--tls-auth-clients', requireClientCertificates ? 'yes' : 'no', ...extraArgs,
+      '--tls-auth-clients', requireClientCertificates ? 'yes' : 'no', ...aclArgs,
     ],
-    connection: ['-p', String(port), '--tls', '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey],
+    connection: ['-p', String(port), '--tls', '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...auth, '--no-auth-warning'],
   })
 }
 
