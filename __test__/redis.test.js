@@ -67,9 +67,12 @@ function linesMatching(text, regex) {
 const UNAVAILABLE = /^gatsby-dsg: Redis at redis:\/\/127\.0\.0\.1:\d+\/ unavailable \(.*\); serving and rendering locally until it is back$/
 const BACK = /^gatsby-dsg: Redis at redis:\/\/127\.0\.0\.1:\d+\/ is reachable again; sharing resumed$/
 
-/** From now on, the lines about Redis an instance logs (stderr has its own pipe: wait, bounded). */
-function redisLog(instance) {
-  const start = instance.stderr().length
+/**
+ * From now on (or, with `fromStart`, since the instance started), the lines about Redis an
+ * instance logs (stderr has its own pipe: wait, bounded).
+ */
+function redisLog(instance, { fromStart = false } = {}) {
+  const start = fromStart ? 0 : instance.stderr().length
   const lines = () => linesMatching(instance.stderr().slice(start), /Redis/)
   return {
     lines,
@@ -336,7 +339,8 @@ describe('the Redis URL in the log', () => {
       redisNamespace: NAMESPACE,
       renderWorkers: 1,
     })
-    const log = redisLog(instance)
+    // It may log the line before it is ready (Redis is tried at once): read from its start.
+    const log = redisLog(instance, { fromStart: true })
     await within(REQUEST_BOUND_MS, 'a page while Redis is unreachable', instance.get(post(100)))
     await log.waitFor(/unavailable/, 'the line saying Redis is unavailable')
     expect(log.lines()).toEqual([expect.stringContaining(`127.0.0.1:${closed}`)])

@@ -85,7 +85,8 @@ pub struct SharedCache {
     artifact_ttl: Option<Duration>,
     conn: RwLock<Option<Conn>>,
     down: AtomicBool,
-    last_failure: parking_lot::Mutex<Option<Instant>>,
+    /// When a call last failed and last succeeded (see [`SharedCache::mark`]).
+    calls: parking_lot::Mutex<(Option<Instant>, Option<Instant>)>,
 }
 
 /// Holds a page's render lock; renews it while alive, releases it when dropped.
@@ -139,8 +140,9 @@ impl SharedCache {
             artifact_ttl: config.artifact_ttl,
             conn: RwLock::new(None),
             down: AtomicBool::new(false),
-            last_failure: parking_lot::Mutex::new(None),
+            calls: parking_lot::Mutex::new((None, None)),
         });
+        tokio::spawn(report_back(Arc::downgrade(&shared)));
         tokio::spawn(Arc::clone(&shared).connect(Arc::clone(&target)));
         tokio::spawn(Arc::clone(&shared).listen_for_purges(target, on_purge));
         Ok(shared)
@@ -228,27 +230,17 @@ impl SharedCache {
         }
     }
 
-    /// One line when Redis goes away, one when it is back (a success after
-    /// [`QUIET_BEFORE_BACK`] without failures).
+    /// One line when Redis goes away; when it is back, one line from [`report_back`].
     fn mark(&self, result: Result<(), &str>) {
+        let now = Some(Instant::now());
         match result {
             Ok(()) => {
-                if !self.down.load(Ordering::Relaxed) {
-                    return;
-                }
-                let quiet = self
-                    .last_failure
-                    .lock()
-                    .is_none_or(|at| at.elapsed() >= QUIET_BEFORE_BACK);
-                if quiet && self.down.swap(false, Ordering::Relaxed) {
-                    eprintln!(
-                        "gatsby-dsg: Redis at {} is reachable again; sharing resumed",
-                        self.shown
-                    );
+                if self.down.load(Ordering::Relaxed) {
+                    self.calls.lock().1 = now;
                 }
             }
             Err(e) => {
-                *self.last_failure.lock() = Some(Instant::now());
+                self.calls.lock().0 = now;
                 if !self.down.swap(true, Ordering::Relaxed) {
                     eprintln!(
                         "gatsby-dsg: Redis at {} unavailable ({}); serving and rendering locally until it is back",
@@ -257,6 +249,18 @@ impl SharedCache {
                     );
                 }
             }
+        }
+    }
+
+    /// Back: a call succeeded after the last failure, and none failed for [`QUIET_BEFORE_BACK`].
+    fn back(&self) -> bool {
+        let (failed, succeeded) = *self.calls.lock();
+        match (failed, succeeded) {
+            (Some(failed), Some(succeeded)) => {
+                succeeded > failed && failed.elapsed() >= QUIET_BEFORE_BACK
+            }
+            (None, Some(_)) => true,
+            _ => false,
         }
     }
 
@@ -477,6 +481,26 @@ impl SharedCache {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Logs the line saying Redis is back once [`SharedCache::back`] holds (checked 4 times a
+/// second, so the line does not wait for the next call); ends with the shared tier.
+async fn report_back(shared: std::sync::Weak<SharedCache>) {
+    loop {
+        tokio::time::sleep(QUIET_BEFORE_BACK / 4).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if shared.down.load(Ordering::Relaxed)
+            && shared.back()
+            && shared.down.swap(false, Ordering::Relaxed)
+        {
+            eprintln!(
+                "gatsby-dsg: Redis at {} is reachable again; sharing resumed",
+                shared.shown
+            );
+        }
     }
 }
 
