@@ -204,7 +204,10 @@ export interface ServerOptions {
   adminToken?: string
   /** One line per request on stdout: `text` or `json`. Default: none. */
   accessLog?: string
-  /** Share generated pages with other instances through Redis (`redis://host:6379/`). */
+  /**
+   * Share generated pages with other instances through Redis: `redis://host:6379/`,
+   * `rediss://` (TLS), `redis+cluster://host:port,host:port` (a Redis Cluster), `rediss+cluster://`.
+   */
   redisUrl?: string
   /** Key namespace in Redis: instances of one site share it. */
   redisNamespace?: string
@@ -212,6 +215,13 @@ export interface ServerOptions {
   redisLockTtlMs?: number
   /** Gatsby Functions (`/api/*`), forwarded to the functions process. */
   functions?: FunctionsInput
+  /** Generated pages expire in Redis this many seconds after they are stored. Default: never. */
+  redisTtlSeconds?: number
+  /** PEM CA certificates that alone are trusted for a `rediss://` server. Default: system roots. */
+  redisCaFile?: string
+  /** PEM client certificate and its key, for `rediss://` servers that require one. */
+  redisCertFile?: string
+  redisKeyFile?: string
 }
 
 export interface ServerStats {

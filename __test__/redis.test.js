@@ -20,6 +20,8 @@ let buildId
 const post = (n) => `/blog/post-${String(n).padStart(5, '0')}/`
 const heading = (n) => `<h1>Blog post ${n}</h1>`
 const key = (...rest) => [NAMESPACE, buildId, ...rest].join(':')
+/** A page's part of its keys: a hash tag, so that all of a page's keys share one cluster slot. */
+const tag = (pagePath) => `{${pagePath}}`
 
 async function totalRenders(instances = cluster) {
   const stats = await Promise.all(instances.map((i) => i.stats()))
@@ -55,7 +57,7 @@ async function connected(count, { commands = true } = {}) {
 }
 
 function artifactKeys(pagePath) {
-  return (redis.cli('KEYS', key('artifact', '*', pagePath)) || '').split('\n').filter(Boolean).sort()
+  return (redis.cli('KEYS', key('artifact', '*', tag(pagePath))) || '').split('\n').filter(Boolean).sort()
 }
 
 function linesMatching(text, regex) {
@@ -65,9 +67,12 @@ function linesMatching(text, regex) {
 const UNAVAILABLE = /^gatsby-dsg: Redis at redis:\/\/127\.0\.0\.1:\d+\/ unavailable \(.*\); serving and rendering locally until it is back$/
 const BACK = /^gatsby-dsg: Redis at redis:\/\/127\.0\.0\.1:\d+\/ is reachable again; sharing resumed$/
 
-/** From now on, the lines about Redis an instance logs (stderr has its own pipe: wait, bounded). */
-function redisLog(instance) {
-  const start = instance.stderr().length
+/**
+ * From now on (or, with `fromStart`, since the instance started), the lines about Redis an
+ * instance logs (stderr has its own pipe: wait, bounded).
+ */
+function redisLog(instance, { fromStart = false } = {}) {
+  const start = fromStart ? 0 : instance.stderr().length
   const lines = () => linesMatching(instance.stderr().slice(start), /Redis/)
   return {
     lines,
@@ -111,7 +116,7 @@ describe('three instances sharing one Redis', () => {
     expect(responses[0].body).toContain(heading(2))
     await settled()
     expect((await totalRenders()) - before).toBe(1)
-    expect(artifactKeys(page)).toEqual([key('artifact', 'html', page), key('artifact', 'page-data', page)])
+    expect(artifactKeys(page)).toEqual([key('artifact', 'html', tag(page)), key('artifact', 'page-data', tag(page))])
   })
 
   test('a page rendered by one instance is a HIT on the others, HTML and page-data', async () => {
@@ -208,11 +213,11 @@ describe('an instance killed in the middle of a render', () => {
     await victim.setGlobal('__gatsbyDsgTestHoldRenders', true)
     const pending = victim.get(page).catch((error) => error)
     await waitFor(async () => (await victim.stats()).renders === 1, { what: 'the render started on the victim' })
-    const owner = redis.cli('GET', key('lock', page))
+    const owner = redis.cli('GET', key('lock', tag(page)))
     expect(owner).toBeTruthy()
     // Its render lock is renewed while it renders: it outlives its 1000 ms TTL.
     await new Promise((r) => setTimeout(r, 1500))
-    expect(redis.cli('GET', key('lock', page))).toBe(owner)
+    expect(redis.cli('GET', key('lock', tag(page)))).toBe(owner)
 
     expect((await victim.kill('SIGKILL')).signal).toBe('SIGKILL')
     // The victim's own request ends with its process, unanswered.
@@ -222,14 +227,14 @@ describe('an instance killed in the middle of a render', () => {
     const waiting = [cluster[1].get(page), cluster[2].get(page)]
     // While the dead owner's lock stands, nobody renders (read renders first, then the lock).
     const rendersMeanwhile = await totalRenders()
-    if (redis.cli('GET', key('lock', page)) === owner) expect(rendersMeanwhile).toBe(before)
+    if (redis.cli('GET', key('lock', tag(page))) === owner) expect(rendersMeanwhile).toBe(before)
     const responses = await within(15000, 'the render after the lock TTL', Promise.all(waiting))
     expect(responses.map((r) => r.status)).toEqual([200, 200])
     expect(responses[0].body).toContain(heading(8))
     expect(responses[1].body).toBe(responses[0].body)
     await settled()
     expect((await totalRenders()) - before).toBe(1)
-    expect(redis.cli('EXISTS', key('lock', page))).toBe('0')
+    expect(redis.cli('EXISTS', key('lock', tag(page)))).toBe('0')
   })
 })
 
@@ -334,7 +339,8 @@ describe('the Redis URL in the log', () => {
       redisNamespace: NAMESPACE,
       renderWorkers: 1,
     })
-    const log = redisLog(instance)
+    // It may log the line before it is ready (Redis is tried at once): read from its start.
+    const log = redisLog(instance, { fromStart: true })
     await within(REQUEST_BOUND_MS, 'a page while Redis is unreachable', instance.get(post(100)))
     await log.waitFor(/unavailable/, 'the line saying Redis is unavailable')
     expect(log.lines()).toEqual([expect.stringContaining(`127.0.0.1:${closed}`)])

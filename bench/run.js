@@ -225,6 +225,8 @@ async function main() {
     if (only.has(6)) results.memory = await scenarios.memory(ctx)
     // 8: cold renders/s with 1 render worker vs one per core vs gatsby serve (bench/lib/render-scaling.js).
     if (only.has(8)) results.scaling = await require('./lib/render-scaling').renderScaling(ctx)
+    // 9: HITs with the Redis tier: none, plain TCP, TLS (bench/lib/redis-tier.js).
+    if (only.has(9)) results.redis = await require('./lib/redis-tier').redisTier(ctx)
     if (!only.has(3)) delete results.first
   } finally {
     const out = ctx.gatsby.output()

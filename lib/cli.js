@@ -141,11 +141,28 @@ function program() {
     .addOption(new Option('--log-format <format>', 'access log format').choices(['text', 'json']).default('text'))
     .option('--no-access-log', 'do not log one line per request (default: every request is logged)')
     .addOption(
-      new Option('--redis <url>', 'share generated pages with other instances through Redis, e.g. redis://127.0.0.1:6379/')
+      new Option(
+        '--redis <url>',
+        'share generated pages with other instances through Redis: redis://host:6379/, rediss:// (TLS), ' +
+          'redis+cluster://host:port,host:port (a Redis Cluster; rediss+cluster:// with TLS)',
+      )
         .env('GATSBY_DSG_REDIS_URL')
         .default(null, 'none: this instance alone'),
     )
     .option('--redis-namespace <name>', 'Redis key namespace; instances of one site share it', DEFAULTS.redisNamespace)
+    .addOption(
+      new Option('--redis-ttl <seconds>', 'let generated pages expire in Redis this long after they are stored')
+        .argParser(positiveInteger)
+        .default(null, 'none: kept until purged or evicted'),
+    )
+    .addOption(
+      new Option('--redis-ca <file>', 'PEM CA certificates that alone are trusted for a rediss:// server').default(
+        null,
+        "the system's roots",
+      ),
+    )
+    .addOption(new Option('--redis-cert <file>', 'PEM client certificate for rediss:// (with --redis-key)').default(null, 'none'))
+    .addOption(new Option('--redis-key <file>', 'PEM key of --redis-cert').default(null, 'none'))
     .addOption(
       new Option('--warm [globs...]', 'generate deferred pages (all, or those matching the globs) in the background after start').default(
         false,
@@ -169,6 +186,10 @@ function program() {
             accessLog: opts.accessLog ? opts.logFormat : undefined,
             redis: opts.redis ?? undefined,
             redisNamespace: opts.redisNamespace,
+            redisTtl: opts.redisTtl ?? undefined,
+            redisCa: opts.redisCa ?? undefined,
+            redisCert: opts.redisCert ?? undefined,
+            redisKey: opts.redisKey ?? undefined,
           }),
         )
       } catch (error) {

@@ -58,7 +58,10 @@ export interface ServeOptions {
   adminToken?: string
   /** One line per request on stdout, in this format. Default: none. */
   accessLog?: 'text' | 'json'
-  /** Share generated pages with other instances through Redis, e.g. `redis://127.0.0.1:6379/` (`--redis`). */
+  /**
+   * Share generated pages with other instances through Redis (`--redis`): `redis://host:6379/`,
+   * `rediss://…` (TLS), `redis+cluster://host:port,host:port` (a Redis Cluster), `rediss+cluster://…`.
+   */
   redis?: string
   /** Redis key namespace; instances of one site share it (`--redis-namespace`). Default `DEFAULTS.redisNamespace`. */
   redisNamespace?: string
@@ -75,6 +78,13 @@ export interface ServeOptions {
    * the body-parser limits of a function's `config` apply below it. Default `DEFAULTS.functionMaxBodyBytes`.
    */
   functionMaxBodyBytes?: number
+  /** Generated pages expire in Redis this many seconds after they are stored (`--redis-ttl`). Default: never. */
+  redisTtl?: number
+  /** PEM CA certificates that alone are trusted for a `rediss://` server (`--redis-ca`). Default: the system's roots. */
+  redisCa?: string
+  /** PEM client certificate for `rediss://`, with `redisKey` (`--redis-cert`, `--redis-key`). */
+  redisCert?: string
+  redisKey?: string
 }
 
 /** The render worker threads of a server started with `renderWorkers` above 0. */

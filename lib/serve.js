@@ -87,6 +87,10 @@ function engineOptions(site, settings, functions, functionRoutes) {
     redisUrl: settings.redis,
     redisNamespace: settings.redisNamespace,
     redisLockTtlMs: settings.redisLockTtlMs,
+    redisTtlSeconds: settings.redisTtl,
+    redisCaFile: settings.redisCa && path.resolve(settings.redisCa),
+    redisCertFile: settings.redisCert && path.resolve(settings.redisCert),
+    redisKeyFile: settings.redisKey && path.resolve(settings.redisKey),
     functions: functions
       ? {
           sockets: [functions.socketPath],

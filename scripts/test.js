@@ -7,11 +7,14 @@ const path = require('path')
 const { prepare, run, ROOT } = require('./prepare')
 const { lint } = require('./lint')
 
-/** Debian packages the tests drive: Chromium (browser tests), redis-server (shared tier), wrk and
- *  nginx (the benchmark's smoke run). Installed with apt-get when missing and allowed. */
+/** Debian packages the tests drive: Chromium (browser tests), redis-server and redis-cli (shared
+ *  tier, TLS and Redis Cluster), openssl (the TLS tests' certificates), wrk and nginx (the
+ *  benchmark's smoke run). Installed with apt-get when missing and allowed. */
 const SYSTEM_PACKAGES = [
   { pkg: 'chromium', bin: '/usr/bin/chromium' },
   { pkg: 'redis-server', bin: '/usr/bin/redis-server' },
+  { pkg: 'redis-tools', bin: '/usr/bin/redis-cli' },
+  { pkg: 'openssl', bin: '/usr/bin/openssl' },
   { pkg: 'nginx', bin: '/usr/sbin/nginx' },
   { pkg: 'wrk', bin: '/usr/bin/wrk' },
 ]

@@ -140,7 +140,8 @@ pub struct ServerOptions {
     pub admin_token: Option<String>,
     /// One line per request on stdout: `text` or `json`. Default: none.
     pub access_log: Option<String>,
-    /// Share generated pages with other instances through Redis (`redis://host:6379/`).
+    /// Share generated pages with other instances through Redis: `redis://host:6379/`,
+    /// `rediss://` (TLS), `redis+cluster://host:port,host:port` (a Redis Cluster), `rediss+cluster://`.
     pub redis_url: Option<String>,
     /// Key namespace in Redis: instances of one site share it.
     pub redis_namespace: Option<String>,
@@ -148,6 +149,13 @@ pub struct ServerOptions {
     pub redis_lock_ttl_ms: Option<u32>,
     /// Gatsby Functions (`/api/*`), forwarded to the functions process.
     pub functions: Option<FunctionsInput>,
+    /// Generated pages expire in Redis this many seconds after they are stored. Default: never.
+    pub redis_ttl_seconds: Option<u32>,
+    /// PEM CA certificates that alone are trusted for a `rediss://` server. Default: system roots.
+    pub redis_ca_file: Option<String>,
+    /// PEM client certificate and its key, for `rediss://` servers that require one.
+    pub redis_cert_file: Option<String>,
+    pub redis_key_file: Option<String>,
 }
 
 impl TryFrom<ServerOptions> for engine::ServerConfig {
@@ -207,6 +215,14 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
             .map_or(engine::RedisConfig::DEFAULT_LOCK_TTL, |ms| {
                 Duration::from_millis(u64::from(ms))
             }),
+        artifact_ttl: options
+            .redis_ttl_seconds
+            .map(|s| Duration::from_secs(u64::from(s))),
+        tls: engine::RedisTls {
+            ca_file: options.redis_ca_file.map(Into::into),
+            cert_file: options.redis_cert_file.map(Into::into),
+            key_file: options.redis_key_file.map(Into::into),
+        },
     });
     config.access_log = match options.access_log.as_deref() {
         None | Some("off") => None,

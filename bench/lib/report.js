@@ -144,6 +144,7 @@ function rows(results, opts, pages) {
   if (s && s['9']) {
     out.push(throughputRow('9', `Gatsby Function answering JSON \`${s['9'].url}\` — req/s · p50 / p99`, s['9']))
   }
+  if (results.redis) out.push(require('./redis-tier').row(results.redis))
   return out
 }
 
@@ -163,6 +164,7 @@ function legend(opts, pages, results) {
     `- Row 6: VmRSS of the gatsby-dsg process (/proc) after start and one render, once steady (less than 1 MiB change over 1 s), after each fifth of the pages, then again once steady after generating them all (HTML requests, ${opts.connections} clients), twice: with render workers recycled (the default) and never recycled, each a fresh process with an empty cache; peak = VmHWM; anonymous = RssAnon (the process's own memory), mapped files = RssFile (e.g. Gatsby's LMDB datastore, which the kernel can reclaim). gatsby serve (one process, which caches nothing) is sent the same pages after it, and its RSS read the same way: the growth of Gatsby's engine itself.`,
     `- Row 7: bytes = the response body as sent (compressed if the server compressed it) of one request with \`Accept-Encoding: br, gzip\`; req/s with that header in wrk. nginx: \`gzip on\` (level 6, \`gzip_static\` too; Debian's nginx has no brotli unless \`libnginx-mod-http-brotli-filter\` is installed); gatsby serve: Express \`compression\`.`,
     ...(results.scaling ? [require('./render-scaling').legend(opts)] : []),
+    ...(results.redis ? [require('./redis-tier').legend()] : []),
     `- Percentile p99 of 200 samples (row 4) is the 198th slowest; a 2-core machine shared with the load generator and other work gives noisy absolute numbers: compare the ratios, measured side by side.`,
   ].join('\n')
 }

@@ -25,9 +25,10 @@ function sh(command, args, options = {}) {
   return spawnSync(command, args, { encoding: 'utf8', ...options })
 }
 
-/** Installs the Debian packages of the missing tools; returns `{ nginx, wrk }` binary paths. */
+/** Installs the Debian packages of the missing tools; returns `{ nginx, wrk, redis, openssl }` binary paths. */
 function ensureTools({ log = console.log } = {}) {
-  const wanted = { nginx: 'nginx', wrk: 'wrk' } // binary → Debian package
+  // binary → Debian package (redis-server and openssl: row 9, the Redis tier over TLS)
+  const wanted = { nginx: 'nginx', wrk: 'wrk', 'redis-server': 'redis-server', openssl: 'openssl' }
   const missing = Object.keys(wanted).filter((bin) => !which(bin))
   if (missing.length > 0) {
     const packages = missing.map((bin) => wanted[bin])
@@ -48,7 +49,7 @@ function ensureTools({ log = console.log } = {}) {
     run(['update', '-q'])
     run(['install', '-y', '-q', '--no-install-recommends', ...packages])
   }
-  const tools = { nginx: which('nginx'), wrk: which('wrk') }
+  const tools = { nginx: which('nginx'), wrk: which('wrk'), redis: which('redis-server'), openssl: which('openssl') }
   for (const [k, v] of Object.entries(tools)) if (!v) throw new Error(`${k} still missing after apt-get install`)
   return tools
 }

@@ -9,17 +9,46 @@ use crate::functions::FunctionsConfig;
 use crate::pages::DeferredPageSpec;
 use crate::site::SiteOptions;
 
-/// The shared tier: Redis URL, key namespace (instances of one site share it), render-lock TTL.
+/// The shared tier: Redis URL, key namespace (instances of one site share it), render-lock TTL,
+/// artifact expiry, TLS files.
 #[derive(Clone, Debug)]
 pub struct RedisConfig {
+    /// `redis://`, `rediss://` (TLS), `redis+cluster://host:port,host:port` or
+    /// `rediss+cluster://…` (a Redis Cluster given seed nodes).
     pub url: String,
     pub namespace: String,
     pub lock_ttl: Duration,
+    /// Artifacts expire in Redis this long after they are stored; `None` keeps them until they
+    /// are purged (or evicted by Redis's `maxmemory-policy`).
+    pub artifact_ttl: Option<Duration>,
+    pub tls: RedisTls,
+}
+
+/// TLS material for a `rediss://` URL, read at start-up.
+#[derive(Clone, Debug, Default)]
+pub struct RedisTls {
+    /// PEM CA certificates that alone are trusted for the server's certificate (system roots
+    /// otherwise).
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain and its key, for servers that require client certificates.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 impl RedisConfig {
     pub const DEFAULT_NAMESPACE: &'static str = "gatsby-dsg";
     pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(10);
+
+    /// `url` with the default namespace and lock TTL, no expiry, no TLS files.
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisConfig {
+            url: url.into(),
+            namespace: Self::DEFAULT_NAMESPACE.into(),
+            lock_ttl: Self::DEFAULT_LOCK_TTL,
+            artifact_ttl: None,
+            tls: RedisTls::default(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -34,7 +34,7 @@ pub use access_log::LogFormat;
 pub use admin::PurgeRequest;
 pub use artifact::ArtifactKind;
 pub use build_id::BuildId;
-pub use config::{RedisConfig, ServerConfig};
+pub use config::{RedisConfig, RedisTls, ServerConfig};
 pub use content::Content;
 pub use error::{PurgeError, StartError, WarmError};
 pub use metrics::StatsSnapshot;

@@ -3,83 +3,16 @@
 //! and coming back.
 
 mod common;
+mod redis_support;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use gatsby_dsg_engine::{RedisConfig, Server};
+use redis_support::Redis;
 
 const PAGE: &str = "/blog/a/";
-
-/// A `redis-server` on a free loopback port, killed when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start_on(port: u16) -> Redis {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (Debian package redis-server)");
-        let redis = Redis { child, port };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return redis;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("redis-server did not start on port {port}");
-    }
-
-    fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Redis::start_on(port)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 struct Instance {
     server: Server,
@@ -87,6 +20,16 @@ struct Instance {
 }
 
 async fn instances(site: &Site, redis: &Redis, n: usize, lock_ttl: Duration) -> Vec<Instance> {
+    instances_with(site, redis, n, |config| config.lock_ttl = lock_ttl, None).await
+}
+
+async fn instances_with(
+    site: &Site,
+    redis: &Redis,
+    n: usize,
+    change: impl Fn(&mut RedisConfig),
+    revalidate_after: Option<Duration>,
+) -> Vec<Instance> {
     let mut out = Vec::new();
     for i in 0..n {
         let renderer = TestRenderer::named(&format!("instance-{i}"));
@@ -95,11 +38,13 @@ async fn instances(site: &Site, redis: &Redis, n: usize, lock_ttl: Duration) -> 
         all.extend([PAGE, "/blog/b/"]);
         let mut config = site.config(&all);
         config.cache_dir = None; // each instance: memory, then Redis
-        config.redis = Some(RedisConfig {
-            url: redis.url(),
+        let mut redis_config = RedisConfig {
             namespace: "test-site".into(),
-            lock_ttl,
-        });
+            ..RedisConfig::new(redis.url())
+        };
+        change(&mut redis_config);
+        config.redis = Some(redis_config);
+        config.revalidate_after = revalidate_after;
         let server = start(config, &renderer).await;
         out.push(Instance { server, renderer });
     }
@@ -208,7 +153,7 @@ async fn lock_of_a_dead_renderer_expires_and_another_instance_renders() {
     let cluster = instances(&site, &redis, 1, Duration::from_millis(600)).await;
     // A lock left by an instance that died mid-render: another token, a short TTL.
     let build = site.config(&[]).build_id.to_string();
-    let lock = format!("test-site:{build}:lock:{PAGE}");
+    let lock = format!("test-site:{build}:lock:{{{PAGE}}}");
     assert_eq!(
         redis.cli(&["SET", &lock, "dead-instance", "PX", "500"]),
         "OK"
@@ -264,4 +209,78 @@ async fn redis_down_keeps_serving_and_sharing_resumes_when_it_is_back() {
         }
     }
     assert!(shared, "sharing resumed after Redis came back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expired_page_is_refreshed_once_for_all_instances() {
+    let site = Site::new();
+    let redis = Redis::start();
+    let revalidate = Some(Duration::from_millis(300));
+    let cluster = instances_with(&site, &redis, 3, |_| {}, revalidate).await;
+    get(cluster[0].server.local_addr(), PAGE).await;
+    eventually("stored", || {
+        cluster[0].server.stats().renders_in_flight == 0
+    })
+    .await;
+    for i in &cluster[1..] {
+        assert_eq!(get(i.server.local_addr(), PAGE).await.cache(), Some("HIT"));
+    }
+    for i in &cluster {
+        i.renderer
+            .configure(|b| b.page_data_delay = Some(Duration::from_millis(100)));
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Every instance finds its copy expired at once: STALE, and a refresh asked of each.
+    let mut requests = Vec::new();
+    for i in &cluster {
+        requests.push(tokio::spawn(get(i.server.local_addr(), PAGE)));
+    }
+    for r in requests {
+        let res = r.await.unwrap();
+        assert_eq!((res.status, res.cache()), (200, Some("STALE")));
+    }
+    eventually("refreshed everywhere", || {
+        cluster
+            .iter()
+            .all(|i| i.server.stats().renders_in_flight == 0)
+    })
+    .await;
+    assert_eq!(
+        total_renders(&cluster),
+        2,
+        "one refresh for the three instances"
+    );
+    let bodies: std::collections::HashSet<String> = {
+        let mut bodies = std::collections::HashSet::new();
+        for i in &cluster {
+            let res = get(i.server.local_addr(), PAGE).await;
+            assert_eq!(res.cache(), Some("HIT"));
+            bodies.insert(res.text());
+        }
+        bodies
+    };
+    assert_eq!(bodies.len(), 1, "every instance serves the refreshed page");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn artifacts_expire_in_redis_after_the_artifact_ttl() {
+    let site = Site::new();
+    let redis = Redis::start();
+    let ttl = Duration::from_millis(1500);
+    let cluster = instances_with(&site, &redis, 2, |c| c.artifact_ttl = Some(ttl), None).await;
+    get(cluster[0].server.local_addr(), PAGE).await;
+    eventually("stored", || {
+        cluster[0].server.stats().renders_in_flight == 0
+    })
+    .await;
+    let build = site.config(&[]).build_id.to_string();
+    let key = format!("test-site:{build}:artifact:html:{{{PAGE}}}");
+    let pttl: i64 = redis.cli(&["PTTL", &key]).parse().unwrap();
+    assert!(pttl > 0 && pttl <= 1500, "PTTL {pttl}");
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert_eq!(redis.cli(&["EXISTS", &key]), "0");
+    // The other instance no longer finds it in Redis: it renders.
+    let res = get(cluster[1].server.local_addr(), PAGE).await;
+    assert_eq!(res.cache(), Some("MISS"));
+    assert_eq!(total_renders(&cluster), 2);
 }

@@ -316,9 +316,12 @@ impl PageCache {
         }
         let mut lock = None;
         let complete = ArtifactKind::ALL.iter().all(|&k| lead.is_published(k));
-        if !complete && !expired {
+        if !complete || expired {
             if let Some(shared) = &self.shared {
-                match self.fill_from_shared(shared, &lead, &mut obtained).await {
+                match self
+                    .fill_from_shared(shared, &lead, expired, &mut obtained)
+                    .await
+                {
                     SharedOutcome::Filled => {
                         self.complete(&page, obtained, None).await;
                         return;
@@ -350,37 +353,47 @@ impl PageCache {
         drop(lead);
     }
 
-    /// Takes from Redis what no local tier had, waiting while another instance renders it; or
-    /// says to render here. Bounded by the render timeout, and by Redis's own timeouts.
+    /// Takes from Redis what no local tier had (everything, to refresh), waiting while another
+    /// instance renders it; or says to render here. Only artifacts that are not expired are taken:
+    /// an expired page is refreshed by one instance, whose render the others take, so a page is
+    /// rendered once in the whole cluster both the first time and on every revalidation. Redis is
+    /// read again once the lock is taken (its previous owner may have stored the page just
+    /// before releasing it). Bounded by the render timeout, and by Redis's own timeouts.
     async fn fill_from_shared(
         &self,
         shared: &Arc<SharedCache>,
         lead: &FlightLead,
+        refresh: bool,
         obtained: &mut Vec<Obtained>,
     ) -> SharedOutcome {
         let page = Arc::clone(lead.page());
         let deadline = Instant::now() + self.policy.render_timeout;
+        let wanted: Vec<ArtifactKind> = ArtifactKind::ALL
+            .into_iter()
+            .filter(|&k| refresh || !lead.is_published(k))
+            .collect();
         let mut waited = false;
+        let mut lock = None;
         loop {
-            let missing: Vec<ArtifactKind> = ArtifactKind::ALL
-                .into_iter()
-                .filter(|&k| !lead.is_published(k))
-                .collect();
             let mut found = Vec::new();
-            for &kind in &missing {
+            for &kind in &wanted {
                 match shared.get(&page, kind).await {
-                    Ok(Some(content)) => found.push((kind, Arc::new(content))),
-                    Ok(None) => {}
-                    Err(_) => return SharedOutcome::Render(None),
+                    Ok(Some(content)) if !self.expired(&content) => {
+                        found.push((kind, Arc::new(content)))
+                    }
+                    Ok(_) => break,
+                    Err(_) => return SharedOutcome::Render(lock),
                 }
             }
-            if found.len() == missing.len() {
+            if found.len() == wanted.len() {
                 // Another instance's render (or an earlier one): MISS for those who waited on it.
                 let outcome = if waited {
                     CacheStatus::Miss
                 } else {
                     CacheStatus::Hit
                 };
+                // What it replaces (expired copies read from disk) is not to be stored again.
+                obtained.retain(|o| !wanted.contains(&o.kind));
                 for (kind, content) in found {
                     self.memory
                         .insert((Arc::clone(&page), kind), Arc::clone(&content));
@@ -393,8 +406,11 @@ impl PageCache {
                 }
                 return SharedOutcome::Filled;
             }
+            if lock.is_some() {
+                return SharedOutcome::Render(lock);
+            }
             match shared.try_lock(&page).await {
-                Ok(Some(lock)) => return SharedOutcome::Render(Some(lock)),
+                Ok(Some(taken)) => lock = Some(taken),
                 Ok(None) if Instant::now() < deadline => {
                     waited = true;
                     tokio::time::sleep(Duration::from_millis(20)).await;

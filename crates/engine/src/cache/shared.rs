@@ -1,17 +1,29 @@
-//! The shared tier: generated artifacts in Redis, so that instances behind one load balancer
-//! render each page once between them. Keys are namespaced by the build (`<ns>:<build>:…`).
+//! The shared tier: generated artifacts in Redis — one server, or a Redis Cluster — so that
+//! instances behind one load balancer render each page once between them.
+//!
+//! Keys are namespaced by the build and carry the page in a hash tag:
+//! `<ns>:<build>:artifact:<kind>:{<page>}` (a hash: `identity`, `br`, `gz`, `created`) and
+//! `<ns>:<build>:lock:{<page>}`. All keys of one page hash to one slot, so on a cluster they live
+//! on one master and every per-page operation (replace an artifact, purge a page, take or release
+//! its lock) is one atomic command or transaction; different pages spread over all masters.
 //!
 //! - Cluster-wide single flight: before rendering, an instance takes the page's lock
 //!   (`SET lock token NX PX ttl`, renewed while it renders, deleted only by its owner); the others
 //!   poll for the artifact instead of rendering. A dead owner's lock expires at its TTL.
-//! - Purges are published; every instance drops the pages from its memory and disk.
+//! - An artifact is replaced whole (`DEL` + `HSET` + optional `PEXPIRE`, in `MULTI`): a reader
+//!   never gets one version's body with another's compressed variant.
+//! - Purges are published; every instance drops the pages from its memory and disk. Purging all
+//!   walks each master with `SCAN` (never `KEYS`, which blocks Redis for the whole keyspace).
 //! - Redis down or slow: every call is bounded by a timeout; instances serve and render locally,
 //!   log one line when Redis goes away and one when it is back, and reconnect by themselves.
 
+mod conn;
+mod target;
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -22,11 +34,21 @@ use tokio::sync::RwLock;
 
 use crate::artifact::ArtifactKind;
 use crate::build_id::BuildId;
+use crate::config::RedisConfig;
 use crate::content::Content;
+use conn::Conn;
+pub use target::redacted;
+use target::{Target, Topology};
 
 /// No Redis call may hold a request longer than this.
-const OP_TIMEOUT: Duration = Duration::from_millis(500);
+pub const OP_TIMEOUT: Duration = Duration::from_millis(500);
+/// Redis is said to be back only after this long without a failed call: during a cluster
+/// failover, calls to the surviving masters succeed while those to the dead one fail, and the
+/// log must not alternate between "unavailable" and "reachable again" for every call.
+const QUIET_BEFORE_BACK: Duration = Duration::from_secs(1);
 const RECONNECT_EVERY: Duration = Duration::from_secs(1);
+/// Keys asked of `SCAN` per call, and deleted per `UNLINK`.
+const BATCH: usize = 1000;
 
 /// Deletes the lock only if it still holds our token.
 const RELEASE: &str =
@@ -55,12 +77,16 @@ impl std::fmt::Display for SharedError {
 }
 
 pub struct SharedCache {
-    url: String,
+    /// The URL without credentials, for log lines.
+    shown: String,
     prefix: String,
     token: String,
     lock_ttl: Duration,
-    conn: RwLock<Option<ConnectionManager>>,
+    artifact_ttl: Option<Duration>,
+    conn: RwLock<Option<Conn>>,
     down: AtomicBool,
+    /// When a call last failed and last succeeded (see [`SharedCache::mark`]).
+    calls: parking_lot::Mutex<(Option<Instant>, Option<Instant>)>,
 }
 
 /// Holds a page's render lock; renews it while alive, releases it when dropped.
@@ -90,38 +116,63 @@ impl Drop for RenderLock {
 }
 
 impl SharedCache {
-    /// Connects in the background (Redis may be down at start) and subscribes to purges.
+    /// Checks the URL, namespace and TLS files now; connects in the background (Redis may be
+    /// down at start) and subscribes to purges.
     pub fn start(
-        url: &str,
-        namespace: &str,
+        config: &RedisConfig,
         build_id: &BuildId,
-        lock_ttl: Duration,
         on_purge: OnPurge,
     ) -> Result<Arc<Self>, String> {
-        let shown = redacted(url);
-        let client =
-            redis::Client::open(url).map_err(|e| format!("invalid Redis URL {shown}: {e}"))?;
+        // redis-rs builds rustls without choosing a crypto provider; an error means one is set.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if config.namespace.contains(['{', '}']) {
+            return Err(format!(
+                "the Redis namespace {:?} may not contain {{ or }}: they choose a key's cluster slot",
+                config.namespace
+            ));
+        }
+        let target = Arc::new(Target::parse(&config.url, &config.tls)?);
         let shared = Arc::new(SharedCache {
-            url: shown,
-            prefix: format!("{namespace}:{build_id}"),
+            shown: target.shown.clone(),
+            prefix: format!("{}:{build_id}", config.namespace),
             token: instance_token(),
-            lock_ttl,
+            lock_ttl: config.lock_ttl,
+            artifact_ttl: config.artifact_ttl,
             conn: RwLock::new(None),
             down: AtomicBool::new(false),
+            calls: parking_lot::Mutex::new((None, None)),
         });
-        tokio::spawn(Arc::clone(&shared).connect(client.clone()));
-        tokio::spawn(Arc::clone(&shared).listen_for_purges(client, on_purge));
+        tokio::spawn(report_back(Arc::downgrade(&shared)));
+        tokio::spawn(Arc::clone(&shared).connect(Arc::clone(&target)));
+        tokio::spawn(Arc::clone(&shared).listen_for_purges(target, on_purge));
         Ok(shared)
     }
 
-    async fn connect(self: Arc<Self>, client: redis::Client) {
+    async fn connect(self: Arc<Self>, target: Arc<Target>) {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(OP_TIMEOUT)
             .set_response_timeout(OP_TIMEOUT)
             .set_number_of_retries(2)
             .set_max_delay(1000);
         loop {
-            match ConnectionManager::new_with_config(client.clone(), config.clone()).await {
+            let connected = match &target.topology {
+                Topology::Single(client) => {
+                    ConnectionManager::new_with_config(client.clone(), config.clone())
+                        .await
+                        .map(Conn::Single)
+                }
+                Topology::Cluster(client) => {
+                    match tokio::time::timeout(4 * OP_TIMEOUT, client.get_async_connection()).await
+                    {
+                        Ok(result) => result.map(Conn::Cluster),
+                        Err(_) => Err(redis::RedisError::from((
+                            redis::ErrorKind::IoError,
+                            "no cluster node answered",
+                        ))),
+                    }
+                }
+            };
+            match connected {
                 Ok(conn) => {
                     *self.conn.write().await = Some(conn);
                     self.mark(Ok(()));
@@ -135,51 +186,88 @@ impl SharedCache {
         }
     }
 
-    async fn listen_for_purges(self: Arc<Self>, client: redis::Client, on_purge: OnPurge) {
+    /// Subscribes to the purge channel on one node and, when that connection ends, on another.
+    /// On a cluster any node will do (`PUBLISH` reaches every node); the seed nodes are tried
+    /// first, then the nodes the cluster reports, starting after the one that was lost. Purges
+    /// published while no subscription stands (at most about a second) are not received.
+    async fn listen_for_purges(self: Arc<Self>, target: Arc<Target>, on_purge: OnPurge) {
         let channel = self.key("purge");
+        let attempt = AtomicUsize::new(0);
         loop {
-            if let Ok(Ok(mut pubsub)) =
-                tokio::time::timeout(OP_TIMEOUT, client.get_async_pubsub()).await
-            {
-                if pubsub.subscribe(&channel).await.is_ok() {
-                    let mut messages = pubsub.on_message();
-                    while let Some(msg) = messages.next().await {
-                        if let Ok(message) = serde_json::from_slice(msg.get_payload_bytes()) {
-                            on_purge(message);
-                        }
+            let discovered = match self.conn.read().await.clone() {
+                Some(mut conn) => tokio::time::timeout(OP_TIMEOUT, conn.nodes())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let clients = target.node_clients(&discovered);
+            let first = attempt.fetch_add(1, Ordering::Relaxed);
+            for n in 0..clients.len() {
+                let client = &clients[(first + n) % clients.len()];
+                let Ok(Ok(mut pubsub)) =
+                    tokio::time::timeout(OP_TIMEOUT, client.get_async_pubsub()).await
+                else {
+                    continue;
+                };
+                if !matches!(
+                    tokio::time::timeout(OP_TIMEOUT, pubsub.subscribe(&channel)).await,
+                    Ok(Ok(()))
+                ) {
+                    continue;
+                }
+                let mut messages = pubsub.on_message();
+                while let Some(msg) = messages.next().await {
+                    if let Ok(message) = serde_json::from_slice(msg.get_payload_bytes()) {
+                        on_purge(message);
                     }
                 }
+                attempt.store(first + n + 1, Ordering::Relaxed);
+                break;
             }
             tokio::time::sleep(RECONNECT_EVERY).await;
         }
     }
 
-    /// One line when Redis goes away, one when it is back.
+    /// One line when Redis goes away; when it is back, one line from [`report_back`].
     fn mark(&self, result: Result<(), &str>) {
+        let now = Some(Instant::now());
         match result {
             Ok(()) => {
-                if self.down.swap(false, Ordering::Relaxed) {
-                    eprintln!(
-                        "gatsby-dsg: Redis at {} is reachable again; sharing resumed",
-                        self.url
-                    );
+                if self.down.load(Ordering::Relaxed) {
+                    self.calls.lock().1 = now;
                 }
             }
             Err(e) => {
+                self.calls.lock().0 = now;
                 if !self.down.swap(true, Ordering::Relaxed) {
                     eprintln!(
-                        "gatsby-dsg: Redis at {} unavailable ({e}); serving and rendering locally until it is back",
-                        self.url
+                        "gatsby-dsg: Redis at {} unavailable ({}); serving and rendering locally until it is back",
+                        self.shown,
+                        explained(e)
                     );
                 }
             }
+        }
+    }
+
+    /// Back: a call succeeded after the last failure, and none failed for [`QUIET_BEFORE_BACK`].
+    fn back(&self) -> bool {
+        let (failed, succeeded) = *self.calls.lock();
+        match (failed, succeeded) {
+            (Some(failed), Some(succeeded)) => {
+                succeeded > failed && failed.elapsed() >= QUIET_BEFORE_BACK
+            }
+            (None, Some(_)) => true,
+            _ => false,
         }
     }
 
     /// Runs one Redis call on the shared connection, bounded by `OP_TIMEOUT`.
     async fn call<T, F, Fut>(&self, f: F) -> Result<T, SharedError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let Some(conn) = self.conn.read().await.clone() else {
@@ -202,7 +290,11 @@ impl SharedCache {
     }
 
     fn artifact_key(&self, page: &str, kind: ArtifactKind) -> String {
-        self.key(&format!("artifact:{}:{page}", kind.name()))
+        self.key(&format!("artifact:{}:{{{page}}}", kind.name()))
+    }
+
+    fn lock_key(&self, page: &str) -> String {
+        self.key(&format!("lock:{{{page}}}"))
     }
 
     pub async fn get(
@@ -217,14 +309,22 @@ impl SharedCache {
         let Some(identity) = fields.remove("identity") else {
             return Ok(None);
         };
+        let created = fields
+            .remove("created")
+            .and_then(|ms| String::from_utf8(ms).ok()?.parse::<u64>().ok())
+            .map_or_else(SystemTime::now, |ms| UNIX_EPOCH + Duration::from_millis(ms));
         let variant = |v: Option<Vec<u8>>| v.map(Bytes::from);
-        Ok(Some(Content::with_encodings(
-            identity,
-            variant(fields.remove("br")),
-            variant(fields.remove("gz")),
-        )))
+        Ok(Some(
+            Content::with_encodings(
+                identity,
+                variant(fields.remove("br")),
+                variant(fields.remove("gz")),
+            )
+            .created_at(created),
+        ))
     }
 
+    /// Replaces the page's artifact of `kind` whole, expiring after the artifact TTL if one is set.
     pub async fn put(
         &self,
         page: &str,
@@ -232,20 +332,38 @@ impl SharedCache {
         content: &Content,
     ) -> Result<(), SharedError> {
         let key = self.artifact_key(page, kind);
-        let mut fields: Vec<(&str, Vec<u8>)> = vec![("identity", content.identity.bytes.to_vec())];
+        let created = content
+            .created
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis()
+            .to_string();
+        let mut fields: Vec<(&str, Vec<u8>)> = vec![
+            ("identity", content.identity.bytes.to_vec()),
+            ("created", created.into_bytes()),
+        ];
         if let Some(br) = &content.brotli {
             fields.push(("br", br.bytes.to_vec()));
         }
         if let Some(gz) = &content.gzip {
             fields.push(("gz", gz.bytes.to_vec()));
         }
-        self.call(move |mut c| async move { c.hset_multiple::<_, _, _, ()>(key, &fields).await })
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(&key)
+            .ignore()
+            .hset_multiple(&key, &fields)
+            .ignore();
+        if let Some(ttl) = self.artifact_ttl {
+            pipe.pexpire(&key, ttl.as_millis() as i64).ignore();
+        }
+        self.call(move |mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await
     }
 
     /// Takes the page's render lock, or `None` when another instance holds it.
     pub async fn try_lock(self: &Arc<Self>, page: &str) -> Result<Option<RenderLock>, SharedError> {
-        let key = self.key(&format!("lock:{page}"));
+        let key = self.lock_key(page);
         let (k, token, ttl) = (
             key.clone(),
             self.token.clone(),
@@ -297,53 +415,120 @@ impl SharedCache {
     }
 
     /// Deletes the pages' artifacts (all of this build's with `All`) and tells every instance.
+    /// The message is published even when some deletions failed; the first failure is returned.
     pub async fn purge(&self, message: PurgeMessage) -> Result<(), SharedError> {
-        let keys: Vec<String> = match &message {
-            PurgeMessage::Pages(pages) => pages
-                .iter()
-                .flat_map(|p| ArtifactKind::ALL.map(|k| self.artifact_key(p, k)))
-                .collect(),
-            PurgeMessage::All => {
-                let pattern = self.key("artifact:*");
-                self.call(move |mut c| async move {
-                    let keys: Vec<String> =
-                        redis::cmd("KEYS").arg(pattern).query_async(&mut c).await?;
-                    Ok(keys)
-                })
-                .await?
+        let deleted = match &message {
+            PurgeMessage::Pages(pages) => {
+                let keys: Vec<String> = pages
+                    .iter()
+                    .flat_map(|p| ArtifactKind::ALL.map(|k| self.artifact_key(p, k)))
+                    .collect();
+                self.unlink(keys).await
             }
+            PurgeMessage::All => self.purge_all().await,
         };
-        if !keys.is_empty() {
-            self.call(move |mut c| async move { c.del::<_, ()>(keys).await })
-                .await?;
-        }
         let (channel, payload) = (
             self.key("purge"),
             serde_json::to_string(&message).unwrap_or_default(),
         );
-        self.call(move |mut c| async move { c.publish::<_, _, ()>(channel, payload).await })
-            .await
+        let published = self
+            .call(move |mut c| async move { c.publish::<_, _, ()>(channel, payload).await })
+            .await;
+        deleted.and(published)
+    }
+
+    /// `SCAN`s every master for this build's artifacts and unlinks them, a batch at a time (each
+    /// call bounded by `OP_TIMEOUT`, so Redis is never blocked for the whole keyspace).
+    async fn purge_all(&self) -> Result<(), SharedError> {
+        let masters = self.call(|mut c| async move { c.masters().await }).await?;
+        let pattern = format!("{}:artifact:*", glob_escape(&self.prefix));
+        let mut first_error = None;
+        for master in masters {
+            let mut cursor = 0u64;
+            loop {
+                let (m, p) = (master.clone(), pattern.clone());
+                let step = self
+                    .call(move |mut c| async move {
+                        let mut scan = redis::cmd("SCAN");
+                        scan.arg(cursor).arg("MATCH").arg(p).arg("COUNT").arg(BATCH);
+                        c.on::<(u64, Vec<String>)>(&m, &scan).await
+                    })
+                    .await;
+                let (next, keys) = match step {
+                    Ok(step) => step,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        break;
+                    }
+                };
+                if let Err(e) = self.unlink(keys).await {
+                    first_error.get_or_insert(e);
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// `UNLINK`s the keys, a batch per call (on a cluster, split by slot).
+    async fn unlink(&self, keys: Vec<String>) -> Result<(), SharedError> {
+        for batch in keys.chunks(BATCH) {
+            let batch = batch.to_vec();
+            self.call(move |mut c| async move { c.unlink::<_, ()>(batch).await })
+                .await?;
+        }
+        Ok(())
     }
 }
 
-/// The URL as logs may show it: a password replaced by `***`.
-fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}")
+/// Logs the line saying Redis is back once [`SharedCache::back`] holds (checked 4 times a
+/// second, so the line does not wait for the next call); ends with the shared tier.
+async fn report_back(shared: std::sync::Weak<SharedCache>) {
+    loop {
+        tokio::time::sleep(QUIET_BEFORE_BACK / 4).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        if shared.down.load(Ordering::Relaxed)
+            && shared.back()
+            && shared.down.swap(false, Ordering::Relaxed)
+        {
+            eprintln!(
+                "gatsby-dsg: Redis at {} is reachable again; sharing resumed",
+                shared.shown
+            );
         }
-        None => url.to_string(),
     }
+}
+
+/// A Redis error as an operator needs it: what is wrong with TLS said in words.
+fn explained(error: &str) -> String {
+    if error.contains("certificate") || error.contains("UnknownIssuer") {
+        format!("TLS certificate of the server not accepted: {error}")
+    } else {
+        error.to_string()
+    }
+}
+
+/// `text` matched literally by a `SCAN MATCH` pattern.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Unique per instance: owner of the locks it takes.
 fn instance_token() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
     format!("{:x}-{nanos:x}", std::process::id())
@@ -354,18 +539,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn logged_url_never_shows_the_password() {
-        assert_eq!(
-            redacted("redis://:s3cret@127.0.0.1:6379/0"),
-            "redis://:***@127.0.0.1:6379/0"
-        );
-        assert_eq!(
-            redacted("redis://user:s3cret@host/"),
-            "redis://user:***@host/"
-        );
-        assert_eq!(
-            redacted("redis://127.0.0.1:6379/"),
-            "redis://127.0.0.1:6379/"
-        );
+    fn scan_patterns_match_the_namespace_literally() {
+        assert_eq!(glob_escape("a*b?[c]\\d:e"), "a\\*b\\?\\[c\\]\\\\d:e");
     }
 }

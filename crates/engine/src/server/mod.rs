@@ -301,14 +301,7 @@ fn with_shared_tier(
             });
         })
     };
-    let shared = SharedCache::start(
-        &redis.url,
-        &redis.namespace,
-        build_id,
-        redis.lock_ttl,
-        on_purge,
-    )
-    .map_err(StartError::SiteOption)?;
+    let shared = SharedCache::start(redis, build_id, on_purge).map_err(StartError::SiteOption)?;
     let cache = Arc::new(cache.with_shared(shared));
     let _ = slot.set(Arc::downgrade(&cache));
     Ok(cache)
