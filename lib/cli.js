@@ -147,6 +147,17 @@ function program() {
     )
     .option('--redis-namespace <name>', 'Redis key namespace; instances of one site share it', DEFAULTS.redisNamespace)
     .addOption(
+      new Option(
+        '--country-header <name>',
+        "request header a CDN sets to the visitor's country (e.g. CF-IPCountry), for createRedirect `country` conditions",
+      ).default(null, 'none: country-conditioned redirects never apply'),
+    )
+    .addOption(
+      new Option('--max-header-size <size>', 'refuse request heads (request line and headers) larger than this with 431')
+        .argParser(size)
+        .default(DEFAULTS.maxRequestHeadBytes, '16KB, as Node (gatsby serve); at least 8KB'),
+    )
+    .addOption(
       new Option('--warm [globs...]', 'generate deferred pages (all, or those matching the globs) in the background after start').default(
         false,
         'off',
@@ -169,6 +180,8 @@ function program() {
             accessLog: opts.accessLog ? opts.logFormat : undefined,
             redis: opts.redis ?? undefined,
             redisNamespace: opts.redisNamespace,
+            countryHeader: opts.countryHeader ?? undefined,
+            maxRequestHeadBytes: opts.maxHeaderSize,
           }),
         )
       } catch (error) {
