@@ -94,7 +94,7 @@ describe('serve on the example site', () => {
     const staticPages = countHtmlFiles(PUBLIC)
     const deferredPages = JSON.parse(fs.readFileSync(MANIFEST, 'utf8')).pages.length
     expect(staticPages).toBe(68) // 66 `<p>/index.html` (incl. /404/, /500/, /account/[...]/), 404.html, 500.html
-    expect(deferredPages).toBe(93)
+    expect(deferredPages).toBe(117) // incl. the 24 /gallery/ pages
 
     const cli = runCli(['serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', cacheDir])
     const line = await cli.firstLine()
@@ -102,7 +102,7 @@ describe('serve on the example site', () => {
     expect(match).not.toBeNull()
     const port = Number(match[1])
     expect(port).toBeGreaterThan(0)
-    expect(line).toContain(`${staticPages} static pages, ${deferredPages} deferred pages (0 already generated)`)
+    expect(line).toContain(`${staticPages} static pages, ${deferredPages} deferred pages (0 already generated), 6 SSR pages`)
     expect(line).toMatch(/, 12 functions under \/api\/$/)
 
     const res = await get(`http://127.0.0.1:${port}/blog/post-00002/`)

@@ -138,10 +138,11 @@ describe('the manifest written by the real example build', () => {
     for (let i = 1; i <= GUIDES; i += 1) paths.push(`/guides/guide-${pad(i, 2)}/`)
     for (let i = 1; i <= PRODUCTS; i += 1) paths.push(`/products/product-${pad(i, 2)}/`)
     paths.push('/broken/', '/flaky/', '/app/')
+    for (let i = 1; i <= 24; i += 1) paths.push(`/gallery/photo-${pad(i, 2)}/`)
     return paths.sort()
   }
 
-  test('lists exactly the DSG pages: even posts, the Korean post, guides, products, /broken/, /flaky/, /app/', () => {
+  test('lists exactly the DSG pages: even posts, the Korean post, guides, products, /broken/, /flaky/, /app/, the gallery', () => {
     const listed = manifest.pages.map((p) => p.path)
     expect(new Set(listed).size).toBe(listed.length)
     expect([...listed].sort()).toEqual(expectedDeferredPaths())
@@ -150,6 +151,18 @@ describe('the manifest written by the real example build', () => {
     expect(listed).not.toContain('/404.html')
     expect(listed).not.toContain('/404/')
     expect(listed).not.toContain('/')
+  })
+
+  test('lists the SSR pages apart, with their matchPaths', () => {
+    expect(manifest.ssrPages.map((p) => [p.path, p.matchPath])).toEqual([
+      ['/ssr-docs/[...]/', '/ssr-docs/*'],
+      ['/ssr/', null],
+      ['/ssr/[param]/', '/ssr/:param'],
+      ['/ssr/cached/', null],
+      ['/ssr/custom/', null],
+      ['/ssr/throws/', null],
+    ])
+    expect(manifest.pages.map((p) => p.path).filter((p) => p.startsWith('/ssr'))).toEqual([])
   })
 
   test('gives /app/ its matchPath and no other page one', () => {

@@ -18,13 +18,22 @@
 //   /, /about/, /404/      SSG
 //   /account/* (client-only routes of an SSG page, src/pages/account/[...].js)
 //   /old-blog/ → /blog/post-00002/ (301) and /go-about/ → /about/ (302): createRedirect
+//   /gallery/photo-NN/     createPage `defer: true`; its query's `image` resolver writes a PNG into
+//                          public/static/<hash>/ during the render (as Gatsby's image jobs do)
+//   /ssr/, /ssr/:param, /ssr-docs/*, /ssr/custom/, /ssr/throws/, /ssr/cached/
+//                          SSR pages (src/pages/ssr*, getServerData)
 
+const crypto = require("crypto");
+const fs = require("fs");
 const path = require("path");
+const zlib = require("zlib");
 
 const KOREAN_SLUG = "안녕하세요";
 const KEEP_STATIC_GUIDE = "keep-static";
 const GUIDE_COUNT = 20; // including keep-static
 const PRODUCT_COUNT = 10;
+const PHOTO_COUNT = 24;
+const PHOTO_SIZE = 48;
 
 function postCount() {
   const raw = process.env.EXAMPLE_PAGES;
@@ -106,6 +115,11 @@ exports.sourceNodes = ({ actions, createNodeId, createContentDigest }) => {
     summary: "This guide matches the defer glob but is excluded, so it is built ahead of time.",
   });
 
+  for (let i = 1; i <= PHOTO_COUNT; i += 1) {
+    const slug = `photo-${pad(i, 2)}`;
+    make("Photo", slug, { slug, title: `Photo ${i}`, hue: (i * 47) % 360 });
+  }
+
   for (let i = 1; i <= PRODUCT_COUNT; i += 1) {
     const slug = `product-${pad(i, 2)}`;
     make("Product", slug, {
@@ -132,6 +146,16 @@ exports.createSchemaCustomization = ({ actions }) => {
       title: String!
       summary: String!
     }
+    type Photo implements Node @dontInfer {
+      slug: String!
+      title: String!
+      hue: Int!
+    }
+    type PhotoImage {
+      url: String!
+      width: Int!
+      height: Int!
+    }
     type Product implements Node @dontInfer {
       slug: String!
       name: String!
@@ -139,6 +163,76 @@ exports.createSchemaCustomization = ({ actions }) => {
       description: String!
     }
   `);
+};
+
+// PNG of one colour, made with zlib only (no native image library in the query engine).
+function crc32(buffer) {
+  let crc = ~0;
+  for (const byte of buffer) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k += 1) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return ~crc >>> 0;
+}
+
+function pngChunk(type, data) {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
+function solidPng(size, [r, g, b]) {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(size, 0);
+  header.writeUInt32BE(size, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const row = Buffer.alloc(1 + size * 3);
+  for (let x = 0; x < size; x += 1) row.set([r, g, b], 1 + x * 3);
+  const pixels = Buffer.concat(Array.from({ length: size }, () => row));
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk("IHDR", header),
+    pngChunk("IDAT", zlib.deflateSync(pixels)),
+    pngChunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+function hueToRgb(hue) {
+  const f = (n) => {
+    const k = (n + hue / 60) % 6;
+    return Math.round(255 * (1 - Math.max(0, Math.min(k, 4 - k, 1))));
+  };
+  return [f(5), f(3), f(1)];
+}
+
+// `Photo.image` is made when a query asks for it, like gatsby-plugin-sharp's gatsbyImageData:
+// the PNG is written into public/static/<content hash>/ while the query runs (at request time for
+// a deferred page), and the query resolves only once the file is complete. The working directory
+// is the site (gatsby build and gatsby-dsg both run there).
+exports.createResolvers = ({ createResolvers }) => {
+  createResolvers({
+    Photo: {
+      image: {
+        type: "PhotoImage!",
+        resolve: async (source) => {
+          const png = solidPng(PHOTO_SIZE, hueToRgb(source.hue));
+          const hash = crypto.createHash("md5").update(png).digest("hex");
+          const dir = path.join(process.cwd(), "public", "static", hash);
+          const file = path.join(dir, `${source.slug}.png`);
+          if (!fs.existsSync(file)) {
+            await fs.promises.mkdir(dir, { recursive: true });
+            const partial = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
+            await fs.promises.writeFile(partial, png);
+            await fs.promises.rename(partial, file);
+          }
+          return { url: `/static/${hash}/${source.slug}.png`, width: PHOTO_SIZE, height: PHOTO_SIZE };
+        },
+      },
+    },
+  });
 };
 
 exports.createPages = async ({ graphql, actions, reporter }) => {
@@ -158,6 +252,12 @@ exports.createPages = async ({ graphql, actions, reporter }) => {
         }
       }
       allGuide {
+        nodes {
+          id
+          slug
+        }
+      }
+      allPhoto {
         nodes {
           id
           slug
@@ -187,6 +287,16 @@ exports.createPages = async ({ graphql, actions, reporter }) => {
       path: `/guides/${guide.slug}/`,
       component: guideTemplate,
       context: { id: guide.id },
+    });
+  }
+
+  const galleryTemplate = path.resolve(__dirname, "src/templates/gallery.js");
+  for (const photo of result.data.allPhoto.nodes) {
+    createPage({
+      path: `/gallery/${photo.slug}/`,
+      component: galleryTemplate,
+      context: { id: photo.id },
+      defer: true,
     });
   }
 

@@ -9,8 +9,9 @@
 //    every page's final mode is known:
 //      <site>/.cache/gatsby-dsg/deferred-pages.json
 //    It lists every DSG page, whatever deferred it (createPage `defer`, a File System Route
-//    `config()`, or this plugin), and carries a build id that is new on every `gatsby build`:
-//    Gatsby's own webpackCompilationHash does not change when only content changes.
+//    `config()`, or this plugin), every SSR page (a template exporting `getServerData`), and
+//    carries a build id that is new on every `gatsby build`: Gatsby's own
+//    webpackCompilationHash does not change when only content changes.
 //
 // Keep this file free of schema APIs (createSchemaCustomization, createResolvers,
 // setFieldsOnGraphQLNodeType): a plugin implementing one is bundled into Gatsby's query engine,
@@ -130,25 +131,45 @@ function siteOptions(store) {
       statusCode: r.statusCode || undefined,
       ignoreCase: Boolean(r.ignoreCase),
       force: Boolean(r.force),
+      conditions: redirectConditions(r.conditions),
     })),
+    // Proxied by `gatsby serve` at /__third-party-proxy (Partytown), and only these.
+    partytownProxiedURLs: Array.isArray(config.partytownProxiedURLs) ? config.partytownProxiedURLs : [],
   };
 }
 
-function buildManifest(sitePages, store) {
-  const pages = sitePages
-    .filter((page) => page.mode === "DSG")
+/** createRedirect's `conditions` (`language`, `country`: a value or a list) as lists. */
+function redirectConditions(conditions) {
+  const list = (value) => (value === undefined || value === null ? [] : [].concat(value).map(String));
+  const { language, country, ...other } = conditions || {};
+  if (Object.keys(other).length > 0) {
+    // Unknown conditions cannot be evaluated: the redirect must not apply to everyone.
+    return { language: list(language), country: list(country), unknown: Object.keys(other) };
+  }
+  return { language: list(language), country: list(country) };
+}
+
+function pagesOfMode(sitePages, mode) {
+  return sitePages
+    .filter((page) => page.mode === mode)
     .map((page) => ({
       path: page.path,
       matchPath: page.matchPath || null,
       componentChunkName: page.componentChunkName,
     }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function buildManifest(sitePages, store) {
   return {
     version: MANIFEST_VERSION,
     buildId: crypto.randomBytes(16).toString("hex"),
     builtAt: new Date().toISOString(),
     site: siteOptions(store),
-    pages,
+    // Deferred (DSG) pages.
+    pages: pagesOfMode(sitePages, "DSG"),
+    // Server-rendered pages (getServerData): rendered for every request.
+    ssrPages: pagesOfMode(sitePages, "SSR"),
   };
 }
 
@@ -172,9 +193,18 @@ exports.onPostBuild = ({ getNodesByType, reporter, store }) => {
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 
+  // What the server will not do is said now, not found later as a silent 404.
+  for (const redirect of manifest.site.redirects) {
+    if (redirect.conditions.unknown) {
+      reporter.warn(
+        `gatsby-dsg: the redirect from ${redirect.fromPath} has conditions gatsby-dsg cannot evaluate ` +
+          `(${redirect.conditions.unknown.join(", ")}; it evaluates language and country): it will never apply`
+      );
+    }
+  }
   reporter.info(
     `gatsby-dsg: deferred ${manifest.pages.length} of ${sitePages.length} pages ` +
-      `(${stats.deferredByPlugin} by path globs)`
+      `(${stats.deferredByPlugin} by path globs), ${manifest.ssrPages.length} server-rendered (SSR)`
   );
   // Gatsby Functions (src/api/**) are compiled by Gatsby itself into .cache/functions/, which
   // the server reads; the build only says how many it will serve.

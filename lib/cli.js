@@ -164,6 +164,17 @@ function program() {
     .addOption(new Option('--redis-cert <file>', 'PEM client certificate for rediss:// (with --redis-key)').default(null, 'none'))
     .addOption(new Option('--redis-key <file>', 'PEM key of --redis-cert').default(null, 'none'))
     .addOption(
+      new Option(
+        '--country-header <name>',
+        "request header a CDN sets to the visitor's country (e.g. CF-IPCountry), for createRedirect `country` conditions",
+      ).default(null, 'none: country-conditioned redirects never apply'),
+    )
+    .addOption(
+      new Option('--max-header-size <size>', 'refuse request heads (request line and headers) larger than this with 431')
+        .argParser(size)
+        .default(DEFAULTS.maxRequestHeadBytes, '16KB, as Node (gatsby serve); at least 8KB'),
+    )
+    .addOption(
       new Option('--warm [globs...]', 'generate deferred pages (all, or those matching the globs) in the background after start').default(
         false,
         'off',
@@ -190,6 +201,8 @@ function program() {
             redisCa: opts.redisCa ?? undefined,
             redisCert: opts.redisCert ?? undefined,
             redisKey: opts.redisKey ?? undefined,
+            countryHeader: opts.countryHeader ?? undefined,
+            maxRequestHeadBytes: opts.maxHeaderSize,
           }),
         )
       } catch (error) {

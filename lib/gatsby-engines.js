@@ -1,8 +1,10 @@
 'use strict'
 // The bridge to Gatsby's own rendering engines, as `gatsby serve` uses them. The Rust engine calls
-// `render(pagePath)` only for a deferred page that no cache tier has.
+// `render(pagePath)` only for a deferred page that no cache tier has, and `renderSsr(request)` for
+// a request of an SSR page (`getServerData`) that its SSR cache cannot answer.
 
 const path = require('path')
+const querystring = require('querystring')
 
 /** Loads `.cache/query-engine` and `.cache/page-ssr` of the site at `root` (once per process). */
 function loadEngines(root) {
@@ -46,4 +48,45 @@ function createRenderer(engines) {
   }
 }
 
-module.exports = { loadEngines, createRenderer }
+/**
+ * `renderSsr(request)` for the Rust engine: one `getData` with the request as Gatsby's `req`
+ * (`getServerData` gets its method, url, query and headers), then the HTML or the page-data.
+ * `request`: `{ path, pageData, method, url, query, headers: [{ key, value }] }` (`path` is the
+ * page's URL or its page-data URL; `getData` accepts both). Resolves to `{ status, headers, body }`
+ * with `data.serverDataStatus` and `data.serverDataHeaders` (Gatsby's defaults, gatsby-config
+ * `headers` and getServerData's since 5.12; getServerData's only before).
+ */
+function createSsrRenderer(engines) {
+  const { graphqlEngine, getData, renderPageData, renderHTML } = engines
+  return async function renderSsr(request) {
+    const headers = {}
+    for (const { key, value } of request.headers) headers[key] = value
+    // Express's req.query (the `querystring` parser: a repeated key is an array).
+    const req = { method: request.method, url: request.url, query: { ...querystring.parse(request.query) }, headers }
+    try {
+      const data = await getData({ pathName: request.path, graphqlEngine, req })
+      let body
+      if (request.pageData) {
+        body = JSON.stringify(await renderPageData({ data }))
+      } else {
+        body = await renderHTML({ data })
+        if (typeof body !== 'string') throw new Error(`renderHTML returned ${typeof body}, not a string`)
+      }
+      return { status: data.serverDataStatus || undefined, headers: headerList(data.serverDataHeaders), body }
+    } catch (error) {
+      throw withStack(error)
+    }
+  }
+}
+
+/** `{ name: value | value[] }` → `[{ key, value }]` (an array value is one header line each). */
+function headerList(headers) {
+  const list = []
+  for (const [key, value] of Object.entries(headers || {})) {
+    if (value === undefined || value === null) continue
+    for (const one of Array.isArray(value) ? value : [value]) list.push({ key, value: String(one) })
+  }
+  return list
+}
+
+module.exports = { loadEngines, createRenderer, createSsrRenderer }

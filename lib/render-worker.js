@@ -4,11 +4,11 @@
 
 const { parentPort, workerData } = require('worker_threads')
 const { registerRenderer, unregisterRenderer } = require('..')
-const { loadEngines, createRenderer } = require('./gatsby-engines')
+const { loadEngines, createRenderer, createSsrRenderer } = require('./gatsby-engines')
 
 withoutLmdbExitListener()
-const render = createRenderer(loadEngines(workerData.root))
-const id = registerRenderer(workerData.serverId, render)
+const engines = loadEngines(workerData.root)
+const id = registerRenderer(workerData.serverId, createRenderer(engines), createSsrRenderer(engines))
 // However this thread ends (process.exit, an uncaught error), it leaves the server first: the
 // renders queued to it fail at once and no more are sent here, instead of each failing as Node
 // drops it and the pool sending the next one to the same dying thread.

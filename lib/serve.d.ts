@@ -85,6 +85,21 @@ export interface ServeOptions {
   /** PEM client certificate for `rediss://`, with `redisKey` (`--redis-cert`, `--redis-key`). */
   redisCert?: string
   redisKey?: string
+  /**
+   * The request header a CDN sets to the visitor's country (`--country-header`, e.g.
+   * `CF-IPCountry`), for `createRedirect` `country` conditions. Default: none (such redirects never apply).
+   */
+  countryHeader?: string
+  /** Request heads larger than this many bytes are refused with 431 (`--max-header-size`). Default 16 384; at least 8 192. */
+  maxRequestHeadBytes?: number
+}
+
+/** Something of the site this server does not serve, named at start-up. */
+export interface Unserved {
+  what: string
+  count: number
+  /** One URL of it. */
+  example: string
 }
 
 /** The render worker threads of a server started with `renderWorkers` above 0. */
@@ -105,6 +120,8 @@ export type Server = DsgServer & {
   readonly renderWorkerPool?: RenderWorkerPool
   /** Present when the site has Gatsby Functions: the child process running them. */
   readonly functionsProcess?: { readonly socketPath: string; readonly restarts: number }
+  /** What of the site is not served (a 404), as the start-up line names it. */
+  readonly unserved: Unserved[]
 }
 
 /** The defaults `serve()` and the CLI use: the engine's (the addon's `defaults()`), and these two. */

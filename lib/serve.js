@@ -4,7 +4,7 @@
 const path = require('path')
 const { startServer, defaults } = require('..')
 const { readSite } = require('./site')
-const { loadEngines, createRenderer } = require('./gatsby-engines')
+const { loadEngines, createRenderer, createSsrRenderer } = require('./gatsby-engines')
 const { RenderWorkers, defaultWorkerCount } = require('./render-workers')
 const { FunctionsProcess, readFunctions } = require('./functions')
 
@@ -26,17 +26,20 @@ async function serve(options = {}) {
   const site = readSite(options.root || process.cwd())
   const settings = { ...DEFAULTS, ...withoutUndefined(options) }
   // Gatsby's engines resolve some files relative to the working directory: it must be the site.
-  const deferred = site.deferredPages.length > 0
+  // (Gatsby's jobs also write the files they make into public/ there.)
+  const deferred = site.deferredPages.length + site.ssrPages.length > 0
   if (deferred && process.cwd() !== site.root) process.chdir(site.root)
   // With render workers, the engines run in worker threads; with 0, in this thread.
   const workerCount = deferred ? (settings.renderWorkers ?? defaultWorkerCount()) : 0
-  const render = deferred && workerCount === 0 ? createRenderer(loadEngines(site.root)) : undefined
+  const engines = deferred && workerCount === 0 ? loadEngines(site.root) : undefined
+  const render = engines ? createRenderer(engines) : undefined
+  const renderSsr = engines ? createSsrRenderer(engines) : undefined
   // Gatsby Functions run in a child process of their own (lib/functions/index.js says why).
   const functions = readFunctions(site.root).length > 0 ? new FunctionsProcess({ root: site.root, timeoutMs: settings.functionTimeoutMs }) : null
   const functionRoutes = functions ? await functions.start() : []
   let server
   try {
-    server = await startServer(engineOptions(site, settings, functions, functionRoutes), render)
+    server = await startServer(engineOptions(site, settings, functions, functionRoutes), render, renderSsr)
   } catch (error) {
     if (functions) await functions.close()
     throw error
@@ -57,7 +60,7 @@ async function serve(options = {}) {
       throw error
     }
   }
-  return new Server(server, workers, functions)
+  return new Server(server, workers, functions, site.unserved)
 }
 
 /** What the Rust engine is started with. */
@@ -72,6 +75,7 @@ function engineOptions(site, settings, functions, functionRoutes) {
     staticCacheBytes: settings.staticCacheBytes,
     renderTimeoutMs: settings.renderTimeoutMs,
     deferredPages: site.deferredPages,
+    ssrPages: site.ssrPages,
     // As `gatsby serve`: the site is under its pathPrefix only with --prefix-paths.
     pathPrefix: settings.prefixPaths && site.options.pathPrefix ? site.options.pathPrefix : undefined,
     trailingSlash: site.options.trailingSlash,
@@ -91,6 +95,8 @@ function engineOptions(site, settings, functions, functionRoutes) {
     redisCaFile: settings.redisCa && path.resolve(settings.redisCa),
     redisCertFile: settings.redisCert && path.resolve(settings.redisCert),
     redisKeyFile: settings.redisKey && path.resolve(settings.redisKey),
+    countryHeader: settings.countryHeader,
+    maxRequestHeadBytes: settings.maxRequestHeadBytes,
     functions: functions
       ? {
           sockets: [functions.socketPath],
@@ -113,10 +119,12 @@ class Server {
   #functions
   #keepAlive
 
-  constructor(native, workers, functions) {
+  constructor(native, workers, functions, unserved = []) {
     this.#native = native
     this.#workers = workers
     this.#functions = functions
+    // What of the site is not served (named at start-up, never a silent 404).
+    this.unserved = unserved
     this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1)
   }
 
@@ -191,15 +199,24 @@ function describe(server, host) {
   const s = server.summary()
   const url = `http://${host}:${server.port}${s.pathPrefix || ''}/`
   const fns = s.functions > 0 ? `, ${s.functions} functions under ${s.pathPrefix || ''}/api/` : ''
-  if (s.deferredPages === 0) {
-    return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)${fns}`
+  const unserved = describeUnserved(server.unserved || [])
+  if (s.deferredPages === 0 && !s.ssrPages) {
+    return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)${fns}${unserved}`
   }
   const pool = server.renderWorkerPool
   const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready` : ''
+  const ssr = s.ssrPages ? `, ${s.ssrPages} SSR pages` : ''
   return (
     `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, ${s.deferredPages} deferred pages ` +
-    `(${s.generatedPages} already generated)${workers}${fns}`
+    `(${s.generatedPages} already generated)${ssr}${workers}${fns}${unserved}`
   )
+}
+
+/** `; NOT served (404): 2 Partytown proxied URLs (/__third-party-proxy?url=…, …)` */
+function describeUnserved(unserved) {
+  if (unserved.length === 0) return ''
+  const parts = unserved.map((u) => `${u.count} ${u.what} (${u.example}${u.count > 1 ? ', …' : ''})`)
+  return `; NOT served (404): ${parts.join(', ')}`
 }
 
 function withoutUndefined(object) {

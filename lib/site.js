@@ -42,7 +42,9 @@ function readSiteOptions(root, manifest) {
       statusCode: r.statusCode || undefined,
       ignoreCase: Boolean(r.ignoreCase),
       force: Boolean(r.force),
+      conditions: r.conditions || undefined,
     })),
+    partytownProxiedURLs: recorded.partytownProxiedURLs || [],
     clientRoutes: readOptionalJson(path.join(root, '.cache', 'match-paths.json'), []),
   }
 }
@@ -84,21 +86,35 @@ function readSite(siteRoot) {
     }
     // A site with no deferred page at all: served static.
     const options = readSiteOptions(root, null)
-    return { root, publicDir, buildId: `static:${appData.webpackCompilationHash}`, deferredPages: [], hasEngines, options }
+    return { root, publicDir, buildId: `static:${appData.webpackCompilationHash}`, deferredPages: [], ssrPages: [], hasEngines, options, unserved: unserved(root, null) }
   }
 
   const manifest = readJson(manifestFile, "gatsby-dsg's page manifest")
   const deferredPages = (manifest.pages || []).map((p) => ({ path: p.path, matchPath: p.matchPath || undefined }))
-  if (deferredPages.length > 0 && !hasEngines) {
+  const ssrPages = (manifest.ssrPages || []).map((p) => ({ path: p.path, matchPath: p.matchPath || undefined }))
+  if (deferredPages.length + ssrPages.length > 0 && !hasEngines) {
     throw new SiteError(
-      `${root} has ${deferredPages.length} deferred pages but Gatsby's rendering engines are missing ` +
+      `${root} has ${deferredPages.length} deferred and ${ssrPages.length} SSR pages but Gatsby's rendering engines are missing ` +
         `(${QUERY_ENGINE}, ${PAGE_SSR}): run \`gatsby build\` again`,
     )
   }
   // The plugin's id is new for every build (content changes included); Gatsby's compilation hash
   // covers a build made after the plugin was removed from the config.
   const buildId = `${manifest.buildId}:${appData.webpackCompilationHash}`
-  return { root, publicDir, buildId, deferredPages, hasEngines, options: readSiteOptions(root, manifest) }
+  return { root, publicDir, buildId, deferredPages, ssrPages, hasEngines, options: readSiteOptions(root, manifest), unserved: unserved(root, manifest) }
+}
+
+/**
+ * What of the site gatsby-dsg does not serve, for the start-up line: Partytown's proxy when
+ * gatsby-config lists URLs.
+ */
+function unserved(root, manifest) {
+  const out = []
+  const proxied = (manifest && manifest.site && manifest.site.partytownProxiedURLs) || []
+  if (proxied.length > 0) {
+    out.push({ what: 'Partytown proxied URLs', count: proxied.length, example: `/__third-party-proxy?url=${proxied[0]}` })
+  }
+  return out
 }
 
 module.exports = { readSite, SiteError, MANIFEST }

@@ -64,6 +64,8 @@ pub struct Defaults {
     /// Gatsby Functions: `--function-timeout` and `--function-max-body`.
     pub function_timeout_ms: u32,
     pub function_max_body_bytes: i64,
+    /// `--max-header-size`: request heads above it are refused with 431.
+    pub max_request_head_bytes: u32,
 }
 
 #[napi]
@@ -85,6 +87,7 @@ pub fn defaults() -> Defaults {
         redis_lock_ttl_ms: ms(R::DEFAULT_LOCK_TTL),
         function_timeout_ms: ms(F::DEFAULT_TIMEOUT),
         function_max_body_bytes: F::DEFAULT_MAX_BODY_BYTES as i64,
+        max_request_head_bytes: C::DEFAULT_MAX_REQUEST_HEAD_BYTES as u32,
     }
 }
 
@@ -121,7 +124,7 @@ pub struct ServerOptions {
     pub headers: Option<Spec<Vec<engine::HeaderRuleSpec>>>,
     /// `.cache/redirects.json`, as `createRedirect` wrote it.
     #[napi(
-        ts_type = "Array<{ fromPath: string; toPath: string; isPermanent?: boolean; statusCode?: number; ignoreCase?: boolean; force?: boolean }>"
+        ts_type = "Array<{ fromPath: string; toPath: string; isPermanent?: boolean; statusCode?: number; ignoreCase?: boolean; force?: boolean; conditions?: { language?: string[]; country?: string[]; unknown?: string[] } }>"
     )]
     pub redirects: Option<Spec<Vec<engine::RedirectSpec>>>,
     /// `.cache/match-paths.json`: client-only routes of SSG pages.
@@ -156,6 +159,15 @@ pub struct ServerOptions {
     /// PEM client certificate and its key, for `rediss://` servers that require one.
     pub redis_cert_file: Option<String>,
     pub redis_key_file: Option<String>,
+    /// SSR pages (`getServerData`), rendered for every request.
+    #[napi(ts_type = "Array<{ path: string; matchPath?: string }>")]
+    pub ssr_pages: Option<Spec<Vec<engine::DeferredPageSpec>>>,
+    /// The request header a CDN sets to the visitor's country (`createRedirect` `country`
+    /// conditions); without it, country-conditioned redirects never apply.
+    pub country_header: Option<String>,
+    /// Request heads (request line and headers) above this many bytes are refused with 431.
+    /// Default 16 384, Node's limit; at least 8 192.
+    pub max_request_head_bytes: Option<u32>,
 }
 
 impl TryFrom<ServerOptions> for engine::ServerConfig {
@@ -235,6 +247,11 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
         }
     };
     config.deferred_pages = options.deferred_pages.0;
+    config.ssr_pages = options.ssr_pages.map(Spec::into_inner).unwrap_or_default();
+    config.country_header = options.country_header.filter(|h| !h.is_empty());
+    if let Some(bytes) = options.max_request_head_bytes {
+        config.max_request_head_bytes = bytes as usize;
+    }
     if let Some(functions) = options.functions {
         config.functions = Some(functions_config(functions)?);
     }
@@ -275,4 +292,11 @@ fn site_options(
         client_routes: client_routes.map(Spec::into_inner).unwrap_or_default(),
         shared_max_age,
     })
+}
+
+/// A header as JS passes it: `{ key, value }`.
+#[napi(object)]
+pub struct HeaderInput {
+    pub key: String,
+    pub value: String,
 }

@@ -13,7 +13,7 @@ use napi_derive::napi;
 use parking_lot::Mutex;
 
 use crate::error::invalid_arg;
-use crate::renderer::{JsRenderer, RenderCallback};
+use crate::renderer::{JsRenderer, RenderCallback, SsrCallback};
 
 static POOLS: LazyLock<Mutex<HashMap<u32, Arc<RendererPool>>>> = LazyLock::new(Default::default);
 static NEXT_SERVER_ID: AtomicU32 = AtomicU32::new(1);
@@ -33,13 +33,19 @@ fn get(server_id: u32) -> Option<Arc<RendererPool>> {
     POOLS.lock().get(&server_id).cloned()
 }
 
-/// Adds a render callback to the server `serverId` (from any thread, e.g. a worker thread that
-/// loaded Gatsby's engines). Returns the renderer's id.
-#[napi(ts_args_type = "serverId: number, render: (pagePath: string) => Promise<RenderResult>")]
-pub fn register_renderer(server_id: u32, render: RenderCallback) -> Result<u32> {
+/// Adds a render callback, and the SSR render callback, to the server `serverId` (from any
+/// thread, e.g. a worker thread that loaded Gatsby's engines). Returns the renderer's id.
+#[napi(
+    ts_args_type = "serverId: number, render: (pagePath: string) => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>"
+)]
+pub fn register_renderer(
+    server_id: u32,
+    render: RenderCallback,
+    render_ssr: Option<SsrCallback>,
+) -> Result<u32> {
     let pool = get(server_id)
         .ok_or_else(|| invalid_arg(format!("no running gatsby-dsg server {server_id}")))?;
-    Ok(pool.add(JsRenderer::new(render)))
+    Ok(pool.add(JsRenderer::new(render, render_ssr)))
 }
 
 /// Takes a render callback out of the server `serverId`, from the thread that registered it: a

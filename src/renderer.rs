@@ -1,7 +1,8 @@
-//! The JS render callback as the engine's [`engine::Renderer`]: `render(pagePath)` is called on
-//! its JS thread with `call_async_catch` (never blocking it); anything it throws, rejects or
-//! returns that is not a promise of `{ pageData, html }` is a render error, never an exception
-//! thrown into Node. The callback is released when its server closes, so that Node can exit.
+//! The JS render callbacks as the engine's [`engine::Renderer`]: `render(pagePath)` (a deferred
+//! page) and `renderSsr(request)` (an SSR page) are called on their JS thread with
+//! `call_async_catch` (never blocking it); anything they throw, reject or return that is not a
+//! promise of the expected shape is a render error, never an exception thrown into Node. The
+//! callbacks are released when their server closes, so that Node can exit.
 
 use std::sync::Arc;
 
@@ -12,6 +13,8 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 use parking_lot::Mutex;
+
+use crate::options::HeaderInput;
 
 /// What the JS render callback resolves to: the page-data JSON at once, the HTML as a promise.
 #[napi(object, object_to_js = false)]
@@ -47,10 +50,59 @@ impl FromNapiValue for RenderReturn {
     }
 }
 
-/// Implements the engine's renderer with the JS callback. The callback is released on `close()`
-/// so that Node can exit.
+/// One request of an SSR page, as `renderSsr(request)` receives it.
+#[napi(object, object_from_js = false)]
+pub struct SsrRequest {
+    /// The page's URL path, or its page-data URL path (`getData` accepts both).
+    pub path: String,
+    pub page_data: bool,
+    pub method: String,
+    /// The request target with its query string, without the path prefix.
+    pub url: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    pub headers: Vec<HeaderInput>,
+}
+
+/// What `renderSsr` resolves to: Gatsby's `serverDataStatus`, `serverDataHeaders`, the body.
+#[napi(object, object_to_js = false)]
+pub struct SsrResult {
+    pub status: Option<u32>,
+    pub headers: Vec<HeaderInput>,
+    pub body: String,
+}
+
+/// `renderSsr(request)`.
+pub type SsrCallback = ThreadsafeFunction<SsrRequest, SsrReturn, SsrRequest, Status, false>;
+
+/// What the SSR callback returned, checked as [`RenderReturn`] is.
+pub enum SsrReturn {
+    Promise(Promise<SsrResult>),
+    NotAPromise,
+}
+
+impl FromNapiValue for SsrReturn {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
+        let mut is_promise = false;
+        check_status!(
+            unsafe { sys::napi_is_promise(env, value, &mut is_promise) },
+            "checking what renderSsr returned"
+        )?;
+        if is_promise {
+            Ok(SsrReturn::Promise(unsafe {
+                Promise::from_napi_value(env, value)
+            }?))
+        } else {
+            Ok(SsrReturn::NotAPromise)
+        }
+    }
+}
+
+/// Implements the engine's renderer with the JS callbacks. They are released on `close()` so
+/// that Node can exit.
 pub struct JsRenderer {
     callback: Mutex<Option<Arc<RenderCallback>>>,
+    ssr: Mutex<Option<Arc<SsrCallback>>>,
 }
 
 /// The render threw or one of its promises rejected.
@@ -99,12 +151,59 @@ impl engine::Renderer for JsRenderer {
             })
         })
     }
+
+    fn render_ssr(
+        &self,
+        request: Arc<engine::SsrRequest>,
+    ) -> BoxFuture<'static, std::result::Result<engine::SsrResponse, engine::RenderError>> {
+        let callback = self.ssr.lock().clone();
+        let request = SsrRequest {
+            path: request.path.clone(),
+            page_data: request.page_data,
+            method: request.method.clone(),
+            url: request.url.clone(),
+            query: request.query.clone(),
+            headers: request
+                .headers
+                .iter()
+                .map(|(key, value)| HeaderInput {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        };
+        Box::pin(async move {
+            let callback = callback.ok_or_else(|| {
+                engine::RenderError::failed("this renderer was registered without renderSsr")
+            })?;
+            let returned = callback
+                .call_async_catch(request)
+                .await
+                .map_err(call_error)?;
+            let SsrReturn::Promise(promise) = returned else {
+                return Err(engine::RenderError::failed(
+                    "renderSsr(request) must return a Promise of { status, headers, body }",
+                ));
+            };
+            let result = promise.await.map_err(js_error)?;
+            Ok(engine::SsrResponse {
+                status: result.status.and_then(|s| u16::try_from(s).ok()),
+                headers: result
+                    .headers
+                    .into_iter()
+                    .map(|h| (h.key, h.value))
+                    .collect(),
+                body: Bytes::from(result.body),
+            })
+        })
+    }
 }
 
 impl JsRenderer {
-    pub fn new(render: RenderCallback) -> Arc<JsRenderer> {
+    pub fn new(render: RenderCallback, ssr: Option<SsrCallback>) -> Arc<JsRenderer> {
         Arc::new(JsRenderer {
             callback: Mutex::new(Some(Arc::new(render))),
+            ssr: Mutex::new(ssr.map(Arc::new)),
         })
     }
 }

@@ -11,7 +11,7 @@ use napi_derive::napi;
 use crate::error::{failure, invalid_arg};
 use crate::options::ServerOptions;
 use crate::registry;
-use crate::renderer::{JsRenderer, RenderCallback};
+use crate::renderer::{JsRenderer, RenderCallback, SsrCallback};
 use crate::stats::{RenderWorkerStats, ServerStats, SiteSummary};
 
 #[napi(object)]
@@ -148,16 +148,17 @@ impl DsgServer {
 /// Starts the server. Resolves once it listens. Renders go to `render` when given, and to the
 /// callbacks worker threads add with `registerRenderer(server.serverId, render)`.
 #[napi(
-    ts_args_type = "options: ServerOptions, render?: (pagePath: string) => Promise<RenderResult>"
+    ts_args_type = "options: ServerOptions, render?: (pagePath: string) => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>"
 )]
 pub async fn start_server(
     options: ServerOptions,
     render: Option<RenderCallback>,
+    render_ssr: Option<SsrCallback>,
 ) -> Result<DsgServer> {
     let config = engine::ServerConfig::try_from(options)?;
     let pool = Arc::new(RendererPool::new());
     if let Some(render) = render {
-        pool.add(JsRenderer::new(render));
+        pool.add(JsRenderer::new(render, render_ssr));
     }
     let id = registry::insert(&pool);
     let server = match engine::Server::start(config, pool.clone()).await {

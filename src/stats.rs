@@ -9,6 +9,7 @@ pub struct SiteSummary {
     pub static_files: u32,
     pub static_pages: u32,
     pub deferred_pages: u32,
+    pub ssr_pages: u32,
     pub generated_pages: u32,
     /// Gatsby Functions served under `/api/`.
     pub functions: u32,
@@ -36,6 +37,14 @@ pub struct ServerStats {
     /// Pages being generated: rendering, compressing or being stored.
     pub renders_in_flight: i64,
     pub renders_queued: i64,
+    /// Calls of the SSR render callback.
+    pub ssr_renders: i64,
+    /// SSR responses kept in the shared cache, and their bytes.
+    pub ssr_cache_entries: i64,
+    pub ssr_cache_bytes: i64,
+    /// Files of `public/` found on disk after start-up, and the disk lookups made for them.
+    pub runtime_files: i64,
+    pub runtime_file_lookups: i64,
 }
 
 impl From<&engine::SiteSummary> for SiteSummary {
@@ -44,6 +53,7 @@ impl From<&engine::SiteSummary> for SiteSummary {
             static_files: s.static_files as u32,
             static_pages: s.static_pages as u32,
             deferred_pages: s.deferred_pages as u32,
+            ssr_pages: s.ssr_pages as u32,
             generated_pages: s.generated_pages as u32,
             functions: s.functions as u32,
             cache_dir: s.cache_dir.clone(),
@@ -70,6 +80,11 @@ impl From<engine::StatsSnapshot> for ServerStats {
             disk_bytes: n(s.disk_bytes),
             renders_in_flight: n(s.renders_in_flight),
             renders_queued: n(s.renders_queued),
+            ssr_renders: n(s.ssr_renders),
+            ssr_cache_entries: n(s.ssr_cache_entries),
+            ssr_cache_bytes: n(s.ssr_cache_bytes),
+            runtime_files: n(s.runtime_files),
+            runtime_file_lookups: n(s.runtime_file_lookups),
         }
     }
 }

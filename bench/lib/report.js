@@ -145,6 +145,23 @@ function rows(results, opts, pages) {
     out.push(throughputRow('9', `Gatsby Function answering JSON \`${s['9'].url}\` — req/s · p50 / p99`, s['9']))
   }
   if (results.redis) out.push(require('./redis-tier').row(results.redis))
+  const ssr = results.ssr
+  if (ssr) {
+    out.push(throughputRow('10a', 'SSR page (`getServerData`), rendered for every request `/ssr/?bench=1` — req/s · p50 / p99', ssr['10a']))
+    out.push(throughputRow('10b', 'SSR page with `s-maxage` `/ssr/cached/?bench=1` (gatsby-dsg: its shared cache; nginx: the same bytes as a file) — req/s · p50 / p99', ssr['10b']))
+    const c = ssr['10c']
+    out.push([
+      '10c',
+      `first request of a deferred page whose render writes an image, then that image, ${c.pages} pages one at a time — latency p50 / p99 (ratio on p50: lower is better)`,
+      latencyCell(c.dsg),
+      DASH,
+      latencyCell(c.gatsby),
+      DASH,
+      DASH,
+      f.ratio(c.dsg && c.dsg.p50, c.gatsby && c.gatsby.p50),
+      DASH,
+    ])
+  }
   return out
 }
 
@@ -165,6 +182,11 @@ function legend(opts, pages, results) {
     `- Row 7: bytes = the response body as sent (compressed if the server compressed it) of one request with \`Accept-Encoding: br, gzip\`; req/s with that header in wrk. nginx: \`gzip on\` (level 6, \`gzip_static\` too; Debian's nginx has no brotli unless \`libnginx-mod-http-brotli-filter\` is installed); gatsby serve: Express \`compression\`.`,
     ...(results.scaling ? [require('./render-scaling').legend(opts)] : []),
     ...(results.redis ? [require('./redis-tier').legend()] : []),
+    ...(results.ssr
+      ? [
+          `- Row 10: 10a, 10b as rows 1–2 (wrk). 10a: the example's \`/ssr/\` page, whose \`getServerData\` returns Gatsby's default (revalidate) headers, so both servers render it for every request (gatsby-dsg on its render workers). 10b: \`/ssr/cached/\`, whose \`getServerData\` sends \`public, s-maxage=60\`: gatsby-dsg answers from its SSR shared cache (HIT), nginx serves the bytes of gatsby-dsg's first response as a file, gatsby serve renders every request. 10c: a fresh gatsby-dsg and gatsby serve are each asked the 24 \`/gallery/photo-NN/\` deferred pages one at a time, each followed by the PNG its HTML links, which the page's query wrote into \`public/static/\` during the render (the images are removed before each server's turn).`,
+        ]
+      : []),
     `- Percentile p99 of 200 samples (row 4) is the 198th slowest; a 2-core machine shared with the load generator and other work gives noisy absolute numbers: compare the ratios, measured side by side.`,
   ].join('\n')
 }

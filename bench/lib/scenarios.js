@@ -132,7 +132,7 @@ async function throughput(ctx, servers, target) {
     ['dsg', servers.dsg],
     ['nginx', servers.nginx],
     ['gatsby', servers.gatsby],
-  ].filter(([key]) => !target.servers || target.servers.includes(key))
+  ].filter(([key, server]) => server && (!target.servers || target.servers.includes(key)))
   const headers = target.headers || {}
   const result = { id: target.id, url: target.url, headers, servers: {} }
   // One plain request first: status, encoding and body size as sent.
@@ -462,4 +462,90 @@ async function memory(ctx) {
   return { cacheSize: opts.cacheSize, recycleAfter: DEFAULT_RECYCLE_AFTER, wanted: opts.rssPages, siteDeferred: candidates.length, dsg: result, gatsby }
 }
 
-module.exports = { steadyState, firstRequest, stampede, coldPages, memory, ENCODINGS }
+// ---------------------------------------------------------------------------------------------
+// 10: SSR pages (getServerData) and a deferred page whose render writes an image.
+
+/** The example's SSR page rendered per request, and its s-maxage page (shared-cached). */
+const SSR_PAGE = '/ssr/?bench=1'
+const SSR_CACHED = '/ssr/cached/?bench=1'
+const GALLERY_PAGES = 24
+
+/** Removes the gallery images a render wrote into the bench site's public/static/. */
+function removeGalleryImages(site) {
+  const dir = path.join(site.dir, 'public', 'static')
+  let names = []
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const full = path.join(dir, name)
+    let files = []
+    try {
+      files = fs.readdirSync(full)
+    } catch {
+      continue
+    }
+    if (files.length > 0 && files.every((f) => /^photo-\d+\.png$/.test(f))) fs.rmSync(full, { recursive: true, force: true })
+  }
+}
+
+/** Each gallery page, then the image its HTML links, one page at a time: total latency. */
+async function galleryFirstRequests(ctx, server, slugs, maxMs) {
+  const timings = []
+  const statuses = {}
+  const started = Date.now()
+  for (const slug of slugs) {
+    if (Date.now() - started > maxMs) break
+    const t0 = process.hrtime.bigint()
+    const page = await http.request(server.base, `/gallery/${slug}/`)
+    const src = (page.body.toString('utf8').match(/src="(\/static\/[0-9a-f]{32}\/photo-\d+\.png)"/) || [])[1]
+    const image = src ? await http.request(server.base, src) : { status: 'no image link' }
+    timings.push(Number(process.hrtime.bigint() - t0) / 1e6)
+    const key = `${page.status}/${image.status}`
+    statuses[key] = (statuses[key] || 0) + 1
+  }
+  const bad = Object.keys(statuses).filter((k) => k !== '200/200')
+  if (bad.length > 0) issue(ctx, `${server.name}: gallery page then image → ${statusText(statuses)}`)
+  return { ...http.summarize(timings), statuses }
+}
+
+async function ssr(ctx) {
+  const results = {}
+  ctx.log('measurement 10 (SSR): gatsby-dsg and gatsby serve on an SSR page rendered per request')
+  const dsg = await startDsg(ctx.site, { cacheDir: cacheDirFor(ctx, 'ssr') })
+  ctx.renderThreads = dsg.renderThreads
+  let nginx
+  try {
+    results['10a'] = await throughput(ctx, { dsg, gatsby: ctx.gatsby }, { id: '10a', url: SSR_PAGE })
+    // 10b: nginx serves the bytes gatsby-dsg's shared cache holds, as a file.
+    const first = await http.request(dsg.base, SSR_CACHED)
+    if (first.headers['x-dsg-cache'] !== 'MISS') issue(ctx, `gatsby-dsg: first GET ${SSR_CACHED} → x-dsg-cache ${first.headers['x-dsg-cache']}`)
+    const bytesDir = path.join(ctx.runDir, 'ssr-bytes')
+    fs.mkdirSync(path.join(bytesDir, 'ssr', 'cached'), { recursive: true })
+    fs.writeFileSync(path.join(bytesDir, 'ssr', 'cached', 'index.html'), first.body)
+    nginx = await startNginx(ctx.site, { workDir: path.join(ctx.runDir, 'nginx-ssr'), workers: ctx.opts.workers, generatedDir: bytesDir, nginxBin: ctx.tools.nginx })
+    ctx.log('measurement 10 (SSR): an SSR page with s-maxage (gatsby-dsg: shared cache; nginx: the same bytes as a file)')
+    results['10b'] = await throughput(ctx, { dsg, nginx, gatsby: ctx.gatsby }, { id: '10b', url: SSR_CACHED, expectHit: true })
+  } finally {
+    checkOutput(ctx, dsg, 'ssr')
+    if (nginx) await nginx.close()
+    await dsg.close()
+  }
+  // 10c: first request of a deferred page whose render writes an image, then that image.
+  const slugs = Array.from({ length: GALLERY_PAGES }, (_, i) => `photo-${String(i + 1).padStart(2, '0')}`)
+  const maxMs = Math.max(30_000, ctx.opts.duration * 3000)
+  removeGalleryImages(ctx.site)
+  ctx.log(`measurement 10 (image pages): gatsby-dsg, ${slugs.length} deferred pages writing an image, one at a time`)
+  results['10c'] = {
+    pages: slugs.length,
+    dsg: await withFreshDsg(ctx, 'gallery', {}, (fresh) => galleryFirstRequests(ctx, fresh, slugs, maxMs)),
+  }
+  removeGalleryImages(ctx.site)
+  ctx.log('measurement 10 (image pages): gatsby serve, the same pages')
+  results['10c'].gatsby = await galleryFirstRequests(ctx, ctx.gatsby, slugs, maxMs)
+  return results
+}
+
+module.exports = { steadyState, firstRequest, stampede, coldPages, memory, ssr, ENCODINGS }

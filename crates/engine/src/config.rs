@@ -83,6 +83,15 @@ pub struct ServerConfig {
     /// How long `close()` waits for in-flight requests and renders.
     pub shutdown_timeout: Duration,
     pub deferred_pages: Vec<DeferredPageSpec>,
+    /// SSR pages (`getServerData`): rendered for each request.
+    pub ssr_pages: Vec<DeferredPageSpec>,
+    /// Bound of the SSR shared cache, in bytes (every encoding counted).
+    pub ssr_cache_bytes: usize,
+    /// The request header carrying the visitor's country, set by a CDN (`CF-IPCountry`,
+    /// `CloudFront-Viewer-Country`), for `createRedirect` `country` conditions.
+    pub country_header: Option<String>,
+    /// Request heads above this many bytes are refused with 431 (hyper's read buffer bound).
+    pub max_request_head_bytes: usize,
     pub site: SiteOptions,
     /// Gatsby Functions, forwarded to the functions process; `None`: the site has none.
     pub functions: Option<FunctionsConfig>,
@@ -99,6 +108,9 @@ impl ServerConfig {
     pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_RENDER_SLOTS: usize = 8;
     pub const DEFAULT_MAX_QUEUED_RENDERS: usize = 1024;
+    pub const DEFAULT_SSR_CACHE_BYTES: usize = 64 * 1024 * 1024;
+    /// Node's default `--max-http-header-size` (what `gatsby serve` enforces).
+    pub const DEFAULT_MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
 
     pub fn new(public_dir: impl Into<PathBuf>, build_id: BuildId) -> Self {
         ServerConfig {
@@ -118,6 +130,10 @@ impl ServerConfig {
             redis: None,
             shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
             deferred_pages: Vec::new(),
+            ssr_pages: Vec::new(),
+            ssr_cache_bytes: Self::DEFAULT_SSR_CACHE_BYTES,
+            country_header: None,
+            max_request_head_bytes: Self::DEFAULT_MAX_REQUEST_HEAD_BYTES,
             site: SiteOptions::default(),
             functions: None,
         }

@@ -26,8 +26,10 @@ pub mod policy;
 pub mod render;
 pub mod respond;
 pub mod route;
+pub mod runtime_files;
 pub mod server;
 pub mod site;
+pub mod ssr;
 pub mod static_files;
 
 pub use access_log::LogFormat;
@@ -40,8 +42,9 @@ pub use error::{PurgeError, StartError, WarmError};
 pub use metrics::StatsSnapshot;
 pub use pages::{DeferredPage, DeferredPageSpec, DeferredPages};
 pub use policy::DeferPolicy;
-pub use render::{RenderError, RenderedPage, Renderer};
+pub use render::{RenderError, RenderedPage, Renderer, SsrRequest, SsrResponse};
 pub use server::{Server, SiteSummary, Warmed};
 pub use site::{
-    ClientRouteSpec, HeaderRuleSpec, HeaderSpec, RedirectSpec, SiteOptions, TrailingSlash,
+    ClientRouteSpec, HeaderRuleSpec, HeaderSpec, RedirectConditions, RedirectSpec, SiteOptions,
+    TrailingSlash,
 };

@@ -20,6 +20,8 @@ pub enum RouteKind {
     static_file,
     deferred_html,
     deferred_page_data,
+    ssr_html,
+    ssr_page_data,
     redirect,
     not_found,
     bad_request,
@@ -246,6 +248,13 @@ pub struct StatsSnapshot {
     /// Pages being generated: rendering, compressing or being stored.
     pub renders_in_flight: u64,
     pub renders_queued: u64,
+    /// Calls of the SSR renderer.
+    pub ssr_renders: u64,
+    pub ssr_cache_entries: u64,
+    pub ssr_cache_bytes: u64,
+    /// Files of `public/` found after start-up, and the disk lookups made for them.
+    pub runtime_files: u64,
+    pub runtime_file_lookups: u64,
 }
 
 #[cfg(test)]

@@ -45,6 +45,37 @@ pub struct RedirectSpec {
     pub ignore_case: bool,
     #[serde(default)]
     pub force: bool,
+    /// `createRedirect`'s `conditions`: the redirect applies only to requests meeting them.
+    #[serde(default)]
+    pub conditions: RedirectConditions,
+}
+
+/// `createRedirect({ conditions: { language, country } })`: each a value or a list of values.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct RedirectConditions {
+    /// Language tags (`en`, `pt-BR`), matched against `Accept-Language`.
+    #[serde(default)]
+    pub language: Vec<String>,
+    /// Country codes (`us`), matched against the request header named by `--country-header`.
+    #[serde(default)]
+    pub country: Vec<String>,
+    /// Conditions of other kinds: they cannot be evaluated, so the redirect never applies.
+    #[serde(default)]
+    pub unknown: Vec<String>,
+}
+
+impl RedirectConditions {
+    pub fn is_empty(&self) -> bool {
+        self.language.is_empty() && self.country.is_empty() && self.unknown.is_empty()
+    }
+}
+
+/// What a request tells about its sender, for redirect conditions. `None`: not known, so a
+/// redirect conditioned on it does not apply.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestFacts<'a> {
+    pub accept_language: Option<&'a str>,
+    pub country: Option<&'a str>,
 }
 
 /// `statusCode` as `createRedirect` takes it, a number; one that is no `u16` is ignored (the
@@ -135,6 +166,7 @@ pub struct Redirect {
     pub status: u16,
     ignore_case: bool,
     pub force: bool,
+    conditions: RedirectConditions,
 }
 
 impl Redirect {
@@ -153,7 +185,43 @@ impl Redirect {
                 .unwrap_or(if spec.is_permanent { 301 } else { 302 }),
             ignore_case: spec.ignore_case,
             force: spec.force,
+            conditions: spec.conditions.clone(),
         }
+    }
+
+    /// Whether the request meets the redirect's `conditions` (all of them; one that cannot be
+    /// evaluated is not met). `language`: one of the languages `Accept-Language` accepts (q > 0)
+    /// is a listed tag or has it as its primary subtag (`en-GB` meets `en`). `country`: the
+    /// country header's value is one of the listed codes. Case-insensitive.
+    pub fn applies_to(&self, facts: &RequestFacts<'_>) -> bool {
+        if !self.conditions.unknown.is_empty() {
+            return false;
+        }
+        let languages = &self.conditions.language;
+        if !languages.is_empty() {
+            let Some(accepted) = facts.accept_language else {
+                return false;
+            };
+            let met = accepted_languages(accepted).any(|tag| {
+                let primary = tag.split('-').next().unwrap_or(tag);
+                languages
+                    .iter()
+                    .any(|l| l.eq_ignore_ascii_case(tag) || l.eq_ignore_ascii_case(primary))
+            });
+            if !met {
+                return false;
+            }
+        }
+        let countries = &self.conditions.country;
+        if !countries.is_empty() {
+            let Some(country) = facts.country.map(str::trim) else {
+                return false;
+            };
+            if !countries.iter().any(|c| c.eq_ignore_ascii_case(country)) {
+                return false;
+            }
+        }
+        true
     }
 
     pub fn matches(&self, path: &str) -> bool {
@@ -166,9 +234,72 @@ impl Redirect {
     }
 }
 
+/// The language tags of an `Accept-Language` value with q > 0 (`*` excluded).
+fn accepted_languages(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').filter_map(|item| {
+        let mut parts = item.split(';');
+        let tag = parts.next()?.trim();
+        let q = parts
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
+        (q > 0.0 && !tag.is_empty() && tag != "*").then_some(tag)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn conditional(language: &[&str], country: &[&str]) -> Redirect {
+        Redirect::new(&RedirectSpec {
+            from_path: "/".into(),
+            to_path: "/x/".into(),
+            is_permanent: false,
+            status_code: None,
+            ignore_case: false,
+            force: false,
+            conditions: RedirectConditions {
+                language: language.iter().map(|s| s.to_string()).collect(),
+                country: country.iter().map(|s| s.to_string()).collect(),
+                unknown: vec![],
+            },
+        })
+    }
+
+    fn facts<'a>(accept_language: Option<&'a str>, country: Option<&'a str>) -> RequestFacts<'a> {
+        RequestFacts {
+            accept_language,
+            country,
+        }
+    }
+
+    #[test]
+    fn a_language_condition_is_met_by_an_accepted_language() {
+        let r = conditional(&["de", "pt-BR"], &[]);
+        assert!(r.applies_to(&facts(Some("de-AT,en;q=0.5"), None)));
+        assert!(r.applies_to(&facts(Some("en, PT-br;q=0.8"), None)));
+        assert!(!r.applies_to(&facts(Some("en-US,en;q=0.9"), None)));
+        assert!(!r.applies_to(&facts(Some("de;q=0"), None)));
+        assert!(!r.applies_to(&facts(Some("*"), None)));
+    }
+
+    #[test]
+    fn a_condition_that_cannot_be_evaluated_is_not_met() {
+        assert!(!conditional(&["de"], &[]).applies_to(&facts(None, None)));
+        assert!(!conditional(&[], &["us"]).applies_to(&facts(Some("en"), None)));
+        assert!(conditional(&[], &[]).applies_to(&facts(None, None)));
+    }
+
+    #[test]
+    fn a_country_condition_is_met_by_the_country_header_and_all_conditions_must_be_met() {
+        let r = conditional(&[], &["us", "CA"]);
+        assert!(r.applies_to(&facts(None, Some("US"))));
+        assert!(r.applies_to(&facts(None, Some("ca"))));
+        assert!(!r.applies_to(&facts(None, Some("de"))));
+        let both = conditional(&["fr"], &["ca"]);
+        assert!(both.applies_to(&facts(Some("fr-CA"), Some("CA"))));
+        assert!(!both.applies_to(&facts(Some("en-CA"), Some("CA"))));
+    }
 
     #[test]
     fn header_rules_apply_to_matching_paths_only() {
@@ -206,6 +337,7 @@ mod tests {
             status_code: status,
             ignore_case: false,
             force: false,
+            conditions: RedirectConditions::default(),
         };
         assert_eq!(Redirect::new(&spec(true, None)).status, 301);
         assert_eq!(Redirect::new(&spec(false, None)).status, 302);
@@ -221,6 +353,7 @@ mod tests {
             status_code: None,
             ignore_case: false,
             force: false,
+            conditions: RedirectConditions::default(),
         };
         assert!(Redirect::new(&spec).matches("/Old"));
         assert!(!Redirect::new(&spec).matches("/old/"));

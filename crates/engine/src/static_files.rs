@@ -1,5 +1,7 @@
-//! The files of `public/`, indexed once at start-up. Only indexed files are ever served, so a
-//! request path cannot reach outside `public/`, and routing needs no file-system call.
+//! The files of `public/`, indexed once at start-up. Only indexed files — and files found later
+//! under `/static/` and `/_gatsby/` by [`RuntimeFiles`], with the same containment rules — are
+//! ever served, so a request path cannot reach outside `public/`, and routing a file that was there
+//! at start-up needs no file-system call.
 
 use std::collections::HashMap;
 use std::io;
@@ -14,6 +16,7 @@ use crate::content::{Content, MIN_COMPRESSIBLE_BYTES};
 use crate::respond::content_type::content_type_for;
 use crate::respond::encoding::is_compressible;
 use crate::respond::headers::cache_control::cache_control_for_static;
+use crate::runtime_files::RuntimeFiles;
 
 /// One file of `public/` with its precomputed response headers.
 #[derive(Debug)]
@@ -30,10 +33,32 @@ pub struct StaticFile {
     pub compressible: bool,
 }
 
+impl StaticFile {
+    /// The file at `fs_path` (already known to be inside `public/`), served as `url_path`.
+    pub(crate) fn at(url_path: &str, fs_path: PathBuf) -> io::Result<StaticFile> {
+        let metadata = fs_path.metadata()?;
+        let modified = metadata.modified().ok();
+        let content_type = content_type_for(url_path);
+        Ok(StaticFile {
+            url_path: Arc::from(url_path),
+            compressible: is_compressible(content_type.to_str().unwrap_or("")),
+            content_type,
+            cache_control: cache_control_for_static(url_path),
+            last_modified: modified
+                .and_then(|m| HeaderValue::from_str(&httpdate::fmt_http_date(m)).ok()),
+            modified,
+            fs_path,
+            len: metadata.len(),
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct StaticFiles {
     /// URL path (`/about/index.html`) → file.
     files: HashMap<String, Arc<StaticFile>>,
+    /// Files written into `public/` after the scan (none known without a scanned root).
+    runtime: Arc<RuntimeFiles>,
 }
 
 impl StaticFiles {
@@ -61,25 +86,18 @@ impl StaticFiles {
                 continue;
             };
             let url_path = format!("/{relative}");
-            let metadata = fs_path.metadata()?;
-            let modified = metadata.modified().ok();
-            let content_type = content_type_for(&url_path);
-            files.insert(
-                url_path.clone(),
-                Arc::new(StaticFile {
-                    url_path: Arc::from(url_path.as_str()),
-                    compressible: is_compressible(content_type.to_str().unwrap_or("")),
-                    content_type,
-                    cache_control: cache_control_for_static(&url_path),
-                    last_modified: modified
-                        .and_then(|m| HeaderValue::from_str(&httpdate::fmt_http_date(m)).ok()),
-                    modified,
-                    fs_path,
-                    len: metadata.len(),
-                }),
-            );
+            let file = StaticFile::at(&url_path, fs_path)?;
+            files.insert(url_path, Arc::new(file));
         }
-        Ok(StaticFiles { files })
+        Ok(StaticFiles {
+            files,
+            runtime: Arc::new(RuntimeFiles::new(root)),
+        })
+    }
+
+    /// Files that appear in `public/` while the server runs.
+    pub fn runtime(&self) -> &Arc<RuntimeFiles> {
+        &self.runtime
     }
 
     /// The file at exactly this URL path.

@@ -595,8 +595,19 @@ proptest! {
     #[test]
     fn routing_never_reaches_a_file_outside_public(raw in hostile_path()) {
         let fixture = router_fixture();
+        // A render settled: paths under /static/ and /_gatsby/ may be looked up on disk.
+        fixture.router.static_files.runtime().render_settled();
         let routed = fixture.router.route(&raw, None);
         match routed.route {
+            Route::LookUp(path) => {
+                if let Some(file) = fixture.router.static_files.runtime().look_up(&path) {
+                    let real = file.fs_path.canonicalize().expect("found files exist");
+                    prop_assert!(real.starts_with(&fixture.public), "{raw:?} → {:?}", file.fs_path);
+                    let body = fs::read_to_string(&real).unwrap_or_default();
+                    prop_assert!(!body.contains(SECRET), "{raw:?} → {:?}", file.fs_path);
+                }
+            }
+            Route::Ssr { page, .. } => prop_assert!(false, "{raw:?} → SSR page {page:?} of a site with none"),
             Route::Static(file) => {
                 let real = file.fs_path.canonicalize().expect("indexed files exist");
                 prop_assert!(real.starts_with(&fixture.public), "{raw:?} → {:?}", file.fs_path);

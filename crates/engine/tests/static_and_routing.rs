@@ -90,6 +90,11 @@ async fn directory_without_trailing_slash_redirects_permanently() {
     let res = get(addr, "/about").await;
     assert_eq!(res.status, 301);
     assert_eq!(res.header("location"), Some("/about/"));
+    // A 301 without Cache-Control is kept heuristically by browsers: redirects revalidate.
+    assert_eq!(
+        res.header("cache-control"),
+        Some("public, max-age=0, must-revalidate")
+    );
 
     let with_query = get(addr, "/about?ref=x").await;
     assert_eq!(with_query.status, 301);
@@ -179,5 +184,59 @@ async fn deferred_page_is_not_shadowed_by_a_stale_file_in_public() {
     let res = get(server.local_addr(), PAGE).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.text(), renderer.html(PAGE, 1));
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conditional_redirect_applies_to_requests_meeting_its_language_and_country() {
+    use gatsby_dsg_engine::{RedirectConditions, RedirectSpec};
+    let site = Site::new();
+    let renderer = TestRenderer::new();
+    let mut config = site.config(&[PAGE]);
+    let conditional = |from: &str, language: &[&str], country: &[&str]| RedirectSpec {
+        from_path: from.into(),
+        to_path: "/about/".into(),
+        is_permanent: false,
+        status_code: None,
+        ignore_case: false,
+        force: false,
+        conditions: RedirectConditions {
+            language: language.iter().map(|s| s.to_string()).collect(),
+            country: country.iter().map(|s| s.to_string()).collect(),
+            unknown: vec![],
+        },
+    };
+    config.site.redirects = vec![
+        conditional("/de/", &["de"], &[]),
+        conditional("/us/", &[], &["us"]),
+    ];
+    config.country_header = Some("cf-ipcountry".into());
+    let server = start(config, &renderer).await;
+    let addr = server.local_addr();
+    let with = |target: &str, header: &str| {
+        let raw = format!(
+            "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}Connection: close\r\n\r\n"
+        );
+        async move { send_raw(addr, raw.as_bytes()).await }
+    };
+    assert_eq!(
+        with("/de/", "Accept-Language: de-AT,en;q=0.5\r\n")
+            .await
+            .status,
+        302
+    );
+    assert_eq!(with("/de/", "Accept-Language: en\r\n").await.status, 404);
+    assert_eq!(
+        with("/de/", "").await.status,
+        404,
+        "no Accept-Language: not evaluable"
+    );
+    assert_eq!(with("/us/", "CF-IPCountry: US\r\n").await.status, 302);
+    assert_eq!(with("/us/", "CF-IPCountry: DE\r\n").await.status, 404);
+    assert_eq!(
+        with("/us/", "").await.status,
+        404,
+        "no country header: not evaluable"
+    );
     server.close().await;
 }

@@ -1,5 +1,6 @@
-//! The one call out of Rust: rendering a deferred page. The napi binding implements [`Renderer`]
-//! with Gatsby's engines; tests implement it in Rust.
+//! The calls out of Rust: rendering a deferred page, and rendering an SSR page (`getServerData`)
+//! for one request. The napi binding implements [`Renderer`] with Gatsby's engines; tests
+//! implement it in Rust.
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,6 +19,48 @@ pub struct RenderedPage {
 pub trait Renderer: Send + Sync + 'static {
     /// Renders the deferred page whose path is `page_path` (as the build lists it).
     fn render(&self, page_path: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>>;
+
+    /// Renders an SSR page for one request: Gatsby's `getData` with the request (which runs the
+    /// page query and `getServerData`), then the HTML or the page-data.
+    fn render_ssr(
+        &self,
+        request: Arc<SsrRequest>,
+    ) -> BoxFuture<'static, Result<SsrResponse, RenderError>> {
+        let _ = request;
+        Box::pin(async {
+            Err(RenderError::failed(
+                "this renderer does not render SSR pages",
+            ))
+        })
+    }
+}
+
+/// What an SSR page's `getServerData` is given of the request (`req` of Gatsby's `getData`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsrRequest {
+    /// The normalised request path, without the path prefix: the page's URL (`/ssr/a/`), or its
+    /// page-data URL (`/page-data/ssr/a/page-data.json`), as Gatsby's `getData` accepts both.
+    pub path: String,
+    /// Page-data (`true`) or HTML.
+    pub page_data: bool,
+    pub method: String,
+    /// The request target without the path prefix, with its query string (`/ssr/a/?x=1`).
+    pub url: String,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// Lower-case names; a repeated header's values joined as Node joins them.
+    pub headers: Vec<(String, String)>,
+}
+
+/// What Gatsby's engine answered for an SSR request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsrResponse {
+    /// `getServerData`'s `status`; `None` is 200.
+    pub status: Option<u16>,
+    /// Gatsby's defaults, gatsby-config `headers`, then `getServerData`'s (5.12+; before that only
+    /// `getServerData`'s).
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
 }
 
 /// Why a page has no artifact. Cheap to clone: every request waiting on the render gets it.

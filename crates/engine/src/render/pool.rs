@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{RenderError, RenderedPage, Renderer};
+use super::{RenderError, RenderedPage, Renderer, SsrRequest, SsrResponse};
 
 /// One registered renderer and what it is doing.
 struct Member {
@@ -173,6 +173,42 @@ impl Inner {
         })
     }
 
+    /// As [`start`](Self::start), for an SSR request (one future: it is done when answered).
+    fn start_ssr(
+        self: &Arc<Self>,
+        member: Arc<Member>,
+        request: Arc<SsrRequest>,
+    ) -> BoxFuture<'static, Result<SsrResponse, RenderError>> {
+        // The first call starts now (counted on its member), so that concurrent renders spread.
+        let call = |member: &Arc<Member>, request: &Arc<SsrRequest>| {
+            (
+                self.running_on(member),
+                member.renderer.render_ssr(Arc::clone(request)),
+            )
+        };
+        let first = call(&member, &request);
+        let inner = Arc::clone(self);
+        Box::pin(async move {
+            let (mut member, mut current) = (member, first);
+            loop {
+                let (running, step) = current;
+                let result = unless_lost(&member.lost, step).await;
+                drop(running);
+                match result {
+                    Err(RenderError::Unavailable(_)) => {
+                        member.lost.cancel();
+                        member = inner.wait_for_member().await;
+                        current = (
+                            inner.running_on(&member),
+                            member.renderer.render_ssr(Arc::clone(&request)),
+                        );
+                    }
+                    result => return result,
+                }
+            }
+        })
+    }
+
     async fn wait_for_member(&self) -> Arc<Member> {
         loop {
             let added = self.added.notified();
@@ -189,14 +225,7 @@ impl Inner {
         member: &Arc<Member>,
         page_path: &str,
     ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
-        let render = self.next_render.fetch_add(1, Relaxed);
-        member.in_flight.fetch_add(1, Relaxed);
-        member.renders.fetch_add(1, Relaxed);
-        member.running.lock().push((render, Instant::now()));
-        let running = Running {
-            member: Arc::clone(member),
-            render,
-        };
+        let running = self.running_on(member);
         let call = member.renderer.render(page_path);
         let lost = member.lost.clone();
         Box::pin(async move {
@@ -211,6 +240,20 @@ impl Inner {
                 }),
             })
         })
+    }
+}
+
+impl Inner {
+    /// Counts one render as running on `member` until the returned guard is dropped.
+    fn running_on(&self, member: &Arc<Member>) -> Running {
+        let render = self.next_render.fetch_add(1, Relaxed);
+        member.in_flight.fetch_add(1, Relaxed);
+        member.renders.fetch_add(1, Relaxed);
+        member.running.lock().push((render, Instant::now()));
+        Running {
+            member: Arc::clone(member),
+            render,
+        }
     }
 }
 
@@ -256,6 +299,20 @@ impl Renderer for RendererPool {
         Box::pin(async move {
             let member = inner.wait_for_member().await;
             inner.start(member, &page_path).await
+        })
+    }
+
+    fn render_ssr(
+        &self,
+        request: Arc<SsrRequest>,
+    ) -> BoxFuture<'static, Result<SsrResponse, RenderError>> {
+        if let Some(member) = self.inner.least_busy() {
+            return self.inner.start_ssr(member, request);
+        }
+        let inner = Arc::clone(&self.inner);
+        Box::pin(async move {
+            let member = inner.wait_for_member().await;
+            inner.start_ssr(member, request).await
         })
     }
 }

@@ -156,6 +156,9 @@ pub fn simple(status: StatusCode, content_type: HeaderValue, body: Bytes, mode: 
     Reply::plain(res)
 }
 
+/// A redirect answers a page's URL, so it gets the page's caching policy: revalidate (Gatsby's
+/// `public, max-age=0, must-revalidate`). Without it, browsers keep a 301 heuristically, and the
+/// next build could not take it back.
 pub fn redirect(status: StatusCode, location: &str) -> Reply {
     let mut res = simple(
         status,
@@ -163,6 +166,7 @@ pub fn redirect(status: StatusCode, location: &str) -> Reply {
         Bytes::from(format!("Redirecting to {location}\n")),
         BodyMode::Full,
     );
+    res.facts.caching = Caching::Revalidate;
     if let Ok(value) = HeaderValue::from_str(location) {
         res.headers_mut().insert(header::LOCATION, value);
     }

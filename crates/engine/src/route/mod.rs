@@ -12,7 +12,8 @@ use hyper::StatusCode;
 use crate::artifact::ArtifactKind;
 use crate::pages::{DeferredPage, DeferredPages, MatchPath};
 use crate::path::{normalize, page_path_of_page_data, trim_trailing_slash, PathError};
-use crate::site::{ClientRouteSpec, Redirect, RedirectSpec, TrailingSlash};
+use crate::runtime_files::Known;
+use crate::site::{ClientRouteSpec, Redirect, RedirectSpec, RequestFacts, TrailingSlash};
 use crate::static_files::{StaticFile, StaticFiles};
 
 /// What answers a request; `server/handler/mod.rs` dispatches on it.
@@ -30,6 +31,15 @@ pub enum Route {
         page: Arc<DeferredPage>,
         kind: ArtifactKind,
     },
+    /// An SSR page's HTML or page-data, rendered for the request.
+    Ssr {
+        page: Arc<DeferredPage>,
+        kind: ArtifactKind,
+    },
+    /// Maybe a file written into `public/` after start-up (`/static/…`, `/_gatsby/…`): look it up
+    /// with [`RuntimeFiles::look_up`](crate::runtime_files::RuntimeFiles::look_up) off the async
+    /// threads; if it is not there, [`Router::route_without_lookup`] routes the request on.
+    LookUp(String),
     NotFound,
     BadRequest(PathError),
 }
@@ -45,6 +55,8 @@ pub struct Routed {
 pub struct Router {
     pub static_files: StaticFiles,
     pub pages: DeferredPages,
+    /// SSR pages (`getServerData`): the same table, rendered per request.
+    pub ssr_pages: DeferredPages,
     path_prefix: Option<String>,
     trailing_slash: TrailingSlash,
     redirects: Vec<Redirect>,
@@ -57,6 +69,7 @@ impl Router {
         Router {
             static_files,
             pages,
+            ssr_pages: DeferredPages::default(),
             path_prefix: None,
             trailing_slash: TrailingSlash::default(),
             redirects: Vec::new(),
@@ -74,6 +87,11 @@ impl Router {
 
     pub fn path_prefix(&self) -> Option<&str> {
         self.path_prefix.as_deref()
+    }
+
+    pub fn with_ssr_pages(mut self, pages: DeferredPages) -> Self {
+        self.ssr_pages = pages;
+        self
     }
 
     pub fn with_trailing_slash(mut self, option: TrailingSlash) -> Self {
@@ -108,7 +126,38 @@ impl Router {
     /// Order: forced redirects; a deferred page by its own path (a file left in `public/` by an
     /// older build must not shadow it); `public/`; other redirects; `matchPath` patterns of SSG
     /// and deferred pages (so that a catch-all never hides a real file or redirect); 404.
+    /// Redirects with `conditions` do not apply (nothing is known of the request).
     pub fn route(&self, raw_path: &str, query: Option<&str>) -> Routed {
+        self.route_with(raw_path, query, &RequestFacts::default(), true)
+    }
+
+    /// As [`route`](Self::route), with what the request tells for redirect conditions.
+    pub fn route_for(
+        &self,
+        raw_path: &str,
+        query: Option<&str>,
+        facts: &RequestFacts<'_>,
+    ) -> Routed {
+        self.route_with(raw_path, query, facts, true)
+    }
+
+    /// As [`route_for`](Self::route_for), for a request whose [`Route::LookUp`] found nothing.
+    pub fn route_without_lookup(
+        &self,
+        raw_path: &str,
+        query: Option<&str>,
+        facts: &RequestFacts<'_>,
+    ) -> Routed {
+        self.route_with(raw_path, query, facts, false)
+    }
+
+    fn route_with(
+        &self,
+        raw_path: &str,
+        query: Option<&str>,
+        facts: &RequestFacts<'_>,
+        look_up: bool,
+    ) -> Routed {
         let Some(raw) = self.strip_prefix(raw_path) else {
             return Routed {
                 route: Route::NotFound,
@@ -124,15 +173,25 @@ impl Router {
                 }
             }
         };
-        let route = self.route_normalized(raw, &path, query);
+        let route = self.route_normalized(raw, &path, query, facts, look_up);
         Routed {
             route,
             path: Some(path),
         }
     }
 
-    fn route_normalized(&self, raw: &str, path: &str, query: Option<&str>) -> Route {
-        let redirect = self.redirects.iter().find(|r| r.matches(path));
+    fn route_normalized(
+        &self,
+        raw: &str,
+        path: &str,
+        query: Option<&str>,
+        facts: &RequestFacts<'_>,
+        look_up: bool,
+    ) -> Route {
+        let redirect = self
+            .redirects
+            .iter()
+            .find(|r| r.matches(path) && r.applies_to(facts));
         if let Some(redirect) = redirect.filter(|r| r.force) {
             return self.redirect_to(redirect, query);
         }
@@ -141,12 +200,27 @@ impl Router {
             if let Some(page) = self.pages.find_exact(&page_path) {
                 return deferred(page, ArtifactKind::PageData);
             }
+            // The browser asks an SSR page found by its matchPath for the page-data of the URL.
+            if let Some(page) = self
+                .ssr_pages
+                .find_exact(&page_path)
+                .or_else(|| self.ssr_pages.find_by_match_path(&page_path))
+            {
+                return ssr(page, ArtifactKind::PageData);
+            }
         }
         if let Some(page) = self.pages.find_exact(path) {
             let page_path = normalize(&page.path).unwrap_or_else(|_| page.path.to_string());
             return match self.slash_redirect(raw, path, &page_path, query) {
                 Some(route) => route,
                 None => deferred(page, ArtifactKind::Html),
+            };
+        }
+        if let Some(page) = self.ssr_pages.find_exact(path) {
+            let page_path = normalize(&page.path).unwrap_or_else(|_| page.path.to_string());
+            return match self.slash_redirect(raw, path, &page_path, query) {
+                Some(route) => route,
+                None => ssr(page, ArtifactKind::Html),
             };
         }
 
@@ -160,6 +234,8 @@ impl Router {
             }
         } else if let Some(file) = self.static_files.file(path) {
             return Route::Static(Arc::clone(file));
+        } else if let Some(route) = self.runtime_file(path, look_up) {
+            return route;
         } else if self.static_files.has_index_below(path) {
             if self.trailing_slash == TrailingSlash::Never {
                 let dir = format!("{path}/");
@@ -181,20 +257,41 @@ impl Router {
             .iter()
             .find(|(pattern, _)| pattern.matches(&segments));
         let deferred_route = self.pages.find_by_match_path_scored(&segments);
-        if client_route.is_some() || deferred_route.is_some() {
+        let ssr_route = self.ssr_pages.find_by_match_path_scored(&segments);
+        // Of a deferred and an SSR pattern, the more specific (the deferred one when equal).
+        let engine_route = match (deferred_route, ssr_route) {
+            (Some((d, page)), Some((s, _))) if d >= s => {
+                Some((d, deferred(page, ArtifactKind::Html)))
+            }
+            (_, Some((s, page))) => Some((s, ssr(page, ArtifactKind::Html))),
+            (Some((d, page)), None) => Some((d, deferred(page, ArtifactKind::Html))),
+            (None, None) => None,
+        };
+        if client_route.is_some() || engine_route.is_some() {
             // Gatsby redirects a path found through a page's matchPath as it does the page's
             // own path (the page's path never equals such a request path).
             if let Some(redirect) = self.slash_redirect(raw, path, "", query) {
                 return redirect;
             }
         }
-        match (client_route, deferred_route) {
+        match (client_route, engine_route) {
             (Some((pattern, file)), Some((score, _))) if pattern.score > score => {
                 Route::Static(Arc::clone(file))
             }
-            (_, Some((_, page))) => deferred(page, ArtifactKind::Html),
+            (_, Some((_, route))) => route,
             (Some((_, file)), None) => Route::Static(Arc::clone(file)),
             (None, None) => Route::NotFound,
+        }
+    }
+
+    /// A file written into `public/` after start-up: known, or worth a look on disk. Like any
+    /// file, it comes before redirects and `matchPath` patterns (a catch-all `/*` page must not
+    /// answer for an image).
+    fn runtime_file(&self, path: &str, look_up: bool) -> Option<Route> {
+        match self.static_files.runtime().known(path) {
+            Known::Found(file) => Some(Route::Static(file)),
+            Known::Unknown if look_up => Some(Route::LookUp(path.to_string())),
+            Known::Unknown | Known::Missing => None,
         }
     }
 
@@ -218,6 +315,11 @@ impl Router {
             }
             _ => None,
         }
+    }
+
+    /// The request path without the path prefix (`None`: outside it).
+    pub fn strip_path_prefix<'a>(&self, raw_path: &'a str) -> Option<&'a str> {
+        self.strip_prefix(raw_path)
     }
 
     fn strip_prefix<'a>(&self, raw_path: &'a str) -> Option<&'a str> {
@@ -265,6 +367,13 @@ impl Router {
             location.push_str(query);
         }
         location
+    }
+}
+
+fn ssr(page: &Arc<DeferredPage>, kind: ArtifactKind) -> Route {
+    Route::Ssr {
+        page: Arc::clone(page),
+        kind,
     }
 }
 

@@ -196,6 +196,7 @@ fn redirect_spec(from: &str, to: &str, force: bool) -> RedirectSpec {
         status_code: None,
         ignore_case: false,
         force,
+        conditions: Default::default(),
     }
 }
 
@@ -254,4 +255,133 @@ fn client_only_route_follows_the_trailing_slash_option() {
     let (_dir, r) = site(TrailingSlash::Never);
     assert_eq!(redirect_of(r.route("/app/x/", None).route).1, "/app/x");
     assert_eq!(deferred_path(r.route("/app/x", None).route).0, "/app/");
+}
+
+fn ssr_router() -> (tempfile::TempDir, Router) {
+    let (dir, router) = router();
+    let ssr = DeferredPages::new([
+        spec("/ssr/", None),
+        spec("/ssr/[param]/", Some("/ssr/:param")),
+        spec("/ssr-docs/[...]/", Some("/ssr-docs/*")),
+    ]);
+    (dir, router.with_ssr_pages(ssr))
+}
+
+fn ssr_route(route: Route) -> (String, ArtifactKind) {
+    match route {
+        Route::Ssr { page, kind } => (page.path.to_string(), kind),
+        other => panic!("expected an SSR page, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_ssr_page_is_found_by_its_path_and_its_page_data_url() {
+    let (_dir, r) = ssr_router();
+    assert_eq!(
+        ssr_route(r.route("/ssr/", Some("a=1")).route),
+        ("/ssr/".into(), ArtifactKind::Html)
+    );
+    assert_eq!(
+        ssr_route(r.route("/page-data/ssr/page-data.json", None).route),
+        ("/ssr/".into(), ArtifactKind::PageData)
+    );
+}
+
+#[test]
+fn an_ssr_page_with_a_match_path_answers_its_urls_and_their_page_data() {
+    let (_dir, r) = ssr_router();
+    assert_eq!(
+        ssr_route(r.route("/ssr/first/", None).route),
+        ("/ssr/[param]/".into(), ArtifactKind::Html)
+    );
+    assert_eq!(
+        ssr_route(r.route("/page-data/ssr/first/page-data.json", None).route),
+        ("/ssr/[param]/".into(), ArtifactKind::PageData)
+    );
+    assert_eq!(
+        ssr_route(r.route("/ssr-docs/a/b/c/", None).route),
+        ("/ssr-docs/[...]/".into(), ArtifactKind::Html)
+    );
+}
+
+#[test]
+fn a_more_specific_ssr_pattern_wins_over_a_deferred_catch_all() {
+    let (_dir, r) = ssr_router();
+    // /catch/ has matchPath /* (deferred); /ssr/:param is more specific.
+    assert!(matches!(r.route("/ssr/x/", None).route, Route::Ssr { .. }));
+    assert!(matches!(
+        r.route("/elsewhere/", None).route,
+        Route::Deferred { .. }
+    ));
+}
+
+#[test]
+fn a_file_written_into_static_after_start_up_is_looked_up_before_a_catch_all_page() {
+    let (dir, r) = router();
+    let late = dir.path().join("static/late/x.png");
+    fs::create_dir_all(late.parent().unwrap()).unwrap();
+    fs::write(&late, "png").unwrap();
+    // Before any render settled, nothing is looked up: the catch-all page answers.
+    assert!(matches!(
+        r.route("/static/late/x.png", None).route,
+        Route::Deferred { .. }
+    ));
+    r.static_files.runtime().render_settled();
+    let Route::LookUp(path) = r.route("/static/late/x.png", None).route else {
+        panic!("expected a lookup");
+    };
+    assert!(r.static_files.runtime().look_up(&path).is_some());
+    assert!(matches!(
+        r.route("/static/late/x.png", None).route,
+        Route::Static(_)
+    ));
+
+    // Not on disk: routed on without another lookup.
+    let Route::LookUp(path) = r.route("/static/none.png", None).route else {
+        panic!("expected a lookup");
+    };
+    assert!(r.static_files.runtime().look_up(&path).is_none());
+    assert!(matches!(
+        r.route_without_lookup("/static/none.png", None, &Default::default())
+            .route,
+        Route::Deferred { .. }
+    ));
+    assert!(matches!(
+        r.route("/static/none.png", None).route,
+        Route::Deferred { .. }
+    ));
+    assert_eq!(r.static_files.runtime().disk_lookups(), 2);
+}
+
+#[test]
+fn a_conditional_redirect_applies_only_to_requests_meeting_its_conditions() {
+    use crate::site::{RedirectConditions, RequestFacts};
+    let (_dir, r) = router();
+    let mut spec = redirect_spec("/lang/", "/de/", false);
+    spec.conditions = RedirectConditions {
+        language: vec!["de".into()],
+        country: vec![],
+        unknown: vec![],
+    };
+    let r = r.with_redirects(&[spec]);
+    let german = RequestFacts {
+        accept_language: Some("de-DE,de;q=0.9"),
+        country: None,
+    };
+    assert!(matches!(
+        r.route_for("/lang/", None, &german).route,
+        Route::Redirect { .. }
+    ));
+    let english = RequestFacts {
+        accept_language: Some("en"),
+        country: None,
+    };
+    assert!(!matches!(
+        r.route_for("/lang/", None, &english).route,
+        Route::Redirect { .. }
+    ));
+    assert!(!matches!(
+        r.route("/lang/", None).route,
+        Route::Redirect { .. }
+    ));
 }

@@ -20,16 +20,22 @@ use super::App;
 /// A slow client gets this long to send its request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// hyper's smallest read buffer: a lower request-head limit is raised to it.
+pub const MIN_REQUEST_HEAD_BYTES: usize = 8192;
+
 pub(super) async fn accept_loop(
     listener: TcpListener,
     app: Arc<App>,
     mut shutdown: watch::Receiver<bool>,
     shutdown_timeout: Duration,
+    max_request_head_bytes: usize,
 ) {
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        // A request head that does not fit the read buffer is answered 431 by hyper.
+        .max_buf_size(max_request_head_bytes.max(MIN_REQUEST_HEAD_BYTES))
         // A client that shuts down its sending side after the request still gets the answer.
         .half_close(true);
     loop {

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use crate::access_log::AccessLog;
 use crate::admin::{self, PurgeRequest, PurgeTarget};
 use crate::cache::disk::DiskCache;
+use crate::cache::gate::RenderGate;
 use crate::cache::memory::MemoryCache;
 use crate::cache::shared::{OnPurge, PurgeMessage, SharedCache};
 use crate::cache::{CachePolicy, PageCache};
@@ -36,7 +37,10 @@ use crate::render::Renderer;
 use crate::respond::error_pages::ErrorPages;
 use crate::respond::headers::HeaderStage;
 use crate::route::Router;
+use crate::runtime_files::SettleWatch;
 use crate::site::HeaderRules;
+use crate::ssr::cache::SsrCache;
+use crate::ssr::Ssr;
 use crate::static_files::{StaticContent, StaticFiles};
 
 /// What every request's handling shares.
@@ -53,6 +57,10 @@ pub(crate) struct App {
     pub(crate) access_log: Option<AccessLog>,
     /// Gatsby Functions, when the site has any.
     pub(crate) functions: Option<FunctionsProxy>,
+    /// SSR pages: renderer, render queue and shared cache.
+    pub(crate) ssr: Ssr,
+    /// The request header a CDN sets to the visitor's country (redirect conditions).
+    pub(crate) country_header: Option<hyper::header::HeaderName>,
 }
 
 impl App {
@@ -81,6 +89,7 @@ pub struct SiteSummary {
     pub static_files: usize,
     pub static_pages: usize,
     pub deferred_pages: usize,
+    pub ssr_pages: usize,
     /// Deferred pages whose HTML is already stored on disk for this build.
     pub generated_pages: usize,
     pub cache_dir: Option<String>,
@@ -133,7 +142,13 @@ impl Server {
         };
         let pages = DeferredPages::new(config.deferred_pages.iter().cloned());
         let site = &config.site;
+        // Renders settling tell the table of files found after start-up that new ones may exist.
+        let renderer: Arc<dyn Renderer> = Arc::new(SettleWatch {
+            inner: renderer,
+            files: Arc::clone(static_files.runtime()),
+        });
         let router = Router::new(static_files, pages)
+            .with_ssr_pages(DeferredPages::new(config.ssr_pages.iter().cloned()))
             .with_path_prefix(site.path_prefix.as_deref())
             .with_trailing_slash(site.trailing_slash)
             .with_redirects(&site.redirects)
@@ -142,6 +157,7 @@ impl Server {
             static_files: router.static_files.len(),
             static_pages: router.static_files.html_page_count(),
             deferred_pages: router.pages.len(),
+            ssr_pages: router.ssr_pages.len(),
             generated_pages: metrics.disk_html_pages.load(Relaxed) as usize,
             cache_dir: disk.as_ref().map(|d| d.dir().display().to_string()),
             path_prefix: router.path_prefix().map(str::to_string),
@@ -159,6 +175,26 @@ impl Server {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
 
+        let ssr = Ssr {
+            cache: SsrCache::new(config.ssr_cache_bytes),
+            renderer: Arc::clone(&renderer),
+            gate: Arc::new(RenderGate::new(
+                config.render_slots,
+                config.max_queued_renders,
+            )),
+            render_timeout: config.render_timeout,
+            renders: Default::default(),
+        };
+        let country_header = match &config.country_header {
+            None => None,
+            Some(name) => Some(
+                hyper::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    StartError::SiteOption(format!(
+                        "--country-header {name:?} is not a header name"
+                    ))
+                })?,
+            ),
+        };
         let cache = PageCache::new(
             MemoryCache::new(config.memory_cache_bytes),
             disk,
@@ -186,6 +222,8 @@ impl Server {
             metrics,
             access_log: config.access_log.map(AccessLog::to_stdout),
             functions: config.functions.as_ref().map(FunctionsProxy::new),
+            ssr,
+            country_header,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let accept_loop = tokio::spawn(listener::accept_loop(
@@ -193,6 +231,7 @@ impl Server {
             Arc::clone(&app),
             shutdown_rx,
             config.shutdown_timeout,
+            config.max_request_head_bytes,
         ));
         Ok(Server {
             local_addr,
@@ -219,6 +258,11 @@ impl Server {
             memory_bytes: cache.memory.bytes() as u64,
             renders_in_flight: cache.renders_in_flight() as u64,
             renders_queued: cache.renders_queued() as u64,
+            ssr_renders: self.app.ssr.renders.load(Relaxed),
+            ssr_cache_entries: self.app.ssr.cache.len() as u64,
+            ssr_cache_bytes: self.app.ssr.cache.bytes() as u64,
+            runtime_files: self.app.router.static_files.runtime().found_count() as u64,
+            runtime_file_lookups: self.app.router.static_files.runtime().disk_lookups(),
             ..self.app.metrics.snapshot()
         }
     }

@@ -15,14 +15,14 @@ pub const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-con
 /// Which caching policy a response carries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Caching {
-    /// No `Cache-Control` (redirects, admin answers, 405, 503).
+    /// No `Cache-Control` (admin answers, 405, 503).
     #[default]
     Unset,
     /// A file of `public/`, with the policy its path gets (`cache_control_for_static`).
     File(HeaderValue),
     /// A generated (deferred) page: `CacheControl::generated`.
     Generated,
-    /// An error page: always revalidate.
+    /// An error page, a redirect: always revalidate.
     Revalidate,
 }
 

@@ -7,7 +7,9 @@
 //! 3. [`cache_control`] sets `Cache-Control`, `CDN-Cache-Control`
 //! 4. [`vary`] sets `Vary`
 //! 5. [`cache_status`] sets `x-dsg-cache`
-//! 6. [`site_rules`] sets gatsby-config `headers`, last so that a site can override any of the above
+//! 6. [`site_rules`] sets gatsby-config `headers`, so that a site can override any of the above
+//! 7. [`server_data`] sets the `headers` an SSR page's `getServerData` returned, last: Gatsby lets
+//!    them override its defaults and gatsby-config `headers`
 //!
 //! What a handler sets itself, because only it knows them: the representation
 //! (`Content-Type`, `Content-Length`, `Content-Encoding`, `Content-Range`, `ETag`,
@@ -19,8 +21,11 @@ pub mod cache_control;
 pub mod cache_status;
 pub mod cors;
 pub mod security;
+pub mod server_data;
 pub mod site_rules;
 pub mod vary;
+
+use std::sync::Arc;
 
 use hyper::header::HeaderMap;
 
@@ -41,6 +46,8 @@ pub struct Facts {
     pub preflight: bool,
     /// The request's normalised, unprefixed path, for gatsby-config `headers`.
     pub site_path: Option<String>,
+    /// An SSR page's `getServerData` headers.
+    pub server_data: Option<Arc<Vec<(String, String)>>>,
 }
 
 /// The chain, with what it computed once at start.
@@ -65,5 +72,6 @@ impl HeaderStage {
         vary::apply(headers, facts.negotiable);
         cache_status::apply(headers, facts.cache_status);
         site_rules::apply(headers, &self.site_rules, facts.site_path.as_deref());
+        server_data::apply(headers, facts.server_data.as_deref().map(Vec::as_slice));
     }
 }

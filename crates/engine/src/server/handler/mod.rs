@@ -6,8 +6,10 @@
 //! 2. admin (`/__dsg/`) goes to [`crate::admin::handle`]; methods other than GET/HEAD are
 //!    answered here (OPTIONS, 405);
 //! 3. route ([`crate::route::Router::route`]) decides what answers the path;
-//! 4. dispatch by [`Route`]: [`static_file`] (a file of `public/`) or [`deferred`] (a deferred
-//!    page: page cache → single flight → render), redirects and errors from [`crate::respond`];
+//! 4. dispatch by [`Route`]: [`static_file`] (a file of `public/`; one found on disk after
+//!    start-up is looked up off the async threads first, [`Route::LookUp`]), [`deferred`] (a
+//!    deferred page: page cache → single flight → render) or [`ssr`] (an SSR page, any method),
+//!    redirects and errors from [`crate::respond`];
 //! 5. post-process: the header stage ([`crate::respond::headers`]) sets every policy header, then
 //!    the request is counted by route and cache status and logged.
 //!
@@ -16,6 +18,7 @@
 
 mod deferred;
 mod function;
+mod ssr;
 mod static_file;
 
 use std::net::SocketAddr;
@@ -34,7 +37,8 @@ use crate::cache::CacheStatus;
 use crate::functions::ProxyBody;
 use crate::metrics::{CacheLabel, RequestLabels, RouteKind};
 use crate::respond::{self, BodyMode, Reply};
-use crate::route::Route;
+use crate::route::{Route, Routed};
+use crate::site::RequestFacts;
 
 /// One request: answer it, set its headers, then count it and log it.
 pub(super) async fn serve(
@@ -115,14 +119,17 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> (Reply, RouteKind) {
             RouteKind::not_found,
         );
     }
+    if req.method() == Method::OPTIONS {
+        return (respond::options(), RouteKind::method_not_allowed);
+    }
+    let routed = route(app, &req).await;
+    // An SSR page answers every method, as under `gatsby serve` (getServerData gets `method`).
     let mode = match *req.method() {
         Method::GET => BodyMode::Full,
         Method::HEAD => BodyMode::HeadersOnly,
-        Method::OPTIONS => return (respond::options(), RouteKind::method_not_allowed),
+        _ if matches!(routed.route, Route::Ssr { .. }) => BodyMode::Full,
         _ => return (respond::method_not_allowed(), RouteKind::method_not_allowed),
     };
-    let uri = req.uri();
-    let routed = app.router.route(uri.path(), uri.query());
     let (mut reply, route) = match routed.route {
         Route::Static(file) => (
             static_file::serve(app, req.headers(), &file, mode).await,
@@ -138,6 +145,14 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> (Reply, RouteKind) {
                 route,
             )
         }
+        Route::Ssr { page, kind } => {
+            let route = match kind {
+                ArtifactKind::Html => RouteKind::ssr_html,
+                ArtifactKind::PageData => RouteKind::ssr_page_data,
+            };
+            let path = routed.path.as_deref().unwrap_or("/");
+            (ssr::serve(app, &req, &page, kind, path).await, route)
+        }
         Route::Redirect { status, location } => {
             (respond::redirect(status, &location), RouteKind::redirect)
         }
@@ -149,7 +164,42 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> (Reply, RouteKind) {
             respond::bad_request(&reason.to_string()),
             RouteKind::bad_request,
         ),
+        Route::LookUp(_) => unreachable!("route() resolves lookups"),
     };
     reply.facts.site_path = routed.path;
     (reply, route)
+}
+
+/// Routes the request with what it tells for redirect conditions; a path that may be a file
+/// written into `public/` after start-up is looked up on disk off the async threads.
+async fn route(app: &Arc<App>, req: &Request<Incoming>) -> Routed {
+    let uri = req.uri();
+    let facts = RequestFacts {
+        accept_language: req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+        country: app
+            .country_header
+            .as_ref()
+            .and_then(|name| req.headers().get(name)?.to_str().ok()),
+    };
+    let routed = app.router.route_for(uri.path(), uri.query(), &facts);
+    let Route::LookUp(path) = routed.route else {
+        return routed;
+    };
+    let runtime = Arc::clone(app.router.static_files.runtime());
+    let found = tokio::task::spawn_blocking(move || runtime.look_up(&path))
+        .await
+        .ok()
+        .flatten();
+    match found {
+        Some(file) => Routed {
+            route: Route::Static(file),
+            path: routed.path,
+        },
+        None => app
+            .router
+            .route_without_lookup(uri.path(), uri.query(), &facts),
+    }
 }
