@@ -9,7 +9,7 @@ const os = require('os')
 const path = require('path')
 
 const ROOT = path.resolve(__dirname, '..')
-const ROWS = ['1a', '1b', '2a', '2b', '3', '4', '5', '6', '7a', '7b', '9']
+const ROWS = ['1a', '1b', '2a', '2b', '3', '4', '5', '6', '7a', '7b', '9', '10']
 
 const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`]).status === 0
 // The bench installs nginx and wrk with apt-get when they are missing; without root (or apt) it cannot.

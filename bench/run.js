@@ -35,10 +35,10 @@ function parseSize(text) {
 
 /** `--only 1,3,6`: the measurements to run (all by default). */
 function parseOnly(text) {
-  const all = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+  const all = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
   if (text === undefined) return new Set(all)
   const picked = text.split(',').map((x) => Number(x.trim()))
-  if (picked.some((n) => !all.includes(n))) throw new Error(`--only takes measurement numbers 1-9, got ${text}`)
+  if (picked.some((n) => !all.includes(n))) throw new Error(`--only takes measurement numbers 1-10, got ${text}`)
   return new Set(picked)
 }
 
@@ -225,8 +225,8 @@ async function main() {
     if (only.has(6)) results.memory = await scenarios.memory(ctx)
     // 8: cold renders/s with 1 render worker vs one per core vs gatsby serve (bench/lib/render-scaling.js).
     if (only.has(8)) results.scaling = await require('./lib/render-scaling').renderScaling(ctx)
-    // 9: HITs with the Redis tier: none, plain TCP, TLS (bench/lib/redis-tier.js).
-    if (only.has(9)) results.redis = await require('./lib/redis-tier').redisTier(ctx)
+    // 10: HITs with the Redis tier: none, plain TCP, TLS (bench/lib/redis-tier.js).
+    if (only.has(10)) results.redis = await require('./lib/redis-tier').redisTier(ctx)
     if (!only.has(3)) delete results.first
   } finally {
     const out = ctx.gatsby.output()

@@ -1,5 +1,5 @@
 'use strict'
-// 9: HITs of a generated page with the Redis tier — none, a plain-TCP redis-server, a TLS-only
+// 10: HITs of a generated page with the Redis tier — none, a plain-TCP redis-server, a TLS-only
 // one (certificates made with openssl in the run directory) — each a fresh gatsby-dsg process
 // whose page was rendered and stored before wrk starts, interleaved per round. A HIT is answered
 // from the instance's memory, so the goal is ≥ 0.95× of the no-Redis figure for both.
@@ -126,7 +126,7 @@ async function redisTier(ctx) {
           const check = await http.request(dsg.base, pages.generated, { headers: ENCODINGS })
           if (check.headers['x-dsg-cache'] !== 'HIT')
             ctx.issues.push(`redis tier ${v.key}: x-dsg-cache ${check.headers['x-dsg-cache']}`)
-          ctx.log(`  9 ${v.key}${opts.rounds > 1 ? ` (round ${round + 1})` : ''}: wrk ${pages.generated}`)
+          ctx.log(`  10 ${v.key}${opts.rounds > 1 ? ` (round ${round + 1})` : ''}: wrk ${pages.generated}`)
           const r = await wrk.measure(ctx.tools.wrk, dsg.base + pages.generated, {
             workDir: ctx.runDir,
             connections: opts.connections,
@@ -153,14 +153,14 @@ async function redisTier(ctx) {
 
 const DASH = '—'
 
-/** Row 9 of the table. */
+/** Row 10 of the table. */
 function row(r) {
   const f = require('./format')
   const cell = (v) => (v && v.best ? `${f.rps(v.best.rps)} req/s · ${f.ms(v.best.p50)} / ${f.ms(v.best.p99)}` : DASH)
   const ratio = (v) => f.ratio(v && v.best && v.best.rps, r.variants.none.best && r.variants.none.best.rps)
   const { none, plain, tls } = r.variants
   return [
-    '9',
+    '10',
     `Redis tier: HIT of a generated page \`${r.url}\` (br) with no Redis → plain redis:// → TLS rediss:// — req/s · p50 / p99 (goal: ≥ 0.95× of no Redis)`,
     `${cell(none)} → ${cell(plain)} (**${ratio(plain)}**) → ${cell(tls)} (**${ratio(tls)}**)`,
     DASH,
@@ -173,7 +173,7 @@ function row(r) {
 }
 
 function legend() {
-  return '- Row 9: three fresh gatsby-dsg processes per round (no Redis; a plain-TCP `redis-server`; a TLS-only `redis-server` with a CA made by openssl, given as `redisCa`), each rendering the page once (stored in Redis too) and then measured with wrk as rows 1, 2, 7 (`Accept-Encoding: br, gzip`); every response is a memory HIT, so Redis is not on the measured path: the row checks that the tier costs HITs nothing.'
+  return '- Row 10: three fresh gatsby-dsg processes per round (no Redis; a plain-TCP `redis-server`; a TLS-only `redis-server` with a CA made by openssl, given as `redisCa`), each rendering the page once (stored in Redis too) and then measured with wrk as rows 1, 2, 7 (`Accept-Encoding: br, gzip`); every response is a memory HIT, so Redis is not on the measured path: the row checks that the tier costs HITs nothing.'
 }
 
 module.exports = { redisTier, row, legend }
