@@ -6,7 +6,16 @@
 
 const path = require('path')
 const { tempDir } = require('./support/site')
-const { startTlsRedis, startCluster, makeCertificates, startInstance, killAll, waitFor, within, freePort } = require('./support/shared-tier')
+const {
+  startTlsRedis,
+  startCluster,
+  makeCertificates,
+  startInstance,
+  killAll,
+  waitFor,
+  within,
+  freePort,
+} = require('./support/shared-tier')
 
 const NAMESPACE = 'dsg-prod'
 const ADMIN_TOKEN = 'redis-production-admin-token'
@@ -23,9 +32,12 @@ async function totalRenders(instances) {
 }
 
 async function settled(instances) {
-  await waitFor(async () => (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.rendersInFlight === 0), {
-    what: 'no render, compression or store in flight',
-  })
+  await waitFor(
+    async () => (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.rendersInFlight === 0),
+    {
+      what: 'no render, compression or store in flight',
+    },
+  )
 }
 
 function purge(instance, query) {
@@ -33,7 +45,11 @@ function purge(instance, query) {
 }
 
 /** The lines about Redis an instance logged so far. */
-const redisLines = (instance) => instance.stderr().split('\n').filter((line) => /Redis/.test(line))
+const redisLines = (instance) =>
+  instance
+    .stderr()
+    .split('\n')
+    .filter((line) => /Redis/.test(line))
 
 afterAll(async () => {
   await killAll()
@@ -55,7 +71,16 @@ describe('a TLS-only Redis', () => {
     const url = `rediss://dsg-acl-user:acl-s3cret-password@127.0.0.1:${redis.port}/`
     const tls = { redisCa: certs.ca, redisCert: certs.clientCert, redisKey: certs.clientKey }
     const instances = await Promise.all(
-      [0, 1].map(() => startInstance({ cacheDir: false, redis: url, redisNamespace: NAMESPACE, renderWorkers: 1, accessLog: 'text', ...tls })),
+      [0, 1].map(() =>
+        startInstance({
+          cacheDir: false,
+          redis: url,
+          redisNamespace: NAMESPACE,
+          renderWorkers: 1,
+          accessLog: 'text',
+          ...tls,
+        }),
+      ),
     )
     // Both connected: a page rendered by one is a HIT on the other.
     let shared = null
@@ -109,7 +134,12 @@ describe('a TLS-only Redis', () => {
   test('TLS files that cannot be read fail the start with their name', async () => {
     const missing = path.join(tempDir(), 'no-such-ca.pem')
     await expect(
-      startInstance({ cacheDir: false, redis: `rediss://127.0.0.1:${await freePort()}/`, renderWorkers: 0, redisCa: missing }),
+      startInstance({
+        cacheDir: false,
+        redis: `rediss://127.0.0.1:${await freePort()}/`,
+        renderWorkers: 0,
+        redisCa: missing,
+      }),
     ).rejects.toThrow(missing)
   })
 })
@@ -124,14 +154,22 @@ describe('a Redis Cluster of 3 masters and 3 replicas', () => {
     cluster = await startCluster(tempDir())
     instances = await Promise.all(
       [0, 1, 2].map(() =>
-        startInstance({ cacheDir: tempDir(), redis: cluster.url, redisNamespace: NAMESPACE, adminToken: ADMIN_TOKEN, renderWorkers: 1 }),
+        startInstance({
+          cacheDir: tempDir(),
+          redis: cluster.url,
+          redisNamespace: NAMESPACE,
+          adminToken: ADMIN_TOKEN,
+          renderWorkers: 1,
+        }),
       ),
     )
     // Each instance connected: a command connection on every master, a purge subscription somewhere.
     await waitFor(
       () => {
         const clients = (node, flag) =>
-          (node.cli('CLIENT', 'LIST') || '').split('\n').filter((l) => l.includes(` flags=${flag} `) && !l.includes('cmd=client|list')).length
+          (node.cli('CLIENT', 'LIST') || '')
+            .split('\n')
+            .filter((l) => l.includes(` flags=${flag} `) && !l.includes('cmd=client|list')).length
         const subscriptions = cluster.nodes.reduce((sum, node) => sum + clients(node, 'P'), 0)
         return cluster.masters().every((m) => clients(m, 'N') >= 3) && subscriptions >= 3
       },
@@ -139,7 +177,7 @@ describe('a Redis Cluster of 3 masters and 3 replicas', () => {
     )
   })
 
-  test('three instances render each page once; a page\'s keys live on one master, pages on every master', async () => {
+  test("three instances render each page once; a page's keys live on one master, pages on every master", async () => {
     const pages = Array.from({ length: 30 }, (_, n) => deferred(n))
     const before = await totalRenders(instances)
     const responses = await Promise.all(pages.flatMap((page) => instances.map((i) => i.get(page))))
@@ -151,7 +189,11 @@ describe('a Redis Cluster of 3 masters and 3 replicas', () => {
     expect(byMaster.flat()).toHaveLength(60)
     for (const keys of byMaster) {
       expect(keys.length).toBeGreaterThan(0)
-      const pagesOf = (kind) => keys.filter((k) => k.includes(`:artifact:${kind}:`)).map((k) => k.slice(k.indexOf('{'))).sort()
+      const pagesOf = (kind) =>
+        keys
+          .filter((k) => k.includes(`:artifact:${kind}:`))
+          .map((k) => k.slice(k.indexOf('{')))
+          .sort()
       expect(pagesOf('html')).toEqual(pagesOf('page-data'))
     }
   })
@@ -163,19 +205,30 @@ describe('a Redis Cluster of 3 masters and 3 replicas', () => {
     const before = await Promise.all(instances.map((i) => i.stats()))
     const one = await purge(instances[1], `path=${encodeURIComponent(page)}`)
     expect(one.status).toBe(200)
-    expect(artifactKeysByMaster().flat().filter((k) => k.endsWith(`{${page}}`))).toEqual([])
+    expect(
+      artifactKeysByMaster()
+        .flat()
+        .filter((k) => k.endsWith(`{${page}}`)),
+    ).toEqual([])
     expect(artifactKeysByMaster().flat()).toHaveLength(58)
     await waitFor(
-      async () => (await Promise.all(instances.map((i) => i.stats()))).every((s, n) => s.memoryEntries === before[n].memoryEntries - 2),
+      async () =>
+        (await Promise.all(instances.map((i) => i.stats()))).every(
+          (s, n) => s.memoryEntries === before[n].memoryEntries - 2,
+        ),
       { what: 'the purged page gone from the memory of all three instances' },
     )
 
     const all = await purge(instances[2], 'all=1')
     expect(all.status).toBe(200)
     expect(artifactKeysByMaster().flat()).toEqual([])
-    await waitFor(async () => (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.memoryEntries === 0 && s.diskEntries === 0), {
-      what: 'every instance empty after purging all',
-    })
+    await waitFor(
+      async () =>
+        (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.memoryEntries === 0 && s.diskEntries === 0),
+      {
+        what: 'every instance empty after purging all',
+      },
+    )
     const again = await instances[0].get(deferred(5))
     expect([again.status, again.headers['x-dsg-cache']]).toEqual([200, 'MISS'])
     await settled(instances)
@@ -187,7 +240,11 @@ describe('a Redis Cluster of 3 masters and 3 replicas', () => {
     const load = instances.map(async (instance, n) => {
       const statuses = []
       for (let k = 0; !stop; k++) {
-        const res = await within(REQUEST_BOUND_MS, 'a request during the failover', instance.get(deferred((n * 20 + k) % 60)))
+        const res = await within(
+          REQUEST_BOUND_MS,
+          'a request during the failover',
+          instance.get(deferred((n * 20 + k) % 60)),
+        )
         statuses.push(res.status)
         answered++
       }

@@ -29,12 +29,10 @@ function freePort() {
   })
 }
 
-/** Runs `redis-cli -p port args...`; returns its trimmed stdout, or null when Redis is not there. */
-function cli(port, ...args) {
-  return cliWith(['-p', String(port)], ...args)
-}
-
-/** Runs `redis-cli <connection> args...` (connection: port, TLS options). */
+/**
+ * Runs `redis-cli <connection> args...` (connection: `-p <port>`, TLS and auth options); returns
+ * its trimmed stdout, or null when Redis is not there.
+ */
 function cliWith(connection, ...args) {
   try {
     return execFileSync(REDIS_CLI, ['-h', '127.0.0.1', ...connection, ...args], {

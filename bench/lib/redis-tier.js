@@ -1,5 +1,5 @@
 'use strict'
-// 9: HITs of a generated page with the Redis tier — none, a plain-TCP redis-server, a TLS-only
+// 10: HITs of a generated page with the Redis tier — none, a plain-TCP redis-server, a TLS-only
 // one (certificates made with openssl in the run directory) — each a fresh gatsby-dsg process
 // whose page was rendered and stored before wrk starts, interleaved per round. A HIT is answered
 // from the instance's memory, so the goal is ≥ 0.95× of the no-Redis figure for both.
@@ -19,19 +19,75 @@ const ENCODINGS = { 'Accept-Encoding': 'br, gzip' }
 function certificates(ctx, dir) {
   fs.mkdirSync(dir, { recursive: true })
   const openssl = (...args) => execFileSync(ctx.tools.openssl, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=gatsby-dsg bench CA')
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-subj',
+    '/CN=gatsby-dsg bench CA',
+  )
   fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n')
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1')
-  openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'server.pem', '-extfile', 'server.ext')
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=127.0.0.1',
+  )
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-out',
+    'server.pem',
+    '-extfile',
+    'server.ext',
+  )
   return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') }
 }
 
 async function startRedis(ctx, tls) {
   const port = await procs.freePort()
   const listen = tls
-    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no']
+    ? [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        tls.cert,
+        '--tls-key-file',
+        tls.key,
+        '--tls-ca-cert-file',
+        tls.ca,
+        '--tls-auth-clients',
+        'no',
+      ]
     : ['--port', String(port)]
-  const child = procs.start(ctx.tools.redis, [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const child = procs.start(ctx.tools.redis, [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  })
   const listening = () =>
     new Promise((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => socket.end(() => resolve(true)))
@@ -68,8 +124,9 @@ async function redisTier(ctx) {
           if (first.status !== 200) ctx.issues.push(`redis tier ${v.key}: first GET → ${first.status}`)
           await procs.sleep(500)
           const check = await http.request(dsg.base, pages.generated, { headers: ENCODINGS })
-          if (check.headers['x-dsg-cache'] !== 'HIT') ctx.issues.push(`redis tier ${v.key}: x-dsg-cache ${check.headers['x-dsg-cache']}`)
-          ctx.log(`  9 ${v.key}${opts.rounds > 1 ? ` (round ${round + 1})` : ''}: wrk ${pages.generated}`)
+          if (check.headers['x-dsg-cache'] !== 'HIT')
+            ctx.issues.push(`redis tier ${v.key}: x-dsg-cache ${check.headers['x-dsg-cache']}`)
+          ctx.log(`  10 ${v.key}${opts.rounds > 1 ? ` (round ${round + 1})` : ''}: wrk ${pages.generated}`)
           const r = await wrk.measure(ctx.tools.wrk, dsg.base + pages.generated, {
             workDir: ctx.runDir,
             connections: opts.connections,
@@ -93,7 +150,6 @@ async function redisTier(ctx) {
   for (const v of Object.values(result.variants)) v.best = medianBy(v.runs, 'rps')
   return result
 }
-
 
 const DASH = '—'
 
