@@ -5,7 +5,7 @@ const path = require('path')
 const { startServer, defaults } = require('..')
 const { readSite } = require('./site')
 const { loadEngines, createRenderer } = require('./gatsby-engines')
-const { RenderWorkers, defaultWorkerCount } = require('./render-workers')
+const { RenderWorkers } = require('./render-workers')
 const { FunctionsProcess, readFunctions } = require('./functions')
 
 /** The environment variable an admin token is read from when none is given. */
@@ -28,8 +28,9 @@ async function serve(options = {}) {
   // Gatsby's engines resolve some files relative to the working directory: it must be the site.
   const deferred = site.deferredPages.length > 0
   if (deferred && process.cwd() !== site.root) process.chdir(site.root)
-  // With render workers, the engines run in worker threads; with 0, in this thread.
-  const workerCount = deferred ? (settings.renderWorkers ?? defaultWorkerCount()) : 0
+  // With render workers, the engines run in worker threads; with 0, in this thread; undefined:
+  // as many workers as RenderWorkers chooses once the first is ready.
+  const workerCount = deferred ? settings.renderWorkers : 0
   const render = deferred && workerCount === 0 ? createRenderer(loadEngines(site.root)) : undefined
   // Gatsby Functions run in a child process of their own (lib/functions/index.js says why).
   const functions = readFunctions(site.root).length > 0 ? new FunctionsProcess({ root: site.root, timeoutMs: settings.functionTimeoutMs }) : null
@@ -42,7 +43,7 @@ async function serve(options = {}) {
     throw error
   }
   let workers
-  if (workerCount > 0) {
+  if (workerCount === undefined || workerCount > 0) {
     workers = new RenderWorkers(server, {
       root: site.root,
       count: workerCount,
@@ -195,7 +196,8 @@ function describe(server, host) {
     return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)${fns}`
   }
   const pool = server.renderWorkerPool
-  const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready` : ''
+  const chosen = pool && pool.choice ? ` (${pool.choice.reason})` : ''
+  const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready${chosen}` : ''
   return (
     `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, ${s.deferredPages} deferred pages ` +
     `(${s.generatedPages} already generated)${workers}${fns}`
