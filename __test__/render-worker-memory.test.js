@@ -46,7 +46,7 @@ test('a render worker, which skips the build’s Redux state, renders every defe
   const differing = []
   for (const p of pages) {
     for (const url of [p, pageDataUrl(p)]) {
-      const [a, b] = await Promise.all([worker.get(url), mainThread.get(url)])
+      const [a, b] = await Promise.all([worker.get(encodeURI(url)), mainThread.get(encodeURI(url))])
       expect({ url, status: a.status }).toEqual({ url, status: 200 })
       expect({ url, status: b.status }).toEqual({ url, status: 200 })
       if (a.body !== b.body) differing.push(url)
@@ -78,7 +78,7 @@ describe('the default number of render workers', () => {
   test('says why, with the first worker’s measured cost', () => {
     const { count, reason } = chooseWorkerCount({ firstWorkerBytes: 300 * MiB, cores: 4, availableBytes: 1500 * MiB })
     expect(count).toBe(2)
-    expect(reason).toBe('auto: 2 for 4 cores, 3 for 1500 MiB available at 2 × 300 MiB (the first worker's cost)')
+    expect(reason).toBe("auto: 2 for 4 cores, 3 for 1500 MiB available at 2 × 300 MiB (the first worker's cost)")
   })
 
   test('is chosen once the first worker is ready, and the start-up line says how', async () => {
