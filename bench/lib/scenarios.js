@@ -462,4 +462,4 @@ async function memory(ctx) {
   return { cacheSize: opts.cacheSize, recycleAfter: DEFAULT_RECYCLE_AFTER, wanted: opts.rssPages, siteDeferred: candidates.length, dsg: result, gatsby }
 }
 
-module.exports = { steadyState, firstRequest, stampede, coldPages, memory, ENCODINGS }
+module.exports = { steadyState, firstRequest, stampede, coldPages, memory, runEngineDirect, ENCODINGS }
