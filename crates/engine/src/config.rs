@@ -1,6 +1,8 @@
 //! What the server is started with.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access_log::LogFormat;
@@ -86,6 +88,23 @@ pub struct ServerConfig {
     pub site: SiteOptions,
     /// Gatsby Functions, forwarded to the functions process; `None`: the site has none.
     pub functions: Option<FunctionsConfig>,
+    /// How long `Server::start` waits for the disk sweep to count what is stored (the summary's
+    /// `generated_pages`); the server is already answering meanwhile, and a bigger store is
+    /// counted in the background.
+    pub disk_count_wait: Duration,
+    /// Called on the disk sweep's thread before it walks the store. Tests hold the sweep with it
+    /// to prove that serving never waits for it; `None` otherwise.
+    pub before_disk_sweep: Option<SweepHook>,
+}
+
+/// See [`ServerConfig::before_disk_sweep`].
+#[derive(Clone)]
+pub struct SweepHook(pub Arc<dyn Fn() + Send + Sync>);
+
+impl fmt::Debug for SweepHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SweepHook")
+    }
 }
 
 /// The defaults of every option: the one source (the binding hands them to JS as `defaults()`,
@@ -99,6 +118,9 @@ impl ServerConfig {
     pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_RENDER_SLOTS: usize = 8;
     pub const DEFAULT_MAX_QUEUED_RENDERS: usize = 1024;
+    /// Measured: the sweep takes ~57 µs per stored page, so a store of up to ~17,000 pages is
+    /// counted on the start-up line; static files are served during the wait.
+    pub const DEFAULT_DISK_COUNT_WAIT: Duration = Duration::from_secs(1);
 
     pub fn new(public_dir: impl Into<PathBuf>, build_id: BuildId) -> Self {
         ServerConfig {
@@ -120,6 +142,8 @@ impl ServerConfig {
             deferred_pages: Vec::new(),
             site: SiteOptions::default(),
             functions: None,
+            disk_count_wait: Self::DEFAULT_DISK_COUNT_WAIT,
+            before_disk_sweep: None,
         }
     }
 }
