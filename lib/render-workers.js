@@ -74,6 +74,7 @@ class RenderWorkers {
     this.auto = count === undefined
     this.count = this.auto ? 1 : count
     this.choice = null // { count, reason } when chosen automatically
+    this.firstWorkerBytes = null // what the first worker cost (RSS growth while it loaded), when chosen
     this.renderTimeoutMs = renderTimeoutMs
     this.recycleAfter = recycleAfter
     this.workers = new Map() // Worker → renderer id (once ready)
@@ -97,7 +98,8 @@ class RenderWorkers {
     })
     if (!this.auto) return first
     return first.then((id) => {
-      this.choice = chooseWorkerCount({ firstWorkerBytes: process.memoryUsage.rss() - rssBefore })
+      this.firstWorkerBytes = process.memoryUsage.rss() - rssBefore
+      this.choice = chooseWorkerCount({ firstWorkerBytes: this.firstWorkerBytes })
       this.count = this.choice.count
       for (let i = 1; i < this.count && !this.closing; i++) this.spawn().catch(() => {})
       return id
