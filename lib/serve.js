@@ -195,12 +195,14 @@ function describe(server, host) {
   if (s.deferredPages === 0) {
     return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)${fns}`
   }
+  // Unknown while a big disk cache is still being counted in the background (served meanwhile).
+  const stored = s.generatedPages === undefined || s.generatedPages === null ? 'stored pages still being counted' : `${s.generatedPages} already generated`
   const pool = server.renderWorkerPool
   const chosen = pool && pool.choice ? ` (${pool.choice.reason})` : ''
   const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready${chosen}` : ''
   return (
     `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, ${s.deferredPages} deferred pages ` +
-    `(${s.generatedPages} already generated)${workers}${fns}`
+    `(${stored})${workers}${fns}`
   )
 }
 
