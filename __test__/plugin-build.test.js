@@ -121,7 +121,10 @@ describe.each(SIZES)('a glob-deferred build of %i blog posts', (posts) => {
 
   test('lists exactly the DSG pages in the manifest, and logs the count once', () => {
     const { probe, manifest, log } = get()
-    const dsg = probe.pages.filter((p) => p.mode === 'DSG').map((p) => p.path).sort()
+    const dsg = probe.pages
+      .filter((p) => p.mode === 'DSG')
+      .map((p) => p.path)
+      .sort()
     expect(manifest.pages.map((p) => p.path).sort()).toEqual(dsg)
     expect(log.match(/gatsby-dsg: deferred \d+ of \d+ pages/g)).toEqual([
       `gatsby-dsg: deferred ${dsg.length} of ${probe.pages.length} pages`,

@@ -32,7 +32,9 @@ afterAll(() => {
 const pageDataUrl = (p) => `/page-data/${p === '/' ? 'index' : p.replace(/^\/|\/$/g, '')}/page-data.json`
 
 test('a render worker, which skips the build’s Redux state, renders every deferred page as an engine that read it', async () => {
-  const manifest = JSON.parse(fs.readFileSync(path.join(EXAMPLE, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'))
+  const manifest = JSON.parse(
+    fs.readFileSync(path.join(EXAMPLE, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'),
+  )
   // /broken/ throws on purpose; /app/ is a matchPath page (rendered the same way as the rest).
   const pages = manifest.pages.map((p) => p.path).filter((p) => p !== '/broken/')
   expect(pages.length).toBeGreaterThan(50)
@@ -60,7 +62,13 @@ describe('the default number of render workers', () => {
   const GiB = 1024 * MiB
 
   test('is one per two cores when memory is plentiful', () => {
-    for (const [cores, expected] of [[1, 1], [2, 1], [4, 2], [8, 4], [64, 32]]) {
+    for (const [cores, expected] of [
+      [1, 1],
+      [2, 1],
+      [4, 2],
+      [8, 4],
+      [64, 32],
+    ]) {
       const { count } = chooseWorkerCount({ firstWorkerBytes: 200 * MiB, cores, availableBytes: 256 * GiB })
       expect({ cores, count }).toEqual({ cores, count: expected })
     }
@@ -69,7 +77,13 @@ describe('the default number of render workers', () => {
   test('leaves every worker twice what the first one cost, the first one included', () => {
     const cost = 800 * MiB
     // With the first loaded: 800 MiB for its growth, then 1,600 MiB per further worker.
-    for (const [available, expected] of [[0, 1], [2399 * MiB, 1], [2400 * MiB, 2], [4000 * MiB, 3], [5600 * MiB, 4]]) {
+    for (const [available, expected] of [
+      [0, 1],
+      [2399 * MiB, 1],
+      [2400 * MiB, 2],
+      [4000 * MiB, 3],
+      [5600 * MiB, 4],
+    ]) {
       const { count } = chooseWorkerCount({ firstWorkerBytes: cost, cores: 64, availableBytes: available })
       expect({ available: available / MiB, count }).toEqual({ available: available / MiB, count: expected })
     }
@@ -84,7 +98,9 @@ describe('the default number of render workers', () => {
   test('is chosen once the first worker is ready, and the start-up line says how', async () => {
     const cli = runCli(['serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', cacheDir()])
     const line = await cli.firstLine()
-    const match = line.match(/, (\d+) of (\d+) render workers ready \(auto: (\d+) for (\d+) cores, (\d+) for (\d+) MiB available at 2 × (\d+) MiB \(the first worker's cost\)\)$/)
+    const match = line.match(
+      /, (\d+) of (\d+) render workers ready \(auto: (\d+) for (\d+) cores, (\d+) for (\d+) MiB available at 2 × (\d+) MiB \(the first worker's cost\)\)$/,
+    )
     expect({ line, matched: match !== null }).toEqual({ line, matched: true })
     const [, ready, count, byCores, , byMemory, , firstMiB] = match.map(Number)
     expect(count).toBe(Math.min(byCores, byMemory))
@@ -101,10 +117,13 @@ test('closing while a recycled worker’s replacement loads logs no recycling fa
   const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 1, recycleAfter: 1 })
   expect((await server.get('/blog/post-00002/')).status).toBe(200)
   // The recycle starts the replacement first: two threads, one of them ready.
-  await waitFor(async () => {
-    const pool = await server.pool()
-    return pool.threads === 2 && pool.ready === 1 && pool.recycled === 0
-  }, { what: 'a replacement loading' })
+  await waitFor(
+    async () => {
+      const pool = await server.pool()
+      return pool.threads === 2 && pool.ready === 1 && pool.recycled === 0
+    },
+    { what: 'a replacement loading' },
+  )
   const { code, reply } = await server.close()
   expect(code).toBe(0)
   expect(reply.closed).toBe(true)

@@ -124,7 +124,12 @@ async function measureSize(ctx, n) {
   }
 
   log(`scale ${n}: Gatsby's engine in-process, the same first requests`)
-  const engine = await runEngineDirect(sctx, decodeURI(warm), firstList.map((p) => decodeURI(p)), Math.max(60_000, maxMs * 3))
+  const engine = await runEngineDirect(
+    sctx,
+    decodeURI(warm),
+    firstList.map((p) => decodeURI(p)),
+    Math.max(60_000, maxMs * 3),
+  )
   r.engineFirstP50 = engine.p50
   r.engineStartMs = engine.startMs
   r.engineRss = engine.rss
@@ -181,7 +186,7 @@ const ROWS = [
   ["first render worker's cost (RSS growth while it loaded)", bytes, 'firstWorkerBytes', true],
   ['render workers chosen', (x) => num(x), 'workers', false],
   ['first request p50: gatsby-dsg', ms, 'dsgFirstP50', false],
-  ['first request p50: Gatsby\'s engine in-process', ms, 'engineFirstP50', false],
+  ["first request p50: Gatsby's engine in-process", ms, 'engineFirstP50', false],
   ['first request p50: `gatsby serve`', ms, 'gatsbyFirstP50', false],
   ['cold renders/s (50 clients, distinct pages): gatsby-dsg', rps, 'dsgColdPerSecond', false],
   ['cold renders/s: `gatsby serve`', rps, 'gatsbyColdPerSecond', false],

@@ -179,6 +179,7 @@ function ensureSiteLocked(pages, log) {
 
 /** Seconds of one of Gatsby's activities, from its `success <name> - 12.345s` line (or null). */
 function activitySeconds(output, name) {
+  // eslint-disable-next-line no-control-regex -- Gatsby's colour codes start with ESC
   const plain = String(output || '').replace(/\u001b\[[0-9;]*[A-Za-z]/g, '')
   const match = plain.match(new RegExp(`success ${name} - ([0-9.]+)s`))
   return match ? Number(match[1]) : null

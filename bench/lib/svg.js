@@ -53,21 +53,27 @@ function lineChart({ title, yLabel, series, width = 640, height = 320 }) {
     out.push(`<text x="${sx(x)}" y="${margin.top + plotH + 16}" text-anchor="middle">${label(x)}</text>`)
   }
   out.push(`<text x="${margin.left + plotW / 2}" y="${height - 8}" text-anchor="middle">pages (log scale)</text>`)
-  out.push(`<text transform="translate(14 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(yLabel)}</text>`)
+  out.push(
+    `<text transform="translate(14 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escape(yLabel)}</text>`,
+  )
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]
     const points = s.points.filter((p) => Number.isFinite(p.y) && p.x > 0).sort((a, b) => a.x - b.x)
     for (let k = 1; k < points.length; k++) {
       const [a, b] = [points[k - 1], points[k]]
       const dash = a.extrapolated || b.extrapolated ? ' stroke-dasharray="5 4"' : ''
-      out.push(`<line x1="${sx(a.x)}" y1="${sy(a.y)}" x2="${sx(b.x)}" y2="${sy(b.y)}" stroke="${color}" stroke-width="2"${dash}/>`)
+      out.push(
+        `<line x1="${sx(a.x)}" y1="${sy(a.y)}" x2="${sx(b.x)}" y2="${sy(b.y)}" stroke="${color}" stroke-width="2"${dash}/>`,
+      )
     }
     for (const p of points) {
       const fill = p.extrapolated ? '#fff' : color
       out.push(`<circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="4" fill="${fill}" stroke="${color}" stroke-width="2"/>`)
     }
     const ly = margin.top + 10 + i * 18
-    out.push(`<line x1="${width - margin.right + 12}" x2="${width - margin.right + 32}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`)
+    out.push(
+      `<line x1="${width - margin.right + 12}" x2="${width - margin.right + 32}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`,
+    )
     out.push(`<text x="${width - margin.right + 38}" y="${ly + 4}">${escape(s.name)}</text>`)
   })
   if (all.some((p) => p.extrapolated)) {
