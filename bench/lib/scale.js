@@ -308,4 +308,4 @@ async function scaleRun(ctx, sizes, { out, chartDir, command, machine }) {
   return results
 }
 
-module.exports = { scaleRun, scaleTable, extrapolate, existingSection, pageDataUrl }
+module.exports = { scaleRun, scaleTable, extrapolate, existingSection, section, writeSection, charts, pageDataUrl }
