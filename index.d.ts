@@ -248,7 +248,8 @@ export interface SiteSummary {
   staticFiles: number
   staticPages: number
   deferredPages: number
-  generatedPages: number
+  /** Absent while the stored pages are still being counted (a big disk cache, in the background). */
+  generatedPages?: number
   /** Gatsby Functions served under `/api/`. */
   functions: number
   cacheDir?: string

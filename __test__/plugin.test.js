@@ -71,16 +71,41 @@ describe('onCreatePage', () => {
     }
   }
 
-  test('deletes a page matching defer and re-creates it unchanged but with defer: true', () => {
+  /** Gatsby's store as onCreatePage sees it: the pages map holds the page being created. */
+  function storeHolding(...pages) {
+    const map = new Map(pages.map((p) => [p.path, p]))
+    return { getState: () => ({ pages: map }) }
+  }
+
+  test('re-creates a page matching defer unchanged but with defer: true, without deleting it', () => {
     const actions = fakeActions()
     const original = page('/guides/guide-01/')
-    plugin.onCreatePage({ page: original, actions }, OPTIONS)
-    expect(actions.deletePage).toHaveBeenCalledTimes(1)
-    expect(actions.deletePage).toHaveBeenCalledWith(original)
+    plugin.onCreatePage({ page: original, actions, store: storeHolding(original) }, OPTIONS)
+    // No deletePage: each one walks a listener per page still being created (quadratic builds).
+    expect(actions.deletePage).not.toHaveBeenCalled()
     expect(actions.createPage).toHaveBeenCalledTimes(1)
     expect(actions.createPage).toHaveBeenCalledWith({ ...original, defer: true })
     // The page Gatsby passed in is not mutated.
     expect(original.defer).toBeUndefined()
+  })
+
+  test('does not bring back a matching page deleted before its onCreatePage ran', () => {
+    const actions = fakeActions()
+    plugin.onCreatePage({ page: page('/guides/guide-03/'), actions, store: storeHolding() }, OPTIONS)
+    expect(actions.createPage).not.toHaveBeenCalled()
+    expect(actions.deletePage).not.toHaveBeenCalled()
+  })
+
+  test('leaves an older copy of a page alone once the page was re-created with a new context', () => {
+    const actions = fakeActions()
+    const older = page('/guides/guide-04/', { context: { version: 1 } })
+    const newer = page('/guides/guide-04/', { context: { version: 2 } })
+    plugin.onCreatePage({ page: older, actions, store: storeHolding(newer) }, OPTIONS)
+    expect(actions.createPage).not.toHaveBeenCalled()
+    // The newer page's own onCreatePage defers it, with its context.
+    plugin.onCreatePage({ page: newer, actions, store: storeHolding(newer) }, OPTIONS)
+    expect(actions.createPage).toHaveBeenCalledTimes(1)
+    expect(actions.createPage).toHaveBeenCalledWith({ ...newer, defer: true })
   })
 
   test('leaves a page matching an exclude glob alone', () => {

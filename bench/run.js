@@ -8,6 +8,9 @@
 //   npm run bench -- --pages 10000      a bigger site (built once per page count, kept in bench/.work)
 //   npm run bench:smoke                 tiny site, 1 s per measurement: proves the bench still works
 //
+//   npm run bench -- --scale 10000,50000   the same site at several sizes, beside gatsby serve
+//                                       (bench/lib/scale.js: a table and SVG charts in BENCHMARKS.md)
+//
 // Options: --pages N, --duration S, --connections C, --rounds R, --warmup S, --threads T (wrk),
 // --stampede N, --first-requests N, --rss-pages N, --cache-size SIZE (row 6), --out FILE,
 // --json FILE, --only 1,3,6 (some measurements; the table then has only their rows), --smoke, --no-prepare (skip scripts/prepare: use the addon and example as they are —
@@ -23,7 +26,8 @@ const ROOT = path.resolve(__dirname, '..')
 
 const USAGE = `usage: npm run bench -- [--pages 2000|10000] [--duration 10] [--connections 50] [--rounds 1]
        [--warmup 2] [--threads <cores>] [--stampede 200] [--first-requests 300]
-       [--rss-pages 10000] [--cache-size 64MB] [--out BENCHMARKS.md] [--json FILE] [--only 1,3,...] [--smoke] [--no-prepare]`
+       [--rss-pages 10000] [--cache-size 64MB] [--out BENCHMARKS.md] [--json FILE] [--only 1,3,...] [--smoke] [--no-prepare]
+       [--scale 10000,50000]`
 
 function parseSize(text) {
   const m = String(text).trim().match(/^(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?$/i)
@@ -59,6 +63,7 @@ function options(argv) {
       out: { type: 'string' },
       json: { type: 'string' },
       only: { type: 'string' },
+      scale: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       'no-prepare': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -76,8 +81,11 @@ function options(argv) {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${values[name]}`)
     return n
   }
+  const scale = values.scale === undefined ? null : values.scale.split(',').map((x) => Number(x.trim()))
+  if (scale && scale.some((n) => !Number.isInteger(n) || n < 100)) throw new Error(`--scale takes page counts ≥ 100, got ${values.scale}`)
   const opts = {
     smoke,
+    scale,
     only: parseOnly(values.only),
     prepare: !values['no-prepare'] && process.env.GATSBY_DSG_BENCH_NO_PREPARE !== '1',
     pages: int('pages', smoke ? 100 : 2000, 4),
@@ -87,7 +95,7 @@ function options(argv) {
     warmup: int('warmup', smoke ? 1 : 2, 0),
     threads: int('threads', cores),
     stampede: int('stampede', 200),
-    firstRequests: int('first-requests', smoke ? 20 : 300),
+    firstRequests: int('first-requests', smoke ? 20 : scale ? 100 : 300),
     rssPages: int('rss-pages', smoke ? 100 : 10000),
     cacheSize: parseSize(values['cache-size'] || '64MB'),
     // gatsby-dsg's server runs on napi's tokio runtime: one worker thread per core.
@@ -169,6 +177,29 @@ function removeStaleRunDirs(work) {
   }
 }
 
+/** `--scale`: bench/lib/scale.js at every size, into the scale section of BENCHMARKS.md. */
+async function scaleMain(opts, bins, tools, work, t0) {
+  removeStaleRunDirs(work)
+  const runDir = path.join(work, `run-${process.pid}`)
+  fs.rmSync(runDir, { recursive: true, force: true })
+  fs.mkdirSync(runDir, { recursive: true })
+  process.on('exit', () => fs.rmSync(runDir, { recursive: true, force: true }))
+  const addon = path.join(runDir, 'gatsby-dsg.linux-x64-gnu.node')
+  fs.copyFileSync(path.join(ROOT, 'gatsby-dsg.linux-x64-gnu.node'), addon)
+  process.env.NAPI_RS_NATIVE_LIBRARY_PATH = addon
+  const out = opts.out === path.join(ROOT, 'BENCHMARKS.md') || !opts.out ? path.join(ROOT, 'BENCHMARKS.md') : opts.out
+  const ctx = { opts, tools: bins, runDir, issues: [], log }
+  const results = await require('./lib/scale').scaleRun(ctx, opts.scale, {
+    out,
+    chartDir: path.join(ROOT, 'bench', 'charts'),
+    command: commandLine(),
+    machine: tools.machine(),
+  })
+  fs.mkdirSync(path.dirname(opts.json), { recursive: true })
+  fs.writeFileSync(opts.json.replace(/\.json$/, '.scale.json'), JSON.stringify({ opts, results }, null, 2))
+  log(`wrote the scale section of ${path.relative(process.cwd(), out)} and bench/charts/ — ${Math.round((Date.now() - t0) / 1000)} s in all`)
+}
+
 async function main() {
   const startedAt = new Date()
   const t0 = Date.now()
@@ -184,6 +215,7 @@ async function main() {
   const bins = tools.ensureTools({ log })
   // 3. The bench site (rebuilt only when the page count or the example's sources change).
   const { ensureSite, pageDataUrl, WORK } = require('./lib/site')
+  if (opts.scale) return scaleMain(opts, bins, tools, WORK, t0)
   const site = ensureSite(opts.pages, { log })
   if (site.deferredPosts.length < 4 || site.staticPosts.length < 1) throw new Error(`--pages ${opts.pages} is too small`)
 
@@ -247,7 +279,12 @@ async function main() {
   fs.mkdirSync(path.dirname(opts.out), { recursive: true })
   fs.writeFileSync(
     opts.out,
-    document({ renderThreads: ctx.renderThreads, opts, machine, versions, table, legend: report.legend(opts, pages, results), issues: ctx.issues, startedAt, seconds, site, nginxConf, loadEnd }),
+    document({ renderThreads: ctx.renderThreads, opts, machine, versions, table, legend: report.legend(opts, pages, results), issues: ctx.issues, startedAt, seconds, site, nginxConf, loadEnd }) +
+      // The scale section (--scale) is kept as it was.
+      (() => {
+        const kept = require('./lib/scale').existingSection(opts.out)
+        return kept ? `\n${kept}\n` : ''
+      })(),
   )
   fs.mkdirSync(path.dirname(opts.json), { recursive: true })
   const slim = JSON.parse(JSON.stringify(results, (k, v) => (k === 'text' || k === 'runs' ? undefined : v)))

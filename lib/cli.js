@@ -6,7 +6,7 @@ const { Command, InvalidArgumentError, Option } = require('commander')
 const parseBytes = require('bytes')
 const { serve, describe, DEFAULTS, ADMIN_TOKEN_ENV } = require('./serve')
 const { warm } = require('./warm')
-const { defaultWorkerCount, DEFAULT_RECYCLE_AFTER } = require('./render-workers')
+const { AUTO_WORKERS, DEFAULT_RECYCLE_AFTER } = require('./render-workers')
 const { version } = require('../package.json')
 
 // Gatsby's engines replace console.log/error with their reporter's (console.error then prints
@@ -44,6 +44,11 @@ function wholeNumber(value) {
   return n
 }
 
+/** `auto` or a whole number (`--render-workers`). */
+function workerCount(value) {
+  return value === 'auto' ? value : wholeNumber(value)
+}
+
 function positiveInteger(value) {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number above 0')
@@ -68,10 +73,10 @@ function siteOptions(command) {
     .addOption(
       new Option(
         '--render-workers <n>',
-        "worker threads running Gatsby's engines (each ~200 MiB); 0 renders in the main thread",
+        "worker threads running Gatsby's engines; 0 renders in the main thread",
       )
-        .argParser(wholeNumber)
-        .default(defaultWorkerCount(), `${defaultWorkerCount()}: CPU cores, capped at one per 512 MiB of memory`),
+        .argParser(workerCount)
+        .default('auto', `auto: ${AUTO_WORKERS}`),
     )
     .addOption(
       new Option(
@@ -89,7 +94,7 @@ function serveOptions(opts, extra = {}) {
     cacheDir: opts.cacheDir,
     memoryCacheBytes: opts.cacheSize,
     renderTimeoutMs: opts.renderTimeout,
-    renderWorkers: opts.renderWorkers,
+    renderWorkers: opts.renderWorkers === 'auto' ? undefined : opts.renderWorkers,
     recycleAfter: opts.recycleAfter,
     ...extra,
   }

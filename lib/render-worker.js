@@ -7,6 +7,7 @@ const { registerRenderer, unregisterRenderer } = require('..')
 const { loadEngines, createRenderer, createSsrRenderer } = require('./gatsby-engines')
 
 withoutLmdbExitListener()
+withoutBuildState()
 const engines = loadEngines(workerData.root)
 const id = registerRenderer(workerData.serverId, createRenderer(engines), createSsrRenderer(engines))
 // However this thread ends (process.exit, an uncaught error), it leaves the server first: the
@@ -32,4 +33,22 @@ function withoutLmdbExitListener() {
       return add.call(this, event, listener, ...rest)
     }
   }
+}
+
+/**
+ * Gatsby's query engine, when it loads, reads the build's whole Redux state from `.cache/redux`
+ * (every page, query and HTML file the build tracked: 141 MB of files at 200,000 pages) unless
+ * GATSBY_WORKER_POOL_WORKER is set, as it is in Gatsby's own worker processes
+ * (`configureStore(process.env.GATSBY_WORKER_POOL_WORKER ? {} : readState())`). Rendering does not
+ * need it: the engine sets up its schema, plugins and path prefix itself, page-ssr carries its
+ * own page list, and hosts such as Netlify's run the engines with no `.cache/redux` at all. One
+ * engine measured (RSS growth while it loaded): 180 → 149 MiB at 10,000 pages, 367 → 287 MiB at
+ * 50,000 (1,244 → 855 MiB at 200,000 in issue 17's measurement); output byte for byte the same
+ * (__test__/render-worker-memory.test.js renders every deferred page of the example both ways). What it costs: the build's finished jobs (image and file processing) are not known to
+ * the worker, so a render needing one runs it again, writing the same file. In a worker thread
+ * `process.env` is the thread's own copy, and nothing else in Gatsby's engines reads the variable
+ * in a thread (the other two uses need `process.send`, which a thread does not have).
+ */
+function withoutBuildState() {
+  process.env.GATSBY_WORKER_POOL_WORKER = '1'
 }

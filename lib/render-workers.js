@@ -10,26 +10,71 @@ const path = require('path')
 const { Worker } = require('worker_threads')
 const { releaseFreeMemory } = require('..')
 
-/** Each worker holds its own engine (~200 MiB for a 2,000-page site). */
-const MEMORY_PER_WORKER = 512 * 1024 * 1024
-
 /** Renders after which a worker is recycled (0: never). See README, "Render workers". */
 const DEFAULT_RECYCLE_AFTER = 1000
 
 /** After a replacement failed to start, the next recycle waits this long. */
 const RECYCLE_RETRY_MS = 60_000
 
-/** One worker per core, but no more than memory allows (at least one). */
-function defaultWorkerCount() {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
-  return Math.max(1, Math.min(cores, Math.floor(os.totalmem() / MEMORY_PER_WORKER)))
+/**
+ * Cores one render worker keeps busy. Measured on 2 cores: Gatsby's engine alone, rendering in one
+ * thread, used 1.5 cores (its own thread, GC and libuv threads), and a second thread rendered no
+ * more (BENCHMARKS.md, render scaling); the server's compression needs the rest.
+ */
+const CORES_PER_WORKER = 2
+
+/**
+ * Memory a worker is given, as a multiple of what the first one cost when it loaded: Gatsby's
+ * engine grows with every distinct page it renders until it is recycled (+560 MiB over 10,000
+ * pages at 2,000 pages), and a recycle loads the replacement before the worn one ends.
+ */
+const MEMORY_PER_WORKER_FACTOR = 2
+
+function availableCores() {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
 }
 
+/** Bytes this process may still use: free memory, and the cgroup's limit when there is one. */
+function availableMemory() {
+  const free = os.freemem()
+  const limit = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0
+  // Node reports an unlimited cgroup as a huge number (or 0 when there is none).
+  if (!limit || limit >= os.totalmem()) return free
+  return Math.max(0, Math.min(free, limit - process.memoryUsage.rss()))
+}
+
+/**
+ * How many render workers to run, from what the first one of this site cost (`firstWorkerBytes`,
+ * the process's RSS growth while it loaded) and what the machine has: one per CORES_PER_WORKER
+ * cores, and only as many as leave every worker MEMORY_PER_WORKER_FACTOR times its cost (the
+ * first one's growth included). At least one. Returns the count and the reason, for the start-up
+ * line.
+ */
+function chooseWorkerCount({ firstWorkerBytes, cores = availableCores(), availableBytes = availableMemory() }) {
+  const byCores = Math.max(1, Math.floor(cores / CORES_PER_WORKER))
+  const perWorker = Math.max(1, firstWorkerBytes) * MEMORY_PER_WORKER_FACTOR
+  // `availableBytes` is measured with the first worker loaded: it still needs room to grow.
+  const byMemory = Math.max(1, 1 + Math.floor((availableBytes - perWorker / 2) / perWorker))
+  const count = Math.min(byCores, byMemory)
+  const mib = (bytes) => `${Math.round(bytes / 2 ** 20)} MiB`
+  const reason =
+    `auto: ${byCores} for ${cores} cores, ${byMemory} for ${mib(availableBytes)} available ` +
+    `at ${MEMORY_PER_WORKER_FACTOR} × ${mib(firstWorkerBytes)} (the first worker's cost)`
+  return { count, reason }
+}
+
+/** How the default count is chosen, in words (`serve --help`). */
+const AUTO_WORKERS = `one per ${CORES_PER_WORKER} cores, as many as memory allows at ${MEMORY_PER_WORKER_FACTOR} × what the first one costs`
+
 class RenderWorkers {
+  /** `count`: how many workers; undefined: chosen once the first is ready (chooseWorkerCount). */
   constructor(server, { root, count, renderTimeoutMs, recycleAfter = DEFAULT_RECYCLE_AFTER }) {
     this.server = server
     this.root = root
-    this.count = count
+    this.auto = count === undefined
+    this.count = this.auto ? 1 : count
+    this.choice = null // { count, reason } when chosen automatically
+    this.firstWorkerBytes = null // what the first worker cost (RSS growth while it loaded), when chosen
     this.renderTimeoutMs = renderTimeoutMs
     this.recycleAfter = recycleAfter
     this.workers = new Map() // Worker → renderer id (once ready)
@@ -40,18 +85,34 @@ class RenderWorkers {
     this.recycleRetryAt = 0
   }
 
-  /** Starts the workers; resolves once at least one is ready (rejects if none can start). */
+  /**
+   * Starts the workers; resolves once at least one is ready (rejects if none can start). With no
+   * count given, starts one, measures what it cost, and then starts as many more as chosen.
+   */
   start() {
+    const rssBefore = process.memoryUsage.rss()
     const starts = Array.from({ length: this.count }, () => this.spawn())
+    this.startWatchdog()
+    const first = Promise.any(starts).catch((error) => {
+      throw new Error(`no render worker could start: ${error.errors ? error.errors[0].message : error.message}`)
+    })
+    if (!this.auto) return first
+    return first.then((id) => {
+      this.firstWorkerBytes = process.memoryUsage.rss() - rssBefore
+      this.choice = chooseWorkerCount({ firstWorkerBytes: this.firstWorkerBytes })
+      this.count = this.choice.count
+      for (let i = 1; i < this.count && !this.closing; i++) this.spawn().catch(() => {})
+      return id
+    })
+  }
+
+  startWatchdog() {
     this.watchdog = setInterval(() => {
       const renderers = this.server.renderWorkers()
       this.terminateStuck(renderers)
       this.recycleWorn(renderers)
     }, 250)
     this.watchdog.unref()
-    return Promise.any(starts).catch((error) => {
-      throw new Error(`no render worker could start: ${error.errors ? error.errors[0].message : error.message}`)
-    })
   }
 
   spawn() {
@@ -118,6 +179,8 @@ class RenderWorkers {
     if (!worker) return
     this.recycling = this.recycle(worker, worn.id)
       .catch((error) => {
+        // Shutting down while the replacement loads ends it: that is no failure.
+        if (this.closing) return
         // The worn worker keeps rendering; a replacement that cannot start (e.g. the site was
         // rebuilt under the server) is not retried in a loop.
         this.recycleRetryAt = Date.now() + RECYCLE_RETRY_MS
@@ -166,4 +229,4 @@ class RenderWorkers {
   }
 }
 
-module.exports = { RenderWorkers, defaultWorkerCount, DEFAULT_RECYCLE_AFTER }
+module.exports = { RenderWorkers, chooseWorkerCount, AUTO_WORKERS, DEFAULT_RECYCLE_AFTER }

@@ -5,7 +5,7 @@ const path = require('path')
 const { startServer, defaults } = require('..')
 const { readSite } = require('./site')
 const { loadEngines, createRenderer, createSsrRenderer } = require('./gatsby-engines')
-const { RenderWorkers, defaultWorkerCount } = require('./render-workers')
+const { RenderWorkers } = require('./render-workers')
 const { FunctionsProcess, readFunctions } = require('./functions')
 
 /** The environment variable an admin token is read from when none is given. */
@@ -29,8 +29,9 @@ async function serve(options = {}) {
   // (Gatsby's jobs also write the files they make into public/ there.)
   const deferred = site.deferredPages.length + site.ssrPages.length > 0
   if (deferred && process.cwd() !== site.root) process.chdir(site.root)
-  // With render workers, the engines run in worker threads; with 0, in this thread.
-  const workerCount = deferred ? (settings.renderWorkers ?? defaultWorkerCount()) : 0
+  // With render workers, the engines run in worker threads; with 0, in this thread; undefined:
+  // as many workers as RenderWorkers chooses once the first is ready.
+  const workerCount = deferred ? settings.renderWorkers : 0
   const engines = deferred && workerCount === 0 ? loadEngines(site.root) : undefined
   const render = engines ? createRenderer(engines) : undefined
   const renderSsr = engines ? createSsrRenderer(engines) : undefined
@@ -45,7 +46,7 @@ async function serve(options = {}) {
     throw error
   }
   let workers
-  if (workerCount > 0) {
+  if (workerCount === undefined || workerCount > 0) {
     workers = new RenderWorkers(server, {
       root: site.root,
       count: workerCount,
@@ -203,12 +204,15 @@ function describe(server, host) {
   if (s.deferredPages === 0 && !s.ssrPages) {
     return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)${fns}${unserved}`
   }
+  // Unknown while a big disk cache is still being counted in the background (served meanwhile).
+  const stored = s.generatedPages === undefined || s.generatedPages === null ? 'stored pages still being counted' : `${s.generatedPages} already generated`
   const pool = server.renderWorkerPool
-  const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready` : ''
+  const chosen = pool && pool.choice ? ` (${pool.choice.reason})` : ''
+  const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready${chosen}` : ''
   const ssr = s.ssrPages ? `, ${s.ssrPages} SSR pages` : ''
   return (
     `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, ${s.deferredPages} deferred pages ` +
-    `(${s.generatedPages} already generated)${ssr}${workers}${fns}${unserved}`
+    `(${stored})${ssr}${workers}${fns}${unserved}`
   )
 }
 

@@ -92,7 +92,7 @@ impl DsgServer {
 
     #[napi]
     pub fn summary(&self) -> SiteSummary {
-        SiteSummary::from(self.server.summary())
+        SiteSummary::from(&self.server.summary())
     }
 
     #[napi]

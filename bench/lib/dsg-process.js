@@ -16,7 +16,13 @@ serveControl(
     // lib/serve.js may render in worker threads (a pool of them) or in this thread.
     const pool = server.renderWorkerPool
     return {
-      ready: { port: server.port, summary: server.summary(), renderThreads: pool ? pool.count : 1 },
+      ready: {
+        port: server.port,
+        summary: server.summary(),
+        renderThreads: pool ? pool.count : 1,
+        // How the count was chosen (lib/render-workers.js), when it was left to the server.
+        choice: pool && pool.choice ? { ...pool.choice, firstWorkerBytes: pool.firstWorkerBytes } : null,
+      },
       commands: {
         stats: () => ({ stats: server.stats() }),
         timings: () => ({ timings: timings() }),

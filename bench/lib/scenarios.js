@@ -548,4 +548,4 @@ async function ssr(ctx) {
   return results
 }
 
-module.exports = { steadyState, firstRequest, stampede, coldPages, memory, ssr, ENCODINGS }
+module.exports = { steadyState, firstRequest, stampede, coldPages, memory, ssr, runEngineDirect, ENCODINGS }

@@ -27,9 +27,9 @@ function memoryOf(pid) {
 }
 
 /** gatsby-dsg on `site` in a child process. */
-async function startDsg(site, { cacheDir, memoryCacheBytes, instrument = false, renderWorkers, recycleAfter, redis, redisCa } = {}) {
-  // renderWorkers, recycleAfter: lib/serve.js's defaults unless given; redis, redisCa: none.
-  const options = { root: site.dir, host: HOST, port: 0, cacheDir, memoryCacheBytes, renderWorkers, recycleAfter, redis, redisCa }
+async function startDsg(site, { cacheDir, memoryCacheBytes, instrument = false, renderWorkers, recycleAfter, redis, redisCa, port = 0 } = {}) {
+  // renderWorkers, recycleAfter: lib/serve.js's defaults unless given; redis, redisCa: none; port: any free one.
+  const options = { root: site.dir, host: HOST, port, cacheDir, memoryCacheBytes, renderWorkers, recycleAfter, redis, redisCa }
   const preload = instrument ? ['-r', path.join(__dirname, 'instrument.js')] : []
   const child = procs.start(process.execPath, [...preload, path.join(__dirname, 'dsg-process.js'), JSON.stringify(options)], {
     cwd: site.dir,
@@ -62,6 +62,7 @@ async function startDsg(site, { cacheDir, memoryCacheBytes, instrument = false, 
     pid: child.pid,
     summary: ready.summary,
     renderThreads: ready.renderThreads,
+    choice: ready.choice,
     stats: async () => (await ask('stats')).stats,
     /** With `instrument`: the render callback's durations since the last call. */
     renderTimings: async () => (await ask('timings')).timings,

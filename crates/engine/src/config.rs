@@ -1,6 +1,8 @@
 //! What the server is started with.
 
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access_log::LogFormat;
@@ -95,6 +97,23 @@ pub struct ServerConfig {
     pub site: SiteOptions,
     /// Gatsby Functions, forwarded to the functions process; `None`: the site has none.
     pub functions: Option<FunctionsConfig>,
+    /// How long `Server::start` waits for the disk sweep to count what is stored (the summary's
+    /// `generated_pages`); the server is already answering meanwhile, and a bigger store is
+    /// counted in the background.
+    pub disk_count_wait: Duration,
+    /// Called on the disk sweep's thread before it walks the store. Tests hold the sweep with it
+    /// to prove that serving never waits for it; `None` otherwise.
+    pub before_disk_sweep: Option<SweepHook>,
+}
+
+/// See [`ServerConfig::before_disk_sweep`].
+#[derive(Clone)]
+pub struct SweepHook(pub Arc<dyn Fn() + Send + Sync>);
+
+impl fmt::Debug for SweepHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SweepHook")
+    }
 }
 
 /// The defaults of every option: the one source (the binding hands them to JS as `defaults()`,
@@ -111,6 +130,9 @@ impl ServerConfig {
     pub const DEFAULT_SSR_CACHE_BYTES: usize = 64 * 1024 * 1024;
     /// Node's default `--max-http-header-size` (what `gatsby serve` enforces).
     pub const DEFAULT_MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+    /// Measured: the sweep takes ~57 µs per stored page, so a store of up to ~17,000 pages is
+    /// counted on the start-up line; static files are served during the wait.
+    pub const DEFAULT_DISK_COUNT_WAIT: Duration = Duration::from_secs(1);
 
     pub fn new(public_dir: impl Into<PathBuf>, build_id: BuildId) -> Self {
         ServerConfig {
@@ -136,6 +158,8 @@ impl ServerConfig {
             max_request_head_bytes: Self::DEFAULT_MAX_REQUEST_HEAD_BYTES,
             site: SiteOptions::default(),
             functions: None,
+            disk_count_wait: Self::DEFAULT_DISK_COUNT_WAIT,
+            before_disk_sweep: None,
         }
     }
 }

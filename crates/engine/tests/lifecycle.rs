@@ -20,7 +20,7 @@ async fn restart_with_the_same_build_serves_stored_artifacts_without_rendering()
 
     let first = TestRenderer::named("first");
     let server = start(config.clone(), &first).await;
-    assert_eq!(server.summary().generated_pages, 0);
+    assert_eq!(server.summary().generated_pages, Some(0));
     let html = get(server.local_addr(), PAGE).await;
     assert_eq!((html.status, html.cache()), (200, Some("MISS")));
     server.close().await;
@@ -30,7 +30,7 @@ async fn restart_with_the_same_build_serves_stored_artifacts_without_rendering()
 
     let second = TestRenderer::named("second");
     let server = start(config.clone(), &second).await;
-    assert_eq!(server.summary().generated_pages, 1);
+    assert_eq!(server.summary().generated_pages, Some(1));
     let addr = server.local_addr();
     let html = get(addr, PAGE).await;
     assert_eq!((html.status, html.cache()), (200, Some("HIT")));
@@ -62,7 +62,7 @@ async fn restart_with_another_build_never_serves_the_old_artifacts() {
     config.build_id = build_id("build-2");
     let new = TestRenderer::named("new-build");
     let server = start(config.clone(), &new).await;
-    assert_eq!(server.summary().generated_pages, 0);
+    assert_eq!(server.summary().generated_pages, Some(0));
     let addr = server.local_addr();
     let page_data = get(addr, PAGE_DATA_URL).await;
     assert_eq!((page_data.status, page_data.cache()), (200, Some("MISS")));

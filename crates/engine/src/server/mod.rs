@@ -90,8 +90,9 @@ pub struct SiteSummary {
     pub static_pages: usize,
     pub deferred_pages: usize,
     pub ssr_pages: usize,
-    /// Deferred pages whose HTML is already stored on disk for this build.
-    pub generated_pages: usize,
+    /// Deferred pages whose HTML is already stored on disk for this build; `None` while the
+    /// disk sweep is still counting them (a big store: see [`ServerConfig::disk_count_wait`]).
+    pub generated_pages: Option<usize>,
     pub cache_dir: Option<String>,
     /// The path prefix the site is served under, if any (`/docs`).
     pub path_prefix: Option<String>,
@@ -110,6 +111,8 @@ pub struct Server {
     local_addr: SocketAddr,
     app: Arc<App>,
     summary: SiteSummary,
+    /// Set once the disk sweep has counted what is stored (always set without a disk cache).
+    disk_counted: watch::Receiver<bool>,
     shutdown: watch::Sender<bool>,
     accept_loop: Mutex<Option<JoinHandle<()>>>,
     shutdown_timeout: Duration,
@@ -136,9 +139,12 @@ impl Server {
             .map_err(|e| StartError::SiteOption(e.to_string()))?;
 
         let metrics = Arc::new(Metrics::default());
-        let disk = match &config.cache_dir {
-            None => None,
-            Some(dir) => Some(open_disk(dir, &config, &metrics).await?),
+        let (disk, disk_counted) = match &config.cache_dir {
+            None => (None, watch::channel(true).1),
+            Some(dir) => {
+                let (disk, counted) = open_disk(dir, &config, &metrics).await?;
+                (Some(disk), counted)
+            }
         };
         let pages = DeferredPages::new(config.deferred_pages.iter().cloned());
         let site = &config.site;
@@ -158,7 +164,7 @@ impl Server {
             static_pages: router.static_files.html_page_count(),
             deferred_pages: router.pages.len(),
             ssr_pages: router.ssr_pages.len(),
-            generated_pages: metrics.disk_html_pages.load(Relaxed) as usize,
+            generated_pages: None, // read live: see Server::summary
             cache_dir: disk.as_ref().map(|d| d.dir().display().to_string()),
             path_prefix: router.path_prefix().map(str::to_string),
             functions: config.functions.as_ref().map_or(0, |f| f.functions.len()),
@@ -233,10 +239,15 @@ impl Server {
             config.shutdown_timeout,
             config.max_request_head_bytes,
         ));
+        // Serving already; give the sweep a moment so that the start-up line can count what is
+        // stored (any store it sweeps within the wait).
+        let mut counted = disk_counted.clone();
+        let _ = tokio::time::timeout(config.disk_count_wait, counted.wait_for(|done| *done)).await;
         Ok(Server {
             local_addr,
             app,
             summary,
+            disk_counted,
             shutdown,
             accept_loop: Mutex::new(Some(accept_loop)),
             shutdown_timeout: config.shutdown_timeout,
@@ -247,8 +258,14 @@ impl Server {
         self.local_addr
     }
 
-    pub fn summary(&self) -> &SiteSummary {
-        &self.summary
+    /// What the server found at start-up, with the stored pages as counted so far.
+    pub fn summary(&self) -> SiteSummary {
+        let counted = *self.disk_counted.borrow();
+        SiteSummary {
+            generated_pages: counted
+                .then(|| self.app.metrics.disk_html_pages.load(Relaxed).max(0) as usize),
+            ..self.summary.clone()
+        }
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -351,13 +368,15 @@ fn with_shared_tier(
     Ok(cache)
 }
 
-/// Opens the build's directory, counts what it holds, and removes other builds' directories no
-/// server uses any more (in the background).
+/// Opens the build's directory (reading nothing of what it holds), then, in the background,
+/// sweeps it (cleans what a killed process left and counts what is stored: DiskCache::sweep) and
+/// removes other builds' directories no server uses any more. The receiver turns true once the
+/// sweep has counted.
 async fn open_disk(
     dir: &std::path::Path,
     config: &ServerConfig,
     metrics: &Arc<Metrics>,
-) -> Result<Arc<DiskCache>, StartError> {
+) -> Result<(Arc<DiskCache>, watch::Receiver<bool>), StartError> {
     let error = |source| StartError::CacheDir {
         dir: dir.display().to_string(),
         source,
@@ -368,18 +387,40 @@ async fn open_disk(
         .map_err(|e| error(io::Error::other(e)))?
         .map_err(error)?;
     let disk = Arc::new(disk);
-    let usage = disk.usage_at_open();
-    metrics.disk_entries.store(usage.entries as i64, Relaxed);
-    metrics.disk_bytes.store(usage.bytes as i64, Relaxed);
-    metrics
-        .disk_html_pages
-        .store(usage.html_pages as i64, Relaxed);
-    let cleaner = Arc::clone(&disk);
+    let (counted, counted_rx) = watch::channel(false);
+    let (sweeper, metrics, hook) = (
+        Arc::clone(&disk),
+        Arc::clone(metrics),
+        config.before_disk_sweep.clone(),
+    );
     tokio::task::spawn_blocking(move || {
-        let removed = cleaner.remove_other_builds();
+        if let Some(hook) = hook {
+            (hook.0)();
+        }
+        let started = std::time::Instant::now();
+        let usage = sweeper.sweep();
+        // Writes made while it ran were counted by their own deltas.
+        metrics
+            .disk_entries
+            .fetch_add(usage.entries as i64, Relaxed);
+        metrics.disk_bytes.fetch_add(usage.bytes as i64, Relaxed);
+        metrics
+            .disk_html_pages
+            .store(usage.html_pages as i64, Relaxed);
+        let _ = counted.send(true);
+        let took = started.elapsed();
+        if took >= Duration::from_secs(1) {
+            eprintln!(
+                "gatsby-dsg: counted {} stored pages ({} artifacts) in {:.1} s",
+                usage.html_pages,
+                usage.entries,
+                took.as_secs_f64()
+            );
+        }
+        let removed = sweeper.remove_other_builds();
         if removed > 0 {
             eprintln!("gatsby-dsg: removed the cached pages of {removed} older build(s)");
         }
     });
-    Ok(disk)
+    Ok((disk, counted_rx))
 }

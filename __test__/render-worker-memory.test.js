@@ -1,0 +1,131 @@
+'use strict'
+// What a render worker holds, and how many the server runs: a worker's engine does not load the
+// build's Redux state (.cache/redux) yet renders every page byte for byte as an engine that did;
+// the default count is chosen from what the first worker of this site cost, the cores and the
+// memory, and the start-up line says so; a shutdown while a replacement loads is not a failure.
+
+const fs = require('fs')
+const path = require('path')
+const { EXAMPLE, tempDir } = require('./support/site')
+const { waitFor } = require('./support/ops')
+const { startWorkersServer, killServers } = require('./support/render-workers')
+const { runCli, killAll: killClis } = require('./support/cli')
+const { chooseWorkerCount } = require('../lib/render-workers')
+
+const MiB = 2 ** 20
+const tempDirs = []
+function cacheDir() {
+  const dir = tempDir('gatsby-dsg-worker-memory-test-')
+  tempDirs.push(dir)
+  return dir
+}
+
+afterEach(async () => {
+  await killServers()
+  await killClis()
+})
+
+afterAll(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+const pageDataUrl = (p) => `/page-data/${p === '/' ? 'index' : p.replace(/^\/|\/$/g, '')}/page-data.json`
+
+test('a render worker, which skips the build’s Redux state, renders every deferred page as an engine that read it', async () => {
+  const manifest = JSON.parse(
+    fs.readFileSync(path.join(EXAMPLE, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'),
+  )
+  // /broken/ throws on purpose; /app/ is a matchPath page (rendered the same way as the rest).
+  const pages = manifest.pages.map((p) => p.path).filter((p) => p !== '/broken/')
+  expect(pages.length).toBeGreaterThan(50)
+  // renderWorkers: 0 renders in the server's main thread, whose engine reads .cache/redux.
+  const [worker, mainThread] = await Promise.all([
+    startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 1 }),
+    startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 0 }),
+  ])
+  expect((await worker.pool()).count).toBe(1)
+  expect(await mainThread.pool()).toBeNull()
+  const differing = []
+  for (const p of pages) {
+    for (const url of [p, pageDataUrl(p)]) {
+      const [a, b] = await Promise.all([worker.get(encodeURI(url)), mainThread.get(encodeURI(url))])
+      expect({ url, status: a.status }).toEqual({ url, status: 200 })
+      expect({ url, status: b.status }).toEqual({ url, status: 200 })
+      if (a.body !== b.body) differing.push(url)
+    }
+  }
+  expect(differing).toEqual([])
+  expect((await worker.stats()).renders).toBe(pages.length)
+})
+
+describe('the default number of render workers', () => {
+  const GiB = 1024 * MiB
+
+  test('is one per two cores when memory is plentiful', () => {
+    for (const [cores, expected] of [
+      [1, 1],
+      [2, 1],
+      [4, 2],
+      [8, 4],
+      [64, 32],
+    ]) {
+      const { count } = chooseWorkerCount({ firstWorkerBytes: 200 * MiB, cores, availableBytes: 256 * GiB })
+      expect({ cores, count }).toEqual({ cores, count: expected })
+    }
+  })
+
+  test('leaves every worker twice what the first one cost, the first one included', () => {
+    const cost = 800 * MiB
+    // With the first loaded: 800 MiB for its growth, then 1,600 MiB per further worker.
+    for (const [available, expected] of [
+      [0, 1],
+      [2399 * MiB, 1],
+      [2400 * MiB, 2],
+      [4000 * MiB, 3],
+      [5600 * MiB, 4],
+    ]) {
+      const { count } = chooseWorkerCount({ firstWorkerBytes: cost, cores: 64, availableBytes: available })
+      expect({ available: available / MiB, count }).toEqual({ available: available / MiB, count: expected })
+    }
+  })
+
+  test('says why, with the first worker’s measured cost', () => {
+    const { count, reason } = chooseWorkerCount({ firstWorkerBytes: 300 * MiB, cores: 4, availableBytes: 1500 * MiB })
+    expect(count).toBe(2)
+    expect(reason).toBe("auto: 2 for 4 cores, 3 for 1500 MiB available at 2 × 300 MiB (the first worker's cost)")
+  })
+
+  test('is chosen once the first worker is ready, and the start-up line says how', async () => {
+    const cli = runCli(['serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', cacheDir()])
+    const line = await cli.firstLine()
+    const match = line.match(
+      /, (\d+) of (\d+) render workers ready \(auto: (\d+) for (\d+) cores, (\d+) for (\d+) MiB available at 2 × (\d+) MiB \(the first worker's cost\)\)$/,
+    )
+    expect({ line, matched: match !== null }).toEqual({ line, matched: true })
+    const [, ready, count, byCores, , byMemory, , firstMiB] = match.map(Number)
+    expect(count).toBe(Math.min(byCores, byMemory))
+    expect(ready).toBeGreaterThanOrEqual(1)
+    expect(ready).toBeLessThanOrEqual(count)
+    // Gatsby's engines for the example take well over 20 MiB.
+    expect(firstMiB).toBeGreaterThan(20)
+    cli.signal('SIGTERM')
+    expect(await cli.exited).toEqual(expect.objectContaining({ code: 0, signal: null }))
+  })
+})
+
+test('closing while a recycled worker’s replacement loads logs no recycling failure', async () => {
+  const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 1, recycleAfter: 1 })
+  expect((await server.get('/blog/post-00002/')).status).toBe(200)
+  // The recycle starts the replacement first: two threads, one of them ready.
+  await waitFor(
+    async () => {
+      const pool = await server.pool()
+      return pool.threads === 2 && pool.ready === 1 && pool.recycled === 0
+    },
+    { what: 'a replacement loading' },
+  )
+  const { code, reply } = await server.close()
+  expect(code).toBe(0)
+  expect(reply.closed).toBe(true)
+  expect(server.stderr()).not.toMatch(/recycling render worker \d+ failed/)
+})
