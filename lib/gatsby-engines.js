@@ -1,15 +1,26 @@
 'use strict'
 // The bridge to Gatsby's own rendering engines, as `gatsby serve` uses them. The Rust engine calls
-// `render(pagePath)` only for a deferred page that no cache tier has.
+// `render(pagePath)` only for a deferred page that no cache tier has. What differs between
+// Gatsby versions is in ./gatsby-versions.js.
 
 const path = require('path')
+const { adaptEngines, builtWithGatsby } = require('./gatsby-versions')
 
-/** Loads `.cache/query-engine` and `.cache/page-ssr` of the site at `root` (once per process). */
+/**
+ * Loads `.cache/query-engine` and `.cache/page-ssr` of the site at `root` (once per process),
+ * as the version-independent API of ./gatsby-versions.js.
+ */
 function loadEngines(root) {
   const { GraphQLEngine } = require(path.join(root, '.cache', 'query-engine'))
   const pageSsr = require(path.join(root, '.cache', 'page-ssr'))
   const graphqlEngine = new GraphQLEngine({ dbPath: path.join(root, '.cache', 'data', 'datastore') })
-  return { graphqlEngine, ...pageSsr }
+  try {
+    return adaptEngines(pageSsr, graphqlEngine)
+  } catch (error) {
+    // Name the version only when the engines are not ones we know (reading it costs a file read).
+    const gatsbyVersion = builtWithGatsby(root)
+    throw gatsbyVersion ? new Error(`${error.message} (this site was built with Gatsby ${gatsbyVersion})`) : error
+  }
 }
 
 /** An Error whose message carries the original stack, so the server's log shows where it threw. */
@@ -23,11 +34,11 @@ function withStack(error) {
  * as soon as the page-data exists; the HTML follows as a promise.
  */
 function createRenderer(engines) {
-  const { graphqlEngine, getData, renderPageData, renderHTML } = engines
+  const { getData, renderPageData, renderHTML } = engines
   return async function render(pagePath) {
     let data, pageData
     try {
-      data = await getData({ pathName: pagePath, graphqlEngine })
+      data = await getData({ pathName: pagePath })
       pageData = await renderPageData({ data })
     } catch (error) {
       throw withStack(error)
