@@ -198,3 +198,28 @@ describe.each(SITES)('a site built with Gatsby $gatsby', (site) => {
     }
   })
 })
+
+describe("getData's serverDataHeaders", () => {
+  const { serverDataHeaders } = require('../lib/gatsby-versions')
+  const defaults = { 'cache-control': 'public, max-age=0, must-revalidate', 'x-frame-options': 'DENY' }
+  const config = { 'x-section': 'ssr' }
+  const fromGetServerData = { 'cache-control': 'public, max-age=60', 'x-own': '1' }
+
+  test('laid over the defaults and config headers, give the same response headers before and from Gatsby 5.12', () => {
+    // Before 5.12: getServerData's headers only. From 5.12: defaults, config, then getServerData's.
+    const before = serverDataHeaders({ serverDataHeaders: fromGetServerData })
+    const from512 = serverDataHeaders({ serverDataHeaders: { ...defaults, ...config, ...fromGetServerData } })
+    expect({ ...defaults, ...config, ...before }).toEqual({ ...defaults, ...config, ...from512 })
+    expect({ ...defaults, ...config, ...before }).toEqual({
+      'cache-control': 'public, max-age=60',
+      'x-frame-options': 'DENY',
+      'x-section': 'ssr',
+      'x-own': '1',
+    })
+  })
+
+  test('are empty for a page without getServerData headers (Gatsby 4.25 gives undefined)', () => {
+    expect(serverDataHeaders({ serverDataHeaders: undefined })).toEqual({})
+    expect(serverDataHeaders({})).toEqual({})
+  })
+})
