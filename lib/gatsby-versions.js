@@ -10,9 +10,11 @@
 //
 // Differences, read in the published packages 4.25.9, 5.12.12 and 5.16.1
 // (node_modules/gatsby/dist/utils/page-ssr-module/entry.js, dist/commands/serve.js):
-// - page lookup: `findEnginePageByPath` exported by .cache/page-ssr from 5.14; before it,
-//   `graphqlEngine.findPageByPath` (still there from 5.14 on, deprecated). `getData` looks the
-//   page up itself in every version.
+// - page lookup: `findEnginePageByPath` exported by .cache/page-ssr from 5.14, which finds DSG
+//   and SSR pages only; before it, `graphqlEngine.findPageByPath` (still there from 5.14 on,
+//   deprecated), which finds SSG pages too (measured on the fixture builds: /blog/post-1/ is
+//   found with mode SSG by 4.25 and 5.12, not found by 5.16). `findPage` finds what 5.14+ does.
+//   `getData` looks the page up itself in every version.
 // - `data.serverDataHeaders` from getData: before 5.12 getServerData's `headers` only (or
 //   undefined); from 5.12 Gatsby's default headers, then gatsby-config `headers`, then
 //   getServerData's. `serverDataHeaders(data)` below is meant to be laid over the defaults and
@@ -49,14 +51,18 @@ function adaptEngines(pageSsr, graphqlEngine) {
     findPage = (pagePath) => pageSsr.findEnginePageByPath(pagePath)
   } else if (graphqlEngine && typeof graphqlEngine.findPageByPath === 'function') {
     pageLookup = 'graphqlEngine.findPageByPath'
-    findPage = (pagePath) => graphqlEngine.findPageByPath(pagePath)
+    // It also returns SSG pages; findEnginePageByPath only the engine's own (DSG, SSR).
+    findPage = (pagePath) => {
+      const page = graphqlEngine.findPageByPath(pagePath)
+      return page && page.mode !== 'SSG' ? page : undefined
+    }
   } else {
     throw new Error(`Gatsby's engines have no page lookup (findEnginePageByPath, findPageByPath): gatsby-dsg supports ${SUPPORTED}`)
   }
   return {
     /** Which lookup these engines have (reported by tests and errors). */
     pageLookup,
-    /** The engine's page for a path (slash variants and percent-encoding accepted); undefined if none. */
+    /** The DSG or SSR page of a path (slash variants and percent-encoding accepted); undefined for SSG and unknown paths. */
     findPage,
     /** Runs the page query (and getServerData for SSR pages); `req` only for SSR. */
     getData: ({ pathName, req }) => pageSsr.getData({ pathName, graphqlEngine, req }),
