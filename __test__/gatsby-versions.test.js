@@ -171,6 +171,18 @@ describe.each(SITES)('a site built with Gatsby $gatsby', (site) => {
     expect(built(pages.excluded[0])).toBe(true)
   })
 
+  test("the plugin's options are checked by this version's own option validation, naming a bad glob", async () => {
+    const { testPluginOptionsSchema } = require(require.resolve('gatsby-plugin-utils', { paths: [site.root] }))
+    const { pluginOptionsSchema } = require('../gatsby-plugin/gatsby-node')
+    const good = await testPluginOptionsSchema(pluginOptionsSchema, { defer: ['/guides/**'], exclude: ['/guides/keep-static/'] })
+    expect(good.errors).toEqual([])
+    expect(good.isValid).toBe(true)
+    const bad = await testPluginOptionsSchema(pluginOptionsSchema, { defer: ['/ok/**', '/blog/['] })
+    expect(bad.isValid).toBe(false)
+    expect(bad.errors).toEqual([expect.stringContaining('"defer[1]"')])
+    expect(bad.errors[0]).toContain('/blog/[')
+  })
+
   test('pages deferred by the glob and by a File System Route config() render on first visit', async () => {
     for (const [pagePath, title] of [pages.glob, pages.fsRoute]) {
       const { result, renders } = await rendersDuring(() => server.get(pagePath))
