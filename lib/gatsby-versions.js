@@ -1,6 +1,6 @@
 'use strict'
 // What differs between the Gatsby versions gatsby-dsg serves (4.25 and 5.0–5.16), in one place.
-// Everything else in lib/ calls Gatsby's engines and reads its build through this module.
+// The rest of lib/ calls Gatsby's engines only through `adaptEngines`.
 //
 // Each difference is detected from what the site's build holds — what its engines export, what
 // its config recorded — never from a version number: a deployed site need not carry
@@ -20,7 +20,7 @@
 //   getServerData's. `serverDataHeaders(data)` below is meant to be laid over the defaults and
 //   config headers, which gives the same response headers for every version.
 // - static queries and slices are read by the engine itself from its own directory
-//   (4.25: `sq-context/<template>/sq-context.json`; 5.x: `sq/<hash>.json`, `slice-data/`):
+//   (4.25: `sq-context/<template>/sq-context.json`; 5.12+: `sq/<hash>.json`, `slice-data/`):
 //   nothing to do here but run the engine with the site as working directory.
 // - `trailingSlash`: Gatsby 4's default is `legacy`, which `gatsby serve` 4.25 serves without
 //   any trailing-slash redirect (`configureTrailingSlash` acts on `always` and `never` only),
