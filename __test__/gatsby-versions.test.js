@@ -25,8 +25,20 @@ const FIXTURE_PAGES = {
 }
 
 const SITES = [
-  { gatsby: '4.25', root: fixtureDir('4.25'), pages: FIXTURE_PAGES, pageLookup: 'graphqlEngine.findPageByPath', trailingSlash: 'legacy' },
-  { gatsby: '5.12', root: fixtureDir('5.12'), pages: FIXTURE_PAGES, pageLookup: 'graphqlEngine.findPageByPath', trailingSlash: 'always' },
+  {
+    gatsby: '4.25',
+    root: fixtureDir('4.25'),
+    pages: FIXTURE_PAGES,
+    pageLookup: 'graphqlEngine.findPageByPath',
+    trailingSlash: 'legacy',
+  },
+  {
+    gatsby: '5.12',
+    root: fixtureDir('5.12'),
+    pages: FIXTURE_PAGES,
+    pageLookup: 'graphqlEngine.findPageByPath',
+    trailingSlash: 'always',
+  },
   {
     gatsby: '5.16',
     root: EXAMPLE,
@@ -73,7 +85,14 @@ describe.each(SITES)('a site built with Gatsby $gatsby', (site) => {
   test(`was built by Gatsby ${site.gatsby}, whose engines look pages up with ${site.pageLookup}`, () => {
     const out = execFileSync(
       process.execPath,
-      [path.join(__dirname, 'support', 'engine-api.js'), site.root, pages.deferred[0], pages.deferred[0].slice(0, -1), pages.static[0], '/no-such-page/'],
+      [
+        path.join(__dirname, 'support', 'engine-api.js'),
+        site.root,
+        pages.deferred[0],
+        pages.deferred[0].slice(0, -1),
+        pages.static[0],
+        '/no-such-page/',
+      ],
       { encoding: 'utf8' },
     )
     const found = JSON.parse(out.trim().split('\n').pop())
@@ -158,7 +177,9 @@ describe.each(SITES)('a site built with Gatsby $gatsby', (site) => {
   })
 
   test("the plugin's defer glob defers matching pages and its exclude glob keeps one static", () => {
-    const manifest = JSON.parse(fs.readFileSync(path.join(site.root, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'))
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(site.root, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'),
+    )
     const deferred = manifest.pages.map((p) => p.path)
     for (const guide of pages.globAll) expect(deferred).toContain(guide)
     expect(deferred).not.toContain(pages.excluded[0])
@@ -174,7 +195,10 @@ describe.each(SITES)('a site built with Gatsby $gatsby', (site) => {
   test("the plugin's options are checked by this version's own option validation, naming a bad glob", async () => {
     const { testPluginOptionsSchema } = require(require.resolve('gatsby-plugin-utils', { paths: [site.root] }))
     const { pluginOptionsSchema } = require('../gatsby-plugin/gatsby-node')
-    const good = await testPluginOptionsSchema(pluginOptionsSchema, { defer: ['/guides/**'], exclude: ['/guides/keep-static/'] })
+    const good = await testPluginOptionsSchema(pluginOptionsSchema, {
+      defer: ['/guides/**'],
+      exclude: ['/guides/keep-static/'],
+    })
     expect(good.errors).toEqual([])
     expect(good.isValid).toBe(true)
     const bad = await testPluginOptionsSchema(pluginOptionsSchema, { defer: ['/ok/**', '/blog/['] })
@@ -198,7 +222,10 @@ describe.each(SITES)('a site built with Gatsby $gatsby', (site) => {
     expect(excluded.renders).toBe(0)
   })
 
-  const slashless = site.trailingSlash === 'legacy' ? 'is served as is (Gatsby 4\'s "legacy")' : 'redirects to the slash (Gatsby 5\'s "always")'
+  const slashless =
+    site.trailingSlash === 'legacy'
+      ? 'is served as is (Gatsby 4\'s "legacy")'
+      : 'redirects to the slash (Gatsby 5\'s "always")'
   test(`a deferred page asked without its trailing slash ${slashless}, as gatsby serve does`, async () => {
     const [pagePath, title] = pages.deferred
     const res = await server.get(pagePath.slice(0, -1))

@@ -43,7 +43,9 @@ const RENDER_EXPORTS = ['getData', 'renderPageData', 'renderHTML']
 function adaptEngines(pageSsr, graphqlEngine) {
   const missing = RENDER_EXPORTS.filter((name) => typeof pageSsr[name] !== 'function')
   if (missing.length > 0) {
-    throw new Error(`Gatsby's page engine (.cache/page-ssr) does not export ${missing.join(', ')}: gatsby-dsg supports ${SUPPORTED}`)
+    throw new Error(
+      `Gatsby's page engine (.cache/page-ssr) does not export ${missing.join(', ')}: gatsby-dsg supports ${SUPPORTED}`,
+    )
   }
   let pageLookup, findPage
   if (typeof pageSsr.findEnginePageByPath === 'function') {
@@ -57,7 +59,9 @@ function adaptEngines(pageSsr, graphqlEngine) {
       return page && page.mode !== 'SSG' ? page : undefined
     }
   } else {
-    throw new Error(`Gatsby's engines have no page lookup (findEnginePageByPath, findPageByPath): gatsby-dsg supports ${SUPPORTED}`)
+    throw new Error(
+      `Gatsby's engines have no page lookup (findEnginePageByPath, findPageByPath): gatsby-dsg supports ${SUPPORTED}`,
+    )
   }
   return {
     /** Which lookup these engines have (reported by tests and errors). */

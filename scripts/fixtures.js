@@ -32,7 +32,8 @@ function fixtureDir(version) {
 function install(dir) {
   const marker = path.join(dir, 'node_modules', '.package-lock.json')
   const lock = path.join(dir, 'package-lock.json')
-  if (fs.existsSync(lock) && mtime(marker) >= mtime(lock) && fs.existsSync(path.join(dir, 'node_modules', 'gatsby'))) return
+  if (fs.existsSync(lock) && mtime(marker) >= mtime(lock) && fs.existsSync(path.join(dir, 'node_modules', 'gatsby')))
+    return
   run(NPM, ['install', '--no-audit', '--no-fund'], dir)
 }
 

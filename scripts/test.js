@@ -38,8 +38,8 @@ function installSystemPackages() {
 try {
   installSystemPackages()
   prepare()
-  prepareFixtures()
   lint()
+  prepareFixtures()
   run('cargo', ['test', '-p', 'gatsby-dsg-engine'], ROOT)
   run(process.execPath, [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', ...process.argv.slice(2)], ROOT)
 } catch (error) {

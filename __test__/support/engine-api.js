@@ -16,5 +16,7 @@ const pages = Object.fromEntries(
     return [p, page ? { path: page.path, mode: page.mode } : null]
   }),
 )
-process.stdout.write(`${JSON.stringify({ gatsbyVersion: builtWithGatsby(root), pageLookup: engines.pageLookup, pages })}\n`)
+process.stdout.write(
+  `${JSON.stringify({ gatsbyVersion: builtWithGatsby(root), pageLookup: engines.pageLookup, pages })}\n`,
+)
 process.exit(0)
