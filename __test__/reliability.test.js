@@ -475,6 +475,13 @@ describe("Gatsby's engines crash at start", () => {
     ['the SSR engine throws when loaded', GOOD_QUERY_ENGINE, 'throw new Error("page-ssr exploded while loading (test)")', /page-ssr exploded while loading \(test\)/],
     ['the query engine constructor throws', 'exports.GraphQLEngine = class { constructor() { throw new Error("no datastore (test)") } }', GOOD_PAGE_SSR, /no datastore \(test\)/],
     ['the query engine is not what Gatsby builds', 'module.exports = 42', GOOD_PAGE_SSR, /GraphQLEngine|constructor|not a function/i],
+    ['the engines have no page lookup (not those of Gatsby 4.25 or 5.x)', GOOD_QUERY_ENGINE, GOOD_PAGE_SSR, /no page lookup .*supports Gatsby 4\.25 and 5\.x/],
+    [
+      'the SSR engine does not export renderHTML',
+      GOOD_QUERY_ENGINE,
+      'exports.getData = async () => ({}); exports.renderPageData = async () => ({}); exports.findEnginePageByPath = () => undefined',
+      /does not export renderHTML: gatsby-dsg supports Gatsby 4\.25 and 5\.x/,
+    ],
   ])('%s: `gatsby-dsg serve` exits 1 with a clear error and serves nothing', async (_, queryEngine, pageSsr, reason) => {
     const root = siteWithEngines(queryEngine, pageSsr)
     const { code, signal, stdout, stderr } = await R.runCli(['serve', '--root', root, '-p', '0', '-H', '127.0.0.1', '--no-access-log'])

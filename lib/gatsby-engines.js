@@ -1,17 +1,28 @@
 'use strict'
 // The bridge to Gatsby's own rendering engines, as `gatsby serve` uses them. The Rust engine calls
 // `render(pagePath)` only for a deferred page that no cache tier has, and `renderSsr(request)` for
-// a request of an SSR page (`getServerData`) that its SSR cache cannot answer.
+// a request of an SSR page (`getServerData`) that its SSR cache cannot answer. What differs between
+// Gatsby versions is in ./gatsby-versions.js.
 
 const path = require('path')
 const querystring = require('querystring')
+const { adaptEngines, builtWithGatsby } = require('./gatsby-versions')
 
-/** Loads `.cache/query-engine` and `.cache/page-ssr` of the site at `root` (once per process). */
+/**
+ * Loads `.cache/query-engine` and `.cache/page-ssr` of the site at `root` (once per process),
+ * as the version-independent API of ./gatsby-versions.js.
+ */
 function loadEngines(root) {
   const { GraphQLEngine } = require(path.join(root, '.cache', 'query-engine'))
   const pageSsr = require(path.join(root, '.cache', 'page-ssr'))
   const graphqlEngine = new GraphQLEngine({ dbPath: path.join(root, '.cache', 'data', 'datastore') })
-  return { graphqlEngine, ...pageSsr }
+  try {
+    return adaptEngines(pageSsr, graphqlEngine)
+  } catch (error) {
+    // Name the version only when the engines are not ones we know (reading it costs a file read).
+    const gatsbyVersion = builtWithGatsby(root)
+    throw gatsbyVersion ? new Error(`${error.message} (this site was built with Gatsby ${gatsbyVersion})`) : error
+  }
 }
 
 /** An Error whose message carries the original stack, so the server's log shows where it threw. */
@@ -25,11 +36,11 @@ function withStack(error) {
  * as soon as the page-data exists; the HTML follows as a promise.
  */
 function createRenderer(engines) {
-  const { graphqlEngine, getData, renderPageData, renderHTML } = engines
+  const { getData, renderPageData, renderHTML } = engines
   return async function render(pagePath) {
     let data, pageData
     try {
-      data = await getData({ pathName: pagePath, graphqlEngine })
+      data = await getData({ pathName: pagePath })
       pageData = await renderPageData({ data })
     } catch (error) {
       throw withStack(error)
@@ -57,14 +68,14 @@ function createRenderer(engines) {
  * `headers` and getServerData's since 5.12; getServerData's only before).
  */
 function createSsrRenderer(engines) {
-  const { graphqlEngine, getData, renderPageData, renderHTML } = engines
+  const { getData, renderPageData, renderHTML, serverDataHeaders } = engines
   return async function renderSsr(request) {
     const headers = {}
     for (const { key, value } of request.headers) headers[key] = value
     // Express's req.query (the `querystring` parser: a repeated key is an array).
     const req = { method: request.method, url: request.url, query: { ...querystring.parse(request.query) }, headers }
     try {
-      const data = await getData({ pathName: request.path, graphqlEngine, req })
+      const data = await getData({ pathName: request.path, req })
       let body
       if (request.pageData) {
         body = JSON.stringify(await renderPageData({ data }))
@@ -72,7 +83,7 @@ function createSsrRenderer(engines) {
         body = await renderHTML({ data })
         if (typeof body !== 'string') throw new Error(`renderHTML returned ${typeof body}, not a string`)
       }
-      return { status: data.serverDataStatus || undefined, headers: headerList(data.serverDataHeaders), body }
+      return { status: data.serverDataStatus || undefined, headers: headerList(serverDataHeaders(data)), body }
     } catch (error) {
       throw withStack(error)
     }

@@ -4,6 +4,7 @@
 
 const fs = require('fs')
 const path = require('path')
+const { trailingSlashOption } = require('./gatsby-versions')
 
 const MANIFEST = path.join('.cache', 'gatsby-dsg', 'deferred-pages.json')
 const QUERY_ENGINE = path.join('.cache', 'query-engine', 'index.js')
@@ -33,7 +34,7 @@ function readSiteOptions(root, manifest) {
   const unprefixed = recorded.prefixPaths ? withoutPrefix(recorded.pathPrefix) : (p) => p
   return {
     pathPrefix: recorded.pathPrefix || '',
-    trailingSlash: recorded.trailingSlash || 'always',
+    trailingSlash: trailingSlashOption(recorded.trailingSlash),
     headers: recorded.headers || [],
     redirects: (recorded.redirects || readOptionalJson(path.join(root, '.cache', 'redirects.json'), [])).map((r) => ({
       fromPath: unprefixed(r.fromPath),

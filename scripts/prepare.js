@@ -102,7 +102,7 @@ function prepare() {
   buildExample()
 }
 
-module.exports = { prepare, run, ROOT, EXAMPLE }
+module.exports = { prepare, run, mtime, newest, ROOT, EXAMPLE }
 
 if (require.main === module) {
   try {

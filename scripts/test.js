@@ -1,11 +1,13 @@
 'use strict'
 // `npm test`: build what is missing, lint (scripts/lint.js), then the Rust engine's tests, then
-// the end-to-end tests on the example site built by real Gatsby.
+// the end-to-end tests on the example site built by real Gatsby, and on the fixture sites built
+// by older Gatsby versions (scripts/fixtures.js).
 
 const fs = require('fs')
 const path = require('path')
 const { prepare, run, ROOT } = require('./prepare')
 const { lint } = require('./lint')
+const { prepareFixtures } = require('./fixtures')
 
 /** Debian packages the tests drive: Chromium (browser tests), redis-server and redis-cli (shared
  *  tier, TLS and Redis Cluster), openssl (the TLS tests' certificates), wrk and nginx (the
@@ -37,6 +39,7 @@ try {
   installSystemPackages()
   prepare()
   lint()
+  prepareFixtures()
   run('cargo', ['test', '-p', 'gatsby-dsg-engine'], ROOT)
   run(process.execPath, [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', ...process.argv.slice(2)], ROOT)
 } catch (error) {
