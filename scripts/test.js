@@ -9,7 +9,9 @@ const { lint } = require('./lint')
 
 /** Debian packages the tests drive: Chromium (browser tests), redis-server and redis-cli (shared
  *  tier, TLS and Redis Cluster), openssl (the TLS tests' certificates), wrk and nginx (the
- *  benchmark's smoke run). Installed with apt-get when missing and allowed. */
+ *  benchmark's smoke run), debootstrap (the Debian 11 root the addon is loaded in) and objdump
+ *  (its glibc symbol versions); xz-utils extracts the addon's glibc 2.17 toolchain.
+ *  Installed with apt-get when missing and allowed. */
 const SYSTEM_PACKAGES = [
   { pkg: 'chromium', bin: '/usr/bin/chromium' },
   { pkg: 'redis-server', bin: '/usr/bin/redis-server' },
@@ -17,6 +19,9 @@ const SYSTEM_PACKAGES = [
   { pkg: 'openssl', bin: '/usr/bin/openssl' },
   { pkg: 'nginx', bin: '/usr/sbin/nginx' },
   { pkg: 'wrk', bin: '/usr/bin/wrk' },
+  { pkg: 'debootstrap', bin: '/usr/sbin/debootstrap' },
+  { pkg: 'binutils', bin: '/usr/bin/objdump' },
+  { pkg: 'xz-utils', bin: '/usr/bin/xz' },
 ]
 
 function installSystemPackages() {
