@@ -36,35 +36,44 @@ function currentPlatform() {
   return glibc ? `linux-${arch}-gnu` : `linux-${arch}-musl`
 }
 
-/** The messages of an error and its `cause` chain (napi chains one cause per candidate it tried). */
-function causes(error) {
-  const messages = []
-  for (let e = error, depth = 0; e && depth < 32; e = e.cause, depth++) {
-    const first = String(e.message || e).split('\n')[0]
-    if (!messages.includes(first)) messages.push(first)
-  }
-  return messages
+/** The errors chained below `error` (napi chains one `cause` per candidate it tried, last tried first). */
+function attempts(error) {
+  const chain = []
+  for (let e = error && error.cause, depth = 0; e && depth < 32; e = e.cause, depth++) chain.push(e)
+  return chain.reverse()
 }
+
+const firstLine = (e) => String((e && e.message) || e).split('\n')[0]
 
 function loadError(cause) {
   const platform = currentPlatform()
-  const supported = SUPPORTED.includes(platform)
-  const tried = causes(cause)
-    .slice(1)
-    .map((m) => `\n  - ${m}`)
-    .join('')
-  const lines = [
-    `gatsby-dsg: no native addon loads on ${platform} (Node ${process.version}).`,
-    supported
-      ? `An addon is published for ${platform} as the optional dependency gatsby-dsg-${platform}: reinstall without --omit=optional / --no-optional, and make sure the platform npm installs for matches the one that runs (a node_modules copied from another OS or CPU, e.g. into a container, has the wrong one).`
-      : `Addons are published for: ${SUPPORTED.join(', ')}. ${platform} is not one of them.`,
-    'To build one from source (Rust from https://rustup.rs and Node 18+): clone the gatsby-dsg repository, `npm install`, `npm run build` (it writes gatsby-dsg.<platform>.node beside index.js), then `npm pack` and install that tarball in your site.',
-  ]
-  if (tried) lines.push(`What was tried:${tried}`)
+  const tried = attempts(cause)
+  // A candidate that exists but does not load (wrong glibc, wrong CPU, a damaged file) says more
+  // than the missing ones. napi's chain keeps only messages, so missing ones are told by theirs.
+  const broken = tried.filter((e) => !/^Cannot find module /.test(firstLine(e)))
+  const lines = [`gatsby-dsg: no native addon loads on ${platform} (Node ${process.version}).`]
+  if (broken.length > 0) {
+    lines.push(`An addon was found but could not be loaded: ${firstLine(broken[0])}`)
+    if (/GLIBC_/.test(firstLine(broken[0]))) lines.push('(The linux-*-gnu addons gatsby-dsg publishes, and those `npm run build` makes, need glibc 2.17 or newer.)')
+  } else if (SUPPORTED.includes(platform)) {
+    lines.push(
+      `Its addon is the optional dependency gatsby-dsg-${platform}, which is not installed: reinstall without --omit=optional / --no-optional, ` +
+        'and install on the platform that runs the server (a node_modules copied from another OS, CPU or libc, e.g. into a container, holds the wrong one).',
+    )
+  } else {
+    lines.push(`Addons are published for ${SUPPORTED.join(', ')}; ${platform} is not one of them.`)
+  }
+  lines.push(
+    'To build one from source (Rust from https://rustup.rs, Node 18+): clone the gatsby-dsg repository, `npm install`, `npm run build` ' +
+      `(it writes gatsby-dsg.${platform}.node beside index.js), then \`npm pack\` and install that tarball in your site.`,
+  )
+  if (tried.length > 0) lines.push(`Tried, in order:${tried.map((e) => `\n  - ${firstLine(e)}`).join('')}`)
+  else lines.push(`Cause: ${firstLine(cause)}`)
   const error = new Error(lines.join('\n'))
   error.code = 'ERR_GATSBY_DSG_NO_ADDON'
   error.platform = platform
-  error.cause = cause
+  // Not `cause`: Node prints an uncaught error's cause, and napi's says "npm has a bug"; what
+  // each candidate said is in the message already.
   return error
 }
 
