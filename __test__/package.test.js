@@ -208,8 +208,8 @@ describe('prepack', () => {
       for (const t of targets) fs.writeFileSync(path.join(dir, 'npm', t.platformArchABI, `gatsby-dsg.${t.platformArchABI}.node`), 'addon')
       const env = { ...process.env, PATH: pathWithoutCargo(dir), CARGO: '' }
       const result = spawnSync(process.execPath, [path.join(dir, 'scripts', 'prepack.js')], { cwd: dir, env, encoding: 'utf8' })
-      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' })
-      expect(result.stdout).toContain(`all ${targets.length} platform packages hold their addon`)
+      expect({ status: result.status, stdout: result.stdout }).toEqual({ status: 0, stdout: '' })
+      expect(result.stderr).toContain(`all ${targets.length} platform packages hold their addon`)
       // One missing is not a release: then this machine's addon is needed, and cannot be built here.
       fs.rmSync(path.join(dir, 'npm', 'darwin-x64', 'gatsby-dsg.darwin-x64.node'))
       const partial = spawnSync(process.execPath, [path.join(dir, 'scripts', 'prepack.js')], { cwd: dir, env, encoding: 'utf8' })

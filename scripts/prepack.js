@@ -16,6 +16,9 @@ const path = require('path')
 
 const ROOT = path.resolve(__dirname, '..')
 
+// Everything goes to stderr: `npm pack --json` prints its report on stdout.
+const say = (message) => console.error(`gatsby-dsg prepack: ${message}`)
+
 function fail(message) {
   console.error(`gatsby-dsg prepack: ${message}`)
   console.error('gatsby-dsg prepack: no tarball was made (a tarball without the native addon installs but cannot load).')
@@ -38,14 +41,14 @@ function platformPackages() {
 function main() {
   const packages = platformPackages()
   if (packages.length > 0 && packages.every((p) => p.has)) {
-    console.log(`gatsby-dsg prepack: all ${packages.length} platform packages hold their addon (${packages.map((p) => p.dir).join(', ')})`)
+    say(`all ${packages.length} platform packages hold their addon (${packages.map((p) => p.dir).join(', ')})`)
     return
   }
   const { hostPlatform } = require('./build-addon')
   const { addonState } = require('./prepare')
   const platform = hostPlatform()
   if (addonState().fresh) {
-    console.log(`gatsby-dsg prepack: packing gatsby-dsg.${platform}.node (newer than its sources)`)
+    say(`packing gatsby-dsg.${platform}.node (newer than its sources)`)
     return
   }
   const cargo = spawnSync(process.env.CARGO || 'cargo', ['--version'], { encoding: 'utf8' })
@@ -60,8 +63,8 @@ function main() {
   if (!fs.existsSync(path.join(ROOT, 'node_modules', '@napi-rs', 'cli'))) {
     fail('the napi CLI is not installed: run `npm install` in the repository first.')
   }
-  console.log(`gatsby-dsg prepack: building gatsby-dsg.${platform}.node`)
-  const build = spawnSync(process.execPath, [path.join(__dirname, 'build-addon.js')], { cwd: ROOT, stdio: 'inherit' })
+  say(`building gatsby-dsg.${platform}.node`)
+  const build = spawnSync(process.execPath, [path.join(__dirname, 'build-addon.js')], { cwd: ROOT, stdio: ['ignore', 2, 2] })
   if (build.status !== 0) fail(`building the addon failed (exit ${build.status ?? build.signal}); see the output above.`)
   if (!addonState().fresh) fail(`the build finished but gatsby-dsg.${platform}.node is not there.`)
 }
