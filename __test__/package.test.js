@@ -220,3 +220,32 @@ describe('prepack', () => {
     }
   })
 })
+
+test('`npm version` moves the platform packages and the optional dependencies on them to the new version, in its commit', () => {
+  const dir = tempDir('gatsby-dsg-version-')
+  try {
+    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'))
+    for (const sub of ['scripts', 'npm']) fs.cpSync(path.join(ROOT, sub), path.join(dir, sub), { recursive: true })
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'))
+    fs.writeFileSync(path.join(dir, '.gitignore'), 'node_modules\n')
+    const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' }
+    const git = (...args) => spawnSync('git', args, { cwd: dir, env, encoding: 'utf8' })
+    git('init', '-q')
+    git('add', '-A')
+    git('commit', '-qm', 'init')
+    const npmCli = process.env.npm_execpath || path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')
+    const bumped = spawnSync(process.execPath, [npmCli, 'version', '9.8.7'], { cwd: dir, env, encoding: 'utf8' })
+    expect({ status: bumped.status, stderr: bumped.stderr }).toMatchObject({ status: 0 })
+    const after = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'))
+    expect(after.version).toBe('9.8.7')
+    expect(Object.values(after.optionalDependencies)).toEqual(targets.map(() => '9.8.7'))
+    for (const t of targets) expect(JSON.parse(fs.readFileSync(path.join(dir, 'npm', t.platformArchABI, 'package.json'), 'utf8')).version).toBe('9.8.7')
+    // One commit, named as the release workflow's publish step expects, holding all of it.
+    expect(git('log', '-1', '--pretty=%B').stdout.trim()).toBe('9.8.7')
+    const changed = git('show', '--name-only', '--pretty=', 'HEAD').stdout.trim().split('\n').sort()
+    expect(changed).toEqual(['package.json', ...targets.map((t) => `npm/${t.platformArchABI}/package.json`)].sort())
+    expect(git('status', '--porcelain').stdout).toBe('')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
