@@ -54,7 +54,10 @@ function loadError(cause) {
   const lines = [`gatsby-dsg: no native addon loads on ${platform} (Node ${process.version}).`]
   if (broken.length > 0) {
     lines.push(`An addon was found but could not be loaded: ${firstLine(broken[0])}`)
-    if (/GLIBC_/.test(firstLine(broken[0]))) lines.push('(The linux-*-gnu addons gatsby-dsg publishes, and those `npm run build` makes, need glibc 2.17 or newer.)')
+    if (/GLIBC_/.test(firstLine(broken[0])))
+      lines.push(
+        '(The linux-*-gnu addons gatsby-dsg publishes, and those `npm run build` makes, need glibc 2.17 or newer.)',
+      )
   } else if (SUPPORTED.includes(platform)) {
     lines.push(
       `Its addon is the optional dependency gatsby-dsg-${platform}, which is not installed: reinstall without --omit=optional / --no-optional, ` +

@@ -48,7 +48,9 @@ test('the Dockerfile lints clean, builds in one stage and serves from another as
     '/site/.cache',
   ])
   expect(serve).toMatch(/^HEALTHCHECK .*\n.*\/__dsg\/livez/m)
-  expect(serve).toMatch(/^ENTRYPOINT \["node", "node_modules\/gatsby-dsg\/bin\/gatsby-dsg\.js", "serve", "--host", "0\.0\.0\.0", "--port", "9000"/m)
+  expect(serve).toMatch(
+    /^ENTRYPOINT \["node", "node_modules\/gatsby-dsg\/bin\/gatsby-dsg\.js", "serve", "--host", "0\.0\.0\.0", "--port", "9000"/m,
+  )
   // A host's node_modules (native addons for the host's platform) never enters the image.
   expect(read('.dockerignore').split('\n')).toEqual(expect.arrayContaining(['node_modules', '.cache', 'public']))
 })
@@ -57,13 +59,19 @@ test('the Kubernetes manifest probes /__dsg/livez and /__dsg/readyz without a to
   const documents = YAML.parseAllDocuments(read('kubernetes.yaml'))
   expect(documents.flatMap((d) => d.errors)).toEqual([])
   const objects = documents.map((d) => d.toJS())
-  expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['Deployment/my-site', 'Service/my-site', 'Deployment/my-site-redis', 'Service/my-site-redis'])
+  expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+    'Deployment/my-site',
+    'Service/my-site',
+    'Deployment/my-site-redis',
+    'Service/my-site-redis',
+  ])
   const [container] = objects[0].spec.template.spec.containers
   const port = container.ports[0].name
   expect(container.livenessProbe.httpGet).toEqual({ path: '/__dsg/livez', port })
   expect(container.startupProbe.httpGet).toEqual({ path: '/__dsg/livez', port })
   expect(container.readinessProbe.httpGet).toEqual({ path: '/__dsg/readyz', port })
-  for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe]) expect(probe.httpGet.httpHeaders).toBeUndefined()
+  for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe])
+    expect(probe.httpGet.httpHeaders).toBeUndefined()
   // Memory: at least the budget requested; the limit leaves room for one more worker while recycling.
   const needed = budget(container.args)
   expect(quantity(container.resources.requests.memory)).toBeGreaterThanOrEqual(needed)
@@ -72,30 +80,41 @@ test('the Kubernetes manifest probes /__dsg/livez and /__dsg/readyz without a to
   // The Redis URL points at the Redis Service, on its port.
   const redisUrl = container.env.find((e) => e.name === 'GATSBY_DSG_REDIS_URL').value
   expect(redisUrl).toBe(`redis://${objects[3].metadata.name}:${objects[3].spec.ports[0].port}/0`)
-  expect(objects[2].spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['--maxmemory-policy', 'allkeys-lru']))
+  expect(objects[2].spec.template.spec.containers[0].args).toEqual(
+    expect.arrayContaining(['--maxmemory-policy', 'allkeys-lru']),
+  )
 })
 
 const systemdAnalyze = fs.existsSync('/usr/bin/systemd-analyze')
-if (!systemdAnalyze) console.warn('systemd unit test skipped: /usr/bin/systemd-analyze is missing (npm test installs systemd with apt-get where allowed)')
+if (!systemdAnalyze)
+  console.warn(
+    'systemd unit test skipped: /usr/bin/systemd-analyze is missing (npm test installs systemd with apt-get where allowed)',
+  )
 
-;(systemdAnalyze ? test : test.skip)('the systemd unit passes `systemd-analyze verify`, restarts on any exit with a start limit, and stops with SIGTERM', () => {
-  const unit = read('gatsby-dsg.service')
-  // systemd checks that ExecStart's program exists: point it at this machine's node.
-  const dir = tempDir('gatsby-dsg-unit-')
-  try {
-    const file = path.join(dir, 'my-site.service')
-    fs.writeFileSync(file, unit.replace(/^ExecStart=\S+/m, `ExecStart=${process.execPath}`))
-    const verify = spawnSync('/usr/bin/systemd-analyze', ['verify', file], { encoding: 'utf8' })
-    expect({ status: verify.status, output: `${verify.stdout}${verify.stderr}`.trim() }).toEqual({ status: 0, output: '' })
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
-  const setting = (name) => (new RegExp(`^${name}=(.*)$`, 'm').exec(unit) || [])[1]
-  expect(setting('Restart')).toBe('always')
-  expect(Number(setting('StartLimitBurst'))).toBeGreaterThan(0)
-  expect(setting('KillSignal')).toBe('SIGTERM')
-  // Longer than the server's own 10 s drain, so systemd never SIGKILLs a draining server.
-  expect(Number(setting('TimeoutStopSec'))).toBeGreaterThan(10)
-  expect(setting('User')).not.toBe('root')
-  expect(setting('ExecStart')).toMatch(/gatsby-dsg\.js serve /)
-})
+;(systemdAnalyze ? test : test.skip)(
+  'the systemd unit passes `systemd-analyze verify`, restarts on any exit with a start limit, and stops with SIGTERM',
+  () => {
+    const unit = read('gatsby-dsg.service')
+    // systemd checks that ExecStart's program exists: point it at this machine's node.
+    const dir = tempDir('gatsby-dsg-unit-')
+    try {
+      const file = path.join(dir, 'my-site.service')
+      fs.writeFileSync(file, unit.replace(/^ExecStart=\S+/m, `ExecStart=${process.execPath}`))
+      const verify = spawnSync('/usr/bin/systemd-analyze', ['verify', file], { encoding: 'utf8' })
+      expect({ status: verify.status, output: `${verify.stdout}${verify.stderr}`.trim() }).toEqual({
+        status: 0,
+        output: '',
+      })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+    const setting = (name) => (new RegExp(`^${name}=(.*)$`, 'm').exec(unit) || [])[1]
+    expect(setting('Restart')).toBe('always')
+    expect(Number(setting('StartLimitBurst'))).toBeGreaterThan(0)
+    expect(setting('KillSignal')).toBe('SIGTERM')
+    // Longer than the server's own 10 s drain, so systemd never SIGKILLs a draining server.
+    expect(Number(setting('TimeoutStopSec'))).toBeGreaterThan(10)
+    expect(setting('User')).not.toBe('root')
+    expect(setting('ExecStart')).toMatch(/gatsby-dsg\.js serve /)
+  },
+)

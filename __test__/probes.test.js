@@ -67,13 +67,25 @@ test('with an admin token, the probes still need none, while health, metrics and
 test('readyz is 503 while no render callback is registered for a site with deferred pages, and 200 once one is', async () => {
   const publicDir = makeTempDir()
   fs.writeFileSync(path.join(publicDir, 'index.html'), '<html><body>home</body></html>')
-  const server = await startServer({ host: '127.0.0.1', port: 0, publicDir, buildId: 'probes', deferredPages: [{ path: '/later/' }] })
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    publicDir,
+    buildId: 'probes',
+    deferredPages: [{ path: '/later/' }],
+  })
   const base = `http://127.0.0.1:${server.port}`
   try {
     const waiting = await request(base, '/__dsg/readyz')
-    expect([waiting.status, json(waiting)]).toEqual([503, { status: 'not ready', renderWorkersReady: 0, waitingFor: ['no render worker is ready'] }])
+    expect([waiting.status, json(waiting)]).toEqual([
+      503,
+      { status: 'not ready', renderWorkersReady: 0, waitingFor: ['no render worker is ready'] },
+    ])
     expect((await request(base, '/__dsg/livez')).status).toBe(200)
-    registerRenderer(server.serverId, async (pagePath) => ({ pageData: JSON.stringify({ path: pagePath }), html: Promise.resolve('<html></html>') }))
+    registerRenderer(server.serverId, async (pagePath) => ({
+      pageData: JSON.stringify({ path: pagePath }),
+      html: Promise.resolve('<html></html>'),
+    }))
     const ready = await request(base, '/__dsg/readyz')
     expect([ready.status, json(ready).renderWorkersReady]).toEqual([200, 1])
   } finally {
@@ -91,13 +103,19 @@ test('with --redis, readyz is 503 while the real redis-server is down — the se
     await redis.stop()
     const down = await server.get('/__dsg/readyz')
     expect(down.status).toBe(503)
-    expect(json(down)).toMatchObject({ status: 'not ready', redis: 'unreachable', waitingFor: ['Redis does not answer'] })
+    expect(json(down)).toMatchObject({
+      status: 'not ready',
+      redis: 'unreachable',
+      waitingFor: ['Redis does not answer'],
+    })
     expect((await server.get('/__dsg/livez')).status).toBe(200)
     const page = await server.get('/')
     expect(page.status).toBe(200)
 
     redis = await startRedis(redis.port)
-    await waitFor(async () => (await server.get('/__dsg/readyz')).status === 200, { what: 'ready again once Redis is back' })
+    await waitFor(async () => (await server.get('/__dsg/readyz')).status === 200, {
+      what: 'ready again once Redis is back',
+    })
     expect(json(await server.get('/__dsg/readyz')).redis).toBe('reachable')
   } finally {
     await server.close()

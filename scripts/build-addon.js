@@ -72,7 +72,10 @@ function targetOf(args) {
   if (process.env.CARGO_BUILD_TARGET) return process.env.CARGO_BUILD_TARGET
   const rustc = spawnSync(process.env.RUSTC || 'rustc', ['-vV'], { encoding: 'utf8' })
   const host = /^host: (\S+)$/m.exec(rustc.stdout || '')
-  if (!host) throw new Error(`cannot tell the Rust host triple (\`rustc -vV\` ${rustc.error ? rustc.error.message : `exited ${rustc.status}`}); is Rust installed?`)
+  if (!host)
+    throw new Error(
+      `cannot tell the Rust host triple (\`rustc -vV\` ${rustc.error ? rustc.error.message : `exited ${rustc.status}`}); is Rust installed?`,
+    )
   return host[1]
 }
 
@@ -83,7 +86,7 @@ function toolchainFor(triple, platform = process.platform, arch = process.arch) 
   if (!toolchain) {
     throw new Error(
       `no glibc ${GLIBC_FLOOR} toolchain is pinned for building ${triple} on linux-${arch} (pinned: ${Object.keys(TOOLCHAINS).join(', ')}); ` +
-        'add one to scripts/build-addon.js, or build with `napi build --platform --release` (the addon then needs this machine\'s glibc)',
+        "add one to scripts/build-addon.js, or build with `napi build --platform --release` (the addon then needs this machine's glibc)",
     )
   }
   return toolchain
@@ -97,7 +100,9 @@ function toolchainDir(toolchain, triple) {
 function run(command, args, options) {
   const result = spawnSync(command, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...options })
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed (${result.error ? result.error.message : `exit ${result.status ?? result.signal}`})`)
+    throw new Error(
+      `${command} ${args.join(' ')} failed (${result.error ? result.error.message : `exit ${result.status ?? result.signal}`})`,
+    )
   }
   return result.stdout
 }
@@ -130,7 +135,9 @@ function ensureToolchain(toolchain, triple) {
     try {
       run('tar', ['-xJf', archive, '-C', staging])
     } catch (error) {
-      throw new Error(`cannot extract ${path.basename(archive)} (GNU tar with xz is needed: apt-get install xz-utils): ${error.message}`)
+      throw new Error(
+        `cannot extract ${path.basename(archive)} (GNU tar with xz is needed: apt-get install xz-utils): ${error.message}`,
+      )
     }
     if (!fs.existsSync(path.join(staging, 'package.json'))) throw new Error(`${spec} holds no toolchain for ${triple}`)
     fs.rmSync(dir, { recursive: true, force: true })
@@ -183,11 +190,15 @@ function buildAddon(argv = []) {
   }
   const cli = path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
   if (!fs.existsSync(cli)) throw new Error('the napi CLI is not installed: run `npm install` first')
-  const result = spawnSync(process.execPath, [cli, 'build', '--platform', ...(debug ? [] : ['--release']), '--js', 'binding.js', ...args], {
-    cwd: ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, ...env },
-  })
+  const result = spawnSync(
+    process.execPath,
+    [cli, 'build', '--platform', ...(debug ? [] : ['--release']), '--js', 'binding.js', ...args],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, ...env },
+    },
+  )
   if (result.status !== 0) throw new Error(`napi build failed (exit ${result.status ?? result.signal})`)
 }
 

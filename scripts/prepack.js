@@ -21,7 +21,9 @@ const say = (message) => console.error(`gatsby-dsg prepack: ${message}`)
 
 function fail(message) {
   console.error(`gatsby-dsg prepack: ${message}`)
-  console.error('gatsby-dsg prepack: no tarball was made (a tarball without the native addon installs but cannot load).')
+  console.error(
+    'gatsby-dsg prepack: no tarball was made (a tarball without the native addon installs but cannot load).',
+  )
   process.exit(1)
 }
 
@@ -64,8 +66,12 @@ function main() {
     fail('the napi CLI is not installed: run `npm install` in the repository first.')
   }
   say(`building gatsby-dsg.${platform}.node`)
-  const build = spawnSync(process.execPath, [path.join(__dirname, 'build-addon.js')], { cwd: ROOT, stdio: ['ignore', 2, 2] })
-  if (build.status !== 0) fail(`building the addon failed (exit ${build.status ?? build.signal}); see the output above.`)
+  const build = spawnSync(process.execPath, [path.join(__dirname, 'build-addon.js')], {
+    cwd: ROOT,
+    stdio: ['ignore', 2, 2],
+  })
+  if (build.status !== 0)
+    fail(`building the addon failed (exit ${build.status ?? build.signal}); see the output above.`)
   if (!addonState().fresh) fail(`the build finished but gatsby-dsg.${platform}.node is not there.`)
 }
 

@@ -29,7 +29,8 @@ function get(port, urlPath) {
 }
 
 function expect(what, actual, expected) {
-  if (actual !== expected) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`)
+  if (actual !== expected)
+    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`)
 }
 
 async function main() {
@@ -48,7 +49,14 @@ async function main() {
     }
   }
   const server = await startServer(
-    { host: '127.0.0.1', port: 0, publicDir, cacheDir: path.join(publicDir, '.cache'), buildId: 'smoke', deferredPages: [{ path: '/deferred/' }] },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      publicDir,
+      cacheDir: path.join(publicDir, '.cache'),
+      buildId: 'smoke',
+      deferredPages: [{ path: '/deferred/' }],
+    },
     render,
   )
   try {
@@ -70,7 +78,9 @@ async function main() {
     fs.rmSync(publicDir, { recursive: true, force: true })
   }
   const platform = `${process.platform}-${process.arch}${glibc ? ` glibc ${glibc}` : ''}`
-  console.log(`gatsby-dsg smoke: ok on ${platform}, Node ${process.version}: static 200, deferred MISS then HIT (1 render), 404`)
+  console.log(
+    `gatsby-dsg smoke: ok on ${platform}, Node ${process.version}: static 200, deferred MISS then HIT (1 render), 404`,
+  )
 }
 
 main().then(

@@ -10,7 +10,10 @@ const path = require('path')
 const ROOT = path.resolve(__dirname, '..')
 const file = path.join(ROOT, 'package.json')
 
-execFileSync(process.execPath, [path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js'), 'version'], { cwd: ROOT, stdio: 'inherit' })
+execFileSync(process.execPath, [path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js'), 'version'], {
+  cwd: ROOT,
+  stdio: 'inherit',
+})
 const manifest = JSON.parse(fs.readFileSync(file, 'utf8'))
 for (const name of Object.keys(manifest.optionalDependencies || {})) {
   if (name.startsWith(`${manifest.name}-`)) manifest.optionalDependencies[name] = manifest.version

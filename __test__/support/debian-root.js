@@ -28,13 +28,15 @@ function rootPath() {
 
 /** Why the Debian root cannot be made or used here, or null when it can. */
 function skipReason() {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return `the Debian ${SUITE} root is for linux-x64 hosts (this is ${process.platform}-${process.arch})`
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return `the Debian ${SUITE} root is for linux-x64 hosts (this is ${process.platform}-${process.arch})`
   if (fs.existsSync(path.join(rootPath(), COMPLETE))) {
     if (process.getuid() !== 0) return 'chroot needs root (this test runs as uid ' + process.getuid() + ')'
     return null
   }
   if (process.getuid() !== 0) return `debootstrap and chroot need root (this test runs as uid ${process.getuid()})`
-  if (!fs.existsSync(DEBOOTSTRAP)) return `${DEBOOTSTRAP} is missing (npm test installs it with apt-get where allowed: apt-get install debootstrap)`
+  if (!fs.existsSync(DEBOOTSTRAP))
+    return `${DEBOOTSTRAP} is missing (npm test installs it with apt-get where allowed: apt-get install debootstrap)`
   return null
 }
 
@@ -77,14 +79,22 @@ function ensureRoot() {
   const staging = path.join(parent, `.${path.basename(root)}.${process.pid}`)
   removeTree(staging)
   const started = Date.now()
-  const result = spawnSync(DEBOOTSTRAP, ['--variant=minbase', SUITE, staging, MIRROR], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+  const result = spawnSync(DEBOOTSTRAP, ['--variant=minbase', SUITE, staging, MIRROR], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  })
   if (result.status !== 0) {
     const log = `${result.stdout || ''}${result.stderr || ''}`.trim().split('\n').slice(-15).join('\n')
     removeTree(staging)
-    throw new Error(`debootstrap --variant=minbase ${SUITE} failed (${result.error ? result.error.message : `exit ${result.status}`}):\n${log}`)
+    throw new Error(
+      `debootstrap --variant=minbase ${SUITE} failed (${result.error ? result.error.message : `exit ${result.status}`}):\n${log}`,
+    )
   }
   unmountBelow(staging)
-  fs.writeFileSync(path.join(staging, COMPLETE), `debootstrap --variant=minbase ${SUITE} ${MIRROR} in ${Date.now() - started} ms\n`)
+  fs.writeFileSync(
+    path.join(staging, COMPLETE),
+    `debootstrap --variant=minbase ${SUITE} ${MIRROR} in ${Date.now() - started} ms\n`,
+  )
   try {
     fs.renameSync(staging, root)
   } catch (error) {

@@ -14,7 +14,10 @@ const { platform, arch, libc, present = [], entry } = JSON.parse(process.argv[2]
 
 Object.defineProperty(process, 'platform', { value: platform })
 Object.defineProperty(process, 'arch', { value: arch })
-const report = libc === 'gnu' ? { header: { glibcVersionRuntime: '2.31' }, sharedObjects: ['/lib/x86_64-linux-gnu/libc.so.6'] } : { header: {}, sharedObjects: libc === 'musl' ? ['/lib/ld-musl-x86_64.so.1'] : [] }
+const report =
+  libc === 'gnu'
+    ? { header: { glibcVersionRuntime: '2.31' }, sharedObjects: ['/lib/x86_64-linux-gnu/libc.so.6'] }
+    : { header: {}, sharedObjects: libc === 'musl' ? ['/lib/ld-musl-x86_64.so.1'] : [] }
 process.report.getReport = () => report
 
 const readFileSync = fs.readFileSync
@@ -27,7 +30,8 @@ fs.readFileSync = function (file, ...rest) {
   return readFileSync.call(this, file, ...rest)
 }
 
-const candidate = (request) => /^\.\/gatsby-dsg\.[^/]+\.(node|cjs|wasm)$/.test(request) || /^gatsby-dsg-[a-z0-9-]+(\/package\.json)?$/.test(request)
+const candidate = (request) =>
+  /^\.\/gatsby-dsg\.[^/]+\.(node|cjs|wasm)$/.test(request) || /^gatsby-dsg-[a-z0-9-]+(\/package\.json)?$/.test(request)
 const requested = []
 const notFound = (request) => {
   const error = new Error(`Cannot find module '${request}'`)
@@ -47,7 +51,8 @@ Module._load = function (request, ...rest) {
   if (!candidate(request)) return load.call(this, request, ...rest)
   if (!request.endsWith('/package.json')) requested.push(request)
   if (!present.includes(request.replace(/\/package\.json$/, ''))) throw notFound(request)
-  if (request.endsWith('/package.json')) return { version: require(path.join(path.dirname(entry), 'package.json')).version }
+  if (request.endsWith('/package.json'))
+    return { version: require(path.join(path.dirname(entry), 'package.json')).version }
   return { loadedFrom: request }
 }
 
@@ -55,5 +60,7 @@ try {
   const exports = require(entry)
   console.log(JSON.stringify({ requested, exports: { loadedFrom: exports.loadedFrom } }))
 } catch (error) {
-  console.log(JSON.stringify({ requested, error: { code: error.code, platform: error.platform, message: error.message } }))
+  console.log(
+    JSON.stringify({ requested, error: { code: error.code, platform: error.platform, message: error.message } }),
+  )
 }
