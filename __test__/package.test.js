@@ -208,7 +208,7 @@ test('an addon that is present but cannot be loaded is named with the reason, be
     expect(result.stderr).toContain(`gatsby-dsg: no native addon loads on ${hostPlatform()}`)
     expect(result.stderr).toMatch(/An addon was found but could not be loaded: .*gatsby-dsg\.[a-z0-9-]+\.node/)
     expect(result.stderr).toMatch(
-      /Tried, in order:\n  - \S+gatsby-dsg\.[a-z0-9-]+\.node: .+\n  - Cannot find module 'gatsby-dsg-/,
+      /Tried, in order:\n {2}- \S+gatsby-dsg\.[a-z0-9-]+\.node: .+\n {2}- Cannot find module 'gatsby-dsg-/,
     )
     expect(result.stderr).not.toMatch(/npm has a bug/)
   } finally {

@@ -121,7 +121,7 @@ function ensureToolchain(toolchain, triple) {
     try {
       packed = JSON.parse(run(NPM, ['pack', spec, '--json', '--pack-destination', work], { cwd: work }))[0]
     } catch (error) {
-      throw new Error(`cannot fetch ${spec} from the npm registry: ${error.message}`)
+      throw new Error(`cannot fetch ${spec} from the npm registry: ${error.message}`, { cause: error })
     }
     const tgz = path.join(work, packed.filename)
     const digest = `sha512-${crypto.createHash('sha512').update(fs.readFileSync(tgz)).digest('base64')}`
@@ -137,6 +137,7 @@ function ensureToolchain(toolchain, triple) {
     } catch (error) {
       throw new Error(
         `cannot extract ${path.basename(archive)} (GNU tar with xz is needed: apt-get install xz-utils): ${error.message}`,
+        { cause: error },
       )
     }
     if (!fs.existsSync(path.join(staging, 'package.json'))) throw new Error(`${spec} holds no toolchain for ${triple}`)
