@@ -1,8 +1,11 @@
 'use strict'
-// The real user's path: `npm pack` this package (the built addon inside, as napi-rs packages ship
-// their binary), `npm install` the tarball into a fresh Gatsby 5 site outside the repository, add
-// the plugin to gatsby-config, `gatsby build`, `npx gatsby-dsg serve`.
-// Slow: npm installs Gatsby from the registry (~2 min) and Gatsby builds the site (~1 min).
+// The real user's path, from a maintainer's: a fresh clone of this repository (no node_modules,
+// no addon), `npm install`, `npm pack` (its prepack builds the addon: scripts/prepack.js), then
+// `npm install` of the tarball into a fresh Gatsby 5 site outside the repository, the plugin in
+// gatsby-config, `gatsby build`, `npx gatsby-dsg serve`.
+// Slow: npm installs the clone's tools and Gatsby from the registry (~1 + ~2 min), cargo builds the
+// addon (~2 min: the clone shares the repository's target/ through CARGO_TARGET_DIR, so only this
+// package's own crates are compiled again) and Gatsby builds the site (~1 min).
 
 const crypto = require('crypto')
 const fs = require('fs')
@@ -10,6 +13,7 @@ const path = require('path')
 const { tempDir, get, ROOT } = require('./support/site')
 const { start, run, killAll } = require('./support/processes')
 const { writeFreshSite, NOTES } = require('./support/fresh-site')
+const { freshClone } = require('./support/fresh-clone')
 const { waitFor } = require('./support/http')
 
 jest.setTimeout(20 * 60_000)
@@ -18,21 +22,29 @@ const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const NPX = process.platform === 'win32' ? 'npx.cmd' : 'npx'
 const ADDON = 'gatsby-dsg.linux-x64-gnu.node'
 
-let work // temp dir holding the tarball and the site
+let work // temp dir holding the clone, the tarball and the site
+let clone
+let packLog // what prepack printed
+let cloneAddons // addons in the clone before `npm pack`
 let site
 let pack // npm pack's JSON report
 let tarball
 let buildLog
-let addonDigest // of the repository's addon when it was packed
+let addonDigest // of the addon the clone's prepack built
 
 const sha256 = (bytes) => crypto.createHash('sha256').update(bytes).digest('hex')
 
 beforeAll(async () => {
   work = fs.realpathSync(tempDir('gatsby-dsg-install-'))
-  addonDigest = sha256(fs.readFileSync(path.join(ROOT, ADDON)))
-  const packed = await run(NPM, ['pack', '--json', '--pack-destination', work], { cwd: ROOT })
+  clone = path.join(work, 'clone')
+  freshClone(clone)
+  cloneAddons = fs.readdirSync(clone).filter((name) => name.endsWith('.node'))
+  await run(NPM, ['install', '--no-audit', '--no-fund'], { cwd: clone })
+  const packed = await run(NPM, ['pack', '--json', '--pack-destination', work], { cwd: clone, env: { CARGO_TARGET_DIR: path.join(ROOT, 'target') } })
+  packLog = packed.stderr
   pack = JSON.parse(packed.stdout)[0]
   tarball = path.join(work, pack.filename)
+  addonDigest = sha256(fs.readFileSync(path.join(clone, ADDON)))
 
   site = path.join(work, 'site')
   writeFreshSite(site)
@@ -66,6 +78,13 @@ function isStored(relative) {
     .some((name) => name.split(path.sep).join('/').endsWith(`/${relative}`))
 }
 
+test('`npm pack` in a fresh clone, which has no addon, builds it first (prepack), for glibc 2.17', () => {
+  expect(cloneAddons).toEqual([])
+  expect(packLog).toContain(`gatsby-dsg prepack: building ${ADDON}`)
+  expect(packLog).toContain('building x86_64-unknown-linux-gnu against glibc 2.17')
+  expect(fs.existsSync(path.join(clone, ADDON))).toBe(true)
+})
+
 test('the tarball holds the addon, its loader and types, the CLI, lib/ and the plugin, and nothing else', () => {
   // lib/: its modules and their types, nothing else.
   const libFiles = fs
@@ -77,6 +96,7 @@ test('the tarball holds the addon, its loader and types, the CLI, lib/ and the p
     'package.json',
     'README.md',
     'index.js',
+    'binding.js',
     'index.d.ts',
     ADDON,
     'bin/gatsby-dsg.js',
@@ -87,7 +107,7 @@ test('the tarball holds the addon, its loader and types, the CLI, lib/ and the p
     'gatsby-plugin/gatsby-node.js',
   ]
   expect(pack.files.map((f) => f.path).sort()).toEqual(expected.sort())
-  // The binary installed is the one built here, a 64-bit ELF shared object.
+  // The binary installed is the one the clone built, a 64-bit ELF shared object.
   const installed = fs.readFileSync(path.join(site, 'node_modules', 'gatsby-dsg', ADDON))
   expect(sha256(installed)).toBe(addonDigest)
   expect(installed.subarray(0, 5)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02]))

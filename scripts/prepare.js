@@ -7,6 +7,8 @@ const { spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
 
+const { hostPlatform } = require('./build-addon')
+
 const ROOT = path.resolve(__dirname, '..')
 const EXAMPLE = path.join(ROOT, 'example')
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
@@ -62,16 +64,24 @@ function installRoot() {
   run(NPM, ['install', '--no-audit', '--no-fund'], ROOT)
 }
 
-function buildAddon() {
-  const addon = path.join(ROOT, 'gatsby-dsg.linux-x64-gnu.node')
+/** The addon this machine builds, and the newest of the inputs it is built from. */
+function addonState() {
+  const addon = path.join(ROOT, `gatsby-dsg.${hostPlatform()}.node`)
   const sources = newest(
     path.join(ROOT, 'src'),
     path.join(ROOT, 'crates'),
     path.join(ROOT, 'Cargo.toml'),
     path.join(ROOT, 'Cargo.lock'),
+    path.join(ROOT, 'build.rs'),
+    path.join(ROOT, 'scripts', 'build-addon.js'),
   )
-  if (fs.existsSync(addon) && mtime(addon) >= sources) return
-  run(process.execPath, [path.join(ROOT, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js'), 'build', '--platform', '--release'], ROOT)
+  return { addon, fresh: fs.existsSync(addon) && mtime(addon) >= sources }
+}
+
+/** Builds the addon (scripts/build-addon.js: glibc 2.17 floor on Linux) unless it is fresh. */
+function buildAddon() {
+  if (addonState().fresh) return
+  run(process.execPath, [path.join(ROOT, 'scripts', 'build-addon.js')], ROOT)
 }
 
 function installExample() {
@@ -102,7 +112,7 @@ function prepare() {
   buildExample()
 }
 
-module.exports = { prepare, run, mtime, newest, ROOT, EXAMPLE }
+module.exports = { prepare, run, mtime, newest, installRoot, buildAddon, addonState, ROOT, EXAMPLE }
 
 if (require.main === module) {
   try {

@@ -11,7 +11,10 @@ const { prepareFixtures } = require('./fixtures')
 
 /** Debian packages the tests drive: Chromium (browser tests), redis-server and redis-cli (shared
  *  tier, TLS and Redis Cluster), openssl (the TLS tests' certificates), wrk and nginx (the
- *  benchmark's smoke run). Installed with apt-get when missing and allowed. */
+ *  benchmark's smoke run), debootstrap (the Debian 11 root the addon is loaded in) and objdump
+ *  (its glibc symbol versions), systemd-analyze (deploy/gatsby-dsg.service); xz-utils extracts
+ *  the addon's glibc 2.17 toolchain.
+ *  Installed with apt-get when missing and allowed. */
 const SYSTEM_PACKAGES = [
   { pkg: 'chromium', bin: '/usr/bin/chromium' },
   { pkg: 'redis-server', bin: '/usr/bin/redis-server' },
@@ -19,6 +22,10 @@ const SYSTEM_PACKAGES = [
   { pkg: 'openssl', bin: '/usr/bin/openssl' },
   { pkg: 'nginx', bin: '/usr/sbin/nginx' },
   { pkg: 'wrk', bin: '/usr/bin/wrk' },
+  { pkg: 'debootstrap', bin: '/usr/sbin/debootstrap' },
+  { pkg: 'binutils', bin: '/usr/bin/objdump' },
+  { pkg: 'xz-utils', bin: '/usr/bin/xz' },
+  { pkg: 'systemd', bin: '/usr/bin/systemd-analyze' },
 ]
 
 function installSystemPackages() {

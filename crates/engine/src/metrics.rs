@@ -28,6 +28,8 @@ pub enum RouteKind {
     method_not_allowed,
     admin,
     function,
+    /// `/__dsg/livez` and `/__dsg/readyz`.
+    probe,
 }
 
 /// The `cache` label: the response's [`CacheStatus`], `none` for responses no deferred page was

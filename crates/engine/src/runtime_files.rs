@@ -167,6 +167,10 @@ impl Renderer for SettleWatch {
             response
         })
     }
+    /// The wrapped renderer's: watching renders settle does not change who can render.
+    fn renderers_ready(&self) -> usize {
+        self.inner.renderers_ready()
+    }
 }
 
 /// A file (not a directory) under one of the runtime prefixes, with no empty or dot segment and no

@@ -284,3 +284,44 @@ async fn artifacts_expire_in_redis_after_the_artifact_ttl() {
     assert_eq!(res.cache(), Some("MISS"));
     assert_eq!(total_renders(&cluster), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readiness_is_503_while_redis_does_not_answer_and_200_once_it_is_back() {
+    let site = Site::new();
+    let mut redis = Redis::start();
+    let cluster = instances(&site, &redis, 1, RedisConfig::DEFAULT_LOCK_TTL).await;
+    let addr = cluster[0].server.local_addr();
+    let readyz = || async move {
+        let res = within("readyz answered", get(addr, "/__dsg/readyz")).await;
+        let body: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
+        (res.status, body)
+    };
+    let (status, body) = readyz().await;
+    assert_eq!(
+        (status, &body["redis"]),
+        (200, &serde_json::json!("reachable"))
+    );
+
+    redis.stop();
+    let (status, body) = readyz().await;
+    assert_eq!(status, 503);
+    assert_eq!(body["redis"], "unreachable");
+    assert_eq!(
+        body["waitingFor"],
+        serde_json::json!(["Redis does not answer"])
+    );
+    // Not ready, still alive and serving: pages render locally.
+    assert_eq!(get(addr, "/__dsg/livez").await.status, 200);
+    assert_eq!(get(addr, PAGE).await.status, 200);
+
+    let _redis = Redis::start_on(redis.port);
+    let mut back = false;
+    for _ in 0..100 {
+        if readyz().await.0 == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "ready again once Redis answers");
+}

@@ -1,8 +1,10 @@
 //! The admin endpoints under `/__dsg/`: health, Prometheus metrics, purge. Served only when an
 //! admin token is configured, and only to requests bearing it ([`auth`]); without a token the
-//! prefix is a plain 404. [`handle`] dispatches; [`purge`] reads what a purge names.
+//! prefix is a plain 404. [`handle`] dispatches; [`purge`] reads what a purge names. The
+//! exception is [`probes`] (`livez`, `readyz`): always served, to anyone.
 
 pub mod auth;
+pub mod probes;
 pub mod purge;
 
 use bytes::Bytes;

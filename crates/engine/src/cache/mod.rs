@@ -154,6 +154,19 @@ impl PageCache {
         self
     }
 
+    /// How many renderers would take a render now (see [`Renderer::renderers_ready`]).
+    pub fn renderers_ready(&self) -> usize {
+        self.renderer.renderers_ready()
+    }
+
+    /// With a shared tier: whether Redis answers a `PING` now (bounded by its call timeout).
+    pub async fn shared_tier_reachable(&self) -> Option<bool> {
+        match &self.shared {
+            Some(shared) => Some(shared.ping().await.is_ok()),
+            None => None,
+        }
+    }
+
     /// The page's artifact of `kind`, rendering the page if no tier has it.
     pub async fn get(self: &Arc<Self>, page: &Arc<DeferredPage>, kind: ArtifactKind) -> Outcome {
         if let Some(content) = self.memory.get(&(Arc::clone(&page.path), kind)) {

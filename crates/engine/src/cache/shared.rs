@@ -285,6 +285,14 @@ impl SharedCache {
         result
     }
 
+    /// Whether Redis answers a `PING` now, within the call timeout (`/__dsg/readyz`). Like every
+    /// call, it logs the line when Redis goes away or comes back.
+    pub async fn ping(&self) -> Result<(), SharedError> {
+        self.call(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+            .await
+            .map(|_| ())
+    }
+
     fn key(&self, rest: &str) -> String {
         format!("{}:{rest}", self.prefix)
     }

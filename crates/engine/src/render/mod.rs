@@ -33,6 +33,12 @@ pub trait Renderer: Send + Sync + 'static {
             ))
         })
     }
+
+    /// How many renderers would take a render asked now (`/__dsg/readyz`): a single renderer is
+    /// always there; a [`pool::RendererPool`] counts its members that take renders.
+    fn renderers_ready(&self) -> usize {
+        1
+    }
 }
 
 /// What an SSR page's `getServerData` is given of the request (`req` of Gatsby's `getData`).

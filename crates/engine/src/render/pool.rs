@@ -315,6 +315,17 @@ impl Renderer for RendererPool {
             inner.start_ssr(member, request).await
         })
     }
+
+    /// Members that take renders: neither lost nor retiring. 0 while the workers are still
+    /// loading Gatsby's engines, and after `clear()`.
+    fn renderers_ready(&self) -> usize {
+        self.inner
+            .members
+            .read()
+            .iter()
+            .filter(|m| m.takes_renders())
+            .count()
+    }
 }
 
 #[cfg(test)]
@@ -347,6 +358,21 @@ mod tests {
             gate: Arc::new(Notify::new()),
             calls: AtomicUsize::new(0),
         })
+    }
+
+    #[test]
+    fn ready_renderers_are_the_members_that_take_renders() {
+        let pool = RendererPool::new();
+        assert_eq!(pool.renderers_ready(), 0);
+        let (a, b) = (pool.add(held()), pool.add(held()));
+        assert_eq!(pool.renderers_ready(), 2);
+        pool.retire(a);
+        assert_eq!(pool.renderers_ready(), 1);
+        pool.remove(b);
+        assert_eq!(pool.renderers_ready(), 0);
+        pool.add(held());
+        pool.clear();
+        assert_eq!(pool.renderers_ready(), 0);
     }
 
     #[tokio::test]

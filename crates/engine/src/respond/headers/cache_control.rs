@@ -24,6 +24,8 @@ pub enum Caching {
     Generated,
     /// An error page, a redirect: always revalidate.
     Revalidate,
+    /// Never stored by any cache (the probes: each answer is about this moment).
+    NoStore,
 }
 
 /// The `Cache-Control` values of this server, computed once at start.
@@ -53,6 +55,9 @@ impl CacheControl {
             }
             Caching::Revalidate => {
                 headers.insert(header::CACHE_CONTROL, MUST_REVALIDATE);
+            }
+            Caching::NoStore => {
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             }
         }
     }

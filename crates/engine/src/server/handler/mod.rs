@@ -3,8 +3,9 @@
 //! 1. pre-process ([`serve`]): count the request, note what the access log needs; a Gatsby
 //!    Function's route (`/api/*`, any method) goes to [`function`], which streams the function's
 //!    own response back untouched by the header stage (as `gatsby serve` adds none to it);
-//! 2. admin (`/__dsg/`) goes to [`crate::admin::handle`]; methods other than GET/HEAD are
-//!    answered here (OPTIONS, 405);
+//! 2. the probes (`/__dsg/livez`, `/__dsg/readyz`) go to [`crate::admin::probes`], the rest of
+//!    admin (`/__dsg/`) to [`crate::admin::handle`]; methods other than GET/HEAD are answered
+//!    here (OPTIONS, 405);
 //! 3. route ([`crate::route::Router::route`]) decides what answers the path;
 //! 4. dispatch by [`Route`]: [`static_file`] (a file of `public/`; one found on disk after
 //!    start-up is looked up off the async threads first, [`Route::LookUp`]), [`deferred`] (a
@@ -104,6 +105,12 @@ pub(crate) type ResponseBody = http_body_util::Either<respond::Body, ProxyBody>;
 
 /// The reply to a request, and the route kind it is counted under.
 async fn handle(app: &Arc<App>, req: Request<Incoming>) -> (Reply, RouteKind) {
+    if let Some(probe) = admin::probes::probe(req.uri().path()) {
+        return (
+            admin::probes::answer(app, probe, req.method()).await,
+            RouteKind::probe,
+        );
+    }
     if admin::is_admin_path(req.uri().path()) {
         return (admin::handle(app, &req).await, RouteKind::admin);
     }
