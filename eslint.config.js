@@ -52,7 +52,12 @@ module.exports = [
   },
   {
     // Code that runs in the browser (playwright's page.evaluate bodies) may use its globals.
-    files: ['__test__/browser.test.js', '__test__/support/browser.js'],
+    files: [
+      '__test__/browser.test.js',
+      '__test__/ssr.test.js',
+      '__test__/runtime-files.test.js',
+      '__test__/support/browser.js',
+    ],
     languageOptions: { globals: { ...globals.browser } },
   },
 ]

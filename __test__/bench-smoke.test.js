@@ -39,7 +39,8 @@ maybe(
       const out = path.join(dir, 'BENCHMARKS.md')
       const json = path.join(dir, 'results.json')
       const result = await run(['--smoke', '--out', out, '--json', json])
-      if (result.code !== 0) throw new Error(`bench failed (${result.code ?? result.signal}):\n${result.stderr.slice(-4000)}`)
+      if (result.code !== 0)
+        throw new Error(`bench failed (${result.code ?? result.signal}):\n${result.stderr.slice(-4000)}`)
 
       const markdown = fs.readFileSync(out, 'utf8')
       for (const id of ROWS) {

@@ -102,7 +102,9 @@ describe('serve on the example site', () => {
     expect(match).not.toBeNull()
     const port = Number(match[1])
     expect(port).toBeGreaterThan(0)
-    expect(line).toContain(`${staticPages} static pages, ${deferredPages} deferred pages (0 already generated), 6 SSR pages`)
+    expect(line).toContain(
+      `${staticPages} static pages, ${deferredPages} deferred pages (0 already generated), 6 SSR pages`,
+    )
     expect(line).toMatch(/, 12 functions under \/api\/$/)
 
     const res = await get(`http://127.0.0.1:${port}/blog/post-00002/`)
@@ -154,7 +156,7 @@ describe('serve refuses a site it cannot serve, in one line', () => {
     put(dir, '.cache/query-engine/index.js')
     put(dir, '.cache/page-ssr/index.js')
     const line = await expectOneLineFailure(await runCliToEnd(['serve', '--root', dir, '-p', '0', '-H', '127.0.0.1']))
-    expect(line).toContain('without gatsby-dsg\'s plugin')
+    expect(line).toContain("without gatsby-dsg's plugin")
     expect(line).toContain('add "gatsby-dsg/gatsby-plugin" to the plugins in gatsby-config')
   })
 })
@@ -202,7 +204,10 @@ describe('bad flag values', () => {
     // Either it exits, or it starts serving (a failure: the bad value was accepted).
     const outcome = await Promise.race([
       cli.exited,
-      cli.firstLine().then((line) => ({ startedWith: line }), () => cli.exited),
+      cli.firstLine().then(
+        (line) => ({ startedWith: line }),
+        () => cli.exited,
+      ),
     ])
     expect(outcome.startedWith).toBeUndefined()
     expect(outcome.code).not.toBe(0)

@@ -36,9 +36,11 @@ function freePort() {
  */
 async function waitUntilReady(develop) {
   const ready = develop.waitForOutput(/You can now view \S+ in the browser/)
-  const failed = develop.waitForOutput(/failed Building development bundle|develop compiled with \d+ errors?/).then(() => {
-    throw new Error(`gatsby develop could not build the site:\n${develop.stdout()}\n${develop.stderr()}`)
-  })
+  const failed = develop
+    .waitForOutput(/failed Building development bundle|develop compiled with \d+ errors?/)
+    .then(() => {
+      throw new Error(`gatsby develop could not build the site:\n${develop.stdout()}\n${develop.stderr()}`)
+    })
   // The loser rejects when the process is stopped; that is not a failure.
   ready.catch(() => {})
   failed.catch(() => {})

@@ -82,7 +82,7 @@ describe('validators', () => {
     expect(other.body.equals(hit.body)).toBe(true)
   })
 
-  test("a generated page-data has its own strong ETag and answers If-None-Match with 304", async () => {
+  test('a generated page-data has its own strong ETag and answers If-None-Match with 304', async () => {
     const html = await get('/blog/post-00042/')
     const data = await get('/page-data/blog/post-00042/page-data.json')
     expect(data.status).toBe(200)
@@ -286,7 +286,9 @@ describe('compression', () => {
 
     // A static file of 50 bytes, asked again after a larger file got its variants.
     await get('/page-data/app-data.json', { headers: BR })
-    await waitFor(async () => (await get('/page-data/index/page-data.json', { headers: BR })).headers['content-encoding'])
+    await waitFor(
+      async () => (await get('/page-data/index/page-data.json', { headers: BR })).headers['content-encoding'],
+    )
     const appData = await get('/page-data/app-data.json', { headers: BR })
     expect(appData.headers['content-encoding']).toBeUndefined()
     expect(appData.body.equals(fs.readFileSync(path.join(PUBLIC, 'page-data', 'app-data.json')))).toBe(true)
@@ -322,7 +324,10 @@ describe('caching policy', () => {
     for (const p of hashed) {
       const res = await get(p)
       expect([p, res.status, res.headers['cache-control']]).toEqual([p, 200, 'public, max-age=31536000, immutable'])
-      expect([p, res.headers['content-type']]).toEqual([p, expect.stringMatching(/^(text|application)\/javascript; charset=utf-8$/)])
+      expect([p, res.headers['content-type']]).toEqual([
+        p,
+        expect.stringMatching(/^(text|application)\/javascript; charset=utf-8$/),
+      ])
     }
     const unhashed = await get('/~partytown/partytown.js')
     expect(unhashed.status).toBe(200)
@@ -376,16 +381,26 @@ describe('caching policy', () => {
       }
       // The JSON beside it gets variants (so compression did run) …
       await waitFor(
-        async () => (await request(copy.base, '/static/0a1b2c3d4e5f60718293/data.json', { headers: BR })).headers['content-encoding'] === 'br',
+        async () =>
+          (await request(copy.base, '/static/0a1b2c3d4e5f60718293/data.json', { headers: BR })).headers[
+            'content-encoding'
+          ] === 'br',
         { what: 'data.json served with brotli' },
       )
       // … the images never do.
       for (const p of ['/static/0a1b2c3d4e5f60718293/logo.png', '/icon.png']) {
         const res = await request(copy.base, p, { headers: { 'accept-encoding': 'br, gzip' } })
-        expect([p, res.status, res.headers['content-type'], res.headers['content-encoding']]).toEqual([p, 200, 'image/png', undefined])
+        expect([p, res.status, res.headers['content-type'], res.headers['content-encoding']]).toEqual([
+          p,
+          200,
+          'image/png',
+          undefined,
+        ])
         expect(res.body.equals(image)).toBe(true)
       }
-      expect((await request(copy.base, '/icon.png')).headers['cache-control']).toBe('public, max-age=0, must-revalidate')
+      expect((await request(copy.base, '/icon.png')).headers['cache-control']).toBe(
+        'public, max-age=0, must-revalidate',
+      )
     } finally {
       await copy.close()
       fs.rmSync(site, { recursive: true, force: true })
@@ -573,7 +588,11 @@ describe('byte ranges of static files', () => {
       [`bytes=${bytes.length - 5}-${bytes.length + 100}`, bytes.length - 5, bytes.length - 1],
     ]) {
       const res = await get(FRAMEWORK_JS, { headers: { range, 'accept-encoding': 'br, gzip' } })
-      expect([range, res.status, res.headers['content-range']]).toEqual([range, 206, `bytes ${start}-${end}/${bytes.length}`])
+      expect([range, res.status, res.headers['content-range']]).toEqual([
+        range,
+        206,
+        `bytes ${start}-${end}/${bytes.length}`,
+      ])
       expect(res.headers['content-encoding']).toBeUndefined()
       expect(Number(res.headers['content-length'])).toBe(end - start + 1)
       expect(res.body.equals(bytes.subarray(start, end + 1))).toBe(true)
@@ -617,4 +636,3 @@ describe('CORS and OPTIONS, as gatsby serve', () => {
     expect((await get('/blog/post-00072/')).headers['x-dsg-cache']).toBe('MISS')
   })
 })
-

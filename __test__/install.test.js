@@ -40,7 +40,10 @@ beforeAll(async () => {
   freshClone(clone)
   cloneAddons = fs.readdirSync(clone).filter((name) => name.endsWith('.node'))
   await run(NPM, ['install', '--no-audit', '--no-fund'], { cwd: clone })
-  const packed = await run(NPM, ['pack', '--json', '--pack-destination', work], { cwd: clone, env: { CARGO_TARGET_DIR: path.join(ROOT, 'target') } })
+  const packed = await run(NPM, ['pack', '--json', '--pack-destination', work], {
+    cwd: clone,
+    env: { CARGO_TARGET_DIR: path.join(ROOT, 'target') },
+  })
   packLog = packed.stderr
   pack = JSON.parse(packed.stdout)[0]
   tarball = path.join(work, pack.filename)
@@ -282,7 +285,14 @@ export async function main(): Promise<number> {
     ['bundler', { module: 'preserve', moduleResolution: 'bundler' }],
   ]) {
     const config = path.join(site, `tsconfig.${name}.json`)
-    const compilerOptions = { strict: true, noEmit: true, target: 'es2022', types: [], skipLibCheck: false, ...resolution }
+    const compilerOptions = {
+      strict: true,
+      noEmit: true,
+      target: 'es2022',
+      types: [],
+      skipLibCheck: false,
+      ...resolution,
+    }
     fs.writeFileSync(config, JSON.stringify({ compilerOptions, files: ['types-check.ts'] }))
     const result = await start(process.execPath, [tsc, '-p', config], { cwd: site }).exited
     expect({ name, code: result.code, output: result.stdout + result.stderr }).toEqual({ name, code: 0, output: '' })

@@ -49,7 +49,8 @@ async function rendersDuring(server, action) {
 function storedFiles(buildDir, pagePath) {
   const trimmed = pagePath.replace(/^\/|\/$/g, '')
   return filesUnder(buildDir).filter(
-    (f) => f.startsWith(path.join(trimmed, 'index.html')) || f.startsWith(path.join('page-data', trimmed, 'page-data.json')),
+    (f) =>
+      f.startsWith(path.join(trimmed, 'index.html')) || f.startsWith(path.join('page-data', trimmed, 'page-data.json')),
   )
 }
 
@@ -344,7 +345,12 @@ describe('observability', () => {
     expect(delta('gatsby_dsg_cache_bytes', { tier: 'memory' })).toBeGreaterThan(Buffer.byteLength(miss.body))
     expect(delta('gatsby_dsg_cache_entries', { tier: 'disk' })).toBe(2)
     expect(delta('gatsby_dsg_cache_bytes', { tier: 'disk' })).toBeGreaterThan(Buffer.byteLength(miss.body))
-    for (const name of ['gatsby_dsg_render_failures_total', 'gatsby_dsg_render_rejections_total', 'gatsby_dsg_renders_in_flight', 'gatsby_dsg_renders_queued']) {
+    for (const name of [
+      'gatsby_dsg_render_failures_total',
+      'gatsby_dsg_render_rejections_total',
+      'gatsby_dsg_renders_in_flight',
+      'gatsby_dsg_renders_queued',
+    ]) {
       expect(m1.has(name)).toBe(true)
     }
 
@@ -423,7 +429,18 @@ describe('the bounded render queue (renderSlots: 1, maxQueuedRenders: 1)', () =>
 describe('the command line in production', () => {
   /** Starts `gatsby-dsg serve` on the example; resolves to the CLI handle and its base URL. */
   async function serveCli(extra) {
-    const cli = runCli(['serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', makeTempDir(), ...extra])
+    const cli = runCli([
+      'serve',
+      '--root',
+      EXAMPLE,
+      '-p',
+      '0',
+      '-H',
+      '127.0.0.1',
+      '--cache-dir',
+      makeTempDir(),
+      ...extra,
+    ])
     const line = await cli.firstLine()
     const port = Number(line.match(/http:\/\/127\.0\.0\.1:(\d+)\//)[1])
     return { cli, base: `http://127.0.0.1:${port}`, startup: line }

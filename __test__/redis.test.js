@@ -29,9 +29,12 @@ async function totalRenders(instances = cluster) {
 }
 
 async function settled(instances = cluster) {
-  await waitFor(async () => (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.rendersInFlight === 0), {
-    what: 'no render, compression or store in flight',
-  })
+  await waitFor(
+    async () => (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.rendersInFlight === 0),
+    {
+      what: 'no render, compression or store in flight',
+    },
+  )
 }
 
 /**
@@ -64,7 +67,8 @@ function linesMatching(text, regex) {
   return text.split('\n').filter((line) => regex.test(line))
 }
 
-const UNAVAILABLE = /^gatsby-dsg: Redis at redis:\/\/127\.0\.0\.1:\d+\/ unavailable \(.*\); serving and rendering locally until it is back$/
+const UNAVAILABLE =
+  /^gatsby-dsg: Redis at redis:\/\/127\.0\.0\.1:\d+\/ unavailable \(.*\); serving and rendering locally until it is back$/
 const BACK = /^gatsby-dsg: Redis at redis:\/\/127\.0\.0\.1:\d+\/ is reachable again; sharing resumed$/
 
 /**
@@ -188,9 +192,13 @@ describe('three instances sharing one Redis', () => {
     })
     expect(purge.status).toBe(200)
     expect(redis.cli('KEYS', key('artifact', '*'))).toBe('')
-    await waitFor(async () => (await Promise.all(cluster.map((i) => i.stats()))).every((s) => s.memoryEntries === 0 && s.diskEntries === 0), {
-      what: 'every instance empty after purging all',
-    })
+    await waitFor(
+      async () =>
+        (await Promise.all(cluster.map((i) => i.stats()))).every((s) => s.memoryEntries === 0 && s.diskEntries === 0),
+      {
+        what: 'every instance empty after purging all',
+      },
+    )
     expect((await cluster[2].get(post(2))).headers['x-dsg-cache']).toBe('MISS')
     await settled()
   })

@@ -78,14 +78,28 @@ describe('kill -9 during a burst of first renders', () => {
         () => null, // cut off by the kill
       ),
     )
-    await R.waitFor('a few pages were answered and stored', () => answered >= 6 && R.checkArtifacts(buildDir).html.length >= 3)
+    await R.waitFor(
+      'a few pages were answered and stored',
+      () => answered >= 6 && R.checkArtifacts(buildDir).html.length >= 3,
+    )
     const { signal } = await first.kill('SIGKILL')
     expect(signal).toBe('SIGKILL')
     const settled = await Promise.all(results)
     expect(settled.filter((r) => r === null).length).toBeGreaterThan(0) // killed mid-burst
 
     const afterKill = R.checkArtifacts(cacheDir)
-    if (process.env.RELIABILITY_DEBUG) console.log(JSON.stringify({ cut: settled.filter((r) => r === null).length, of: settled.length, html: afterKill.html.length, pageData: afterKill.pageData.length, variants: afterKill.variants.length, orphans: afterKill.orphanVariants.length, temps: afterKill.temps.length }))
+    if (process.env.RELIABILITY_DEBUG)
+      console.log(
+        JSON.stringify({
+          cut: settled.filter((r) => r === null).length,
+          of: settled.length,
+          html: afterKill.html.length,
+          pageData: afterKill.pageData.length,
+          variants: afterKill.variants.length,
+          orphans: afterKill.orphanVariants.length,
+          temps: afterKill.temps.length,
+        }),
+      )
     expect(afterKill.problems).toEqual([])
     expect(afterKill.other).toEqual([])
     expect(afterKill.html.length + afterKill.pageData.length).toBeGreaterThan(0)
@@ -362,7 +376,9 @@ describe('renderer faults: the addon with a render callback that misbehaves', ()
           for (let i = 0; i < 2; i++) {
             const res = await server.get(page).catch(async (error) => {
               const exit = await Promise.race([server.exited, new Promise((r) => setTimeout(r, 1000, 'still running'))])
-              throw new Error(`GET ${page}: ${error.message}; server: ${JSON.stringify(exit)}; its stderr:\n${server.stderr()}`)
+              throw new Error(
+                `GET ${page}: ${error.message}; server: ${JSON.stringify(exit)}; its stderr:\n${server.stderr()}`,
+              )
             })
             expect([res.status, res.text]).toEqual([500, '<html><body>site 500 page</body></html>'])
             expect(res.headers['x-dsg-cache']).toBe('MISS')
@@ -468,28 +484,69 @@ describe("Gatsby's engines crash at start", () => {
   }
 
   const GOOD_QUERY_ENGINE = 'exports.GraphQLEngine = class { constructor() {} }'
-  const GOOD_PAGE_SSR = 'exports.getData = async () => ({}); exports.renderPageData = async () => ({}); exports.renderHTML = async () => "<html></html>"'
+  const GOOD_PAGE_SSR =
+    'exports.getData = async () => ({}); exports.renderPageData = async () => ({}); exports.renderHTML = async () => "<html></html>"'
 
   test.each([
-    ['the query engine throws when loaded', 'throw new Error("query engine exploded while loading (test)")', GOOD_PAGE_SSR, /query engine exploded while loading \(test\)/],
-    ['the SSR engine throws when loaded', GOOD_QUERY_ENGINE, 'throw new Error("page-ssr exploded while loading (test)")', /page-ssr exploded while loading \(test\)/],
-    ['the query engine constructor throws', 'exports.GraphQLEngine = class { constructor() { throw new Error("no datastore (test)") } }', GOOD_PAGE_SSR, /no datastore \(test\)/],
-    ['the query engine is not what Gatsby builds', 'module.exports = 42', GOOD_PAGE_SSR, /GraphQLEngine|constructor|not a function/i],
-    ['the engines have no page lookup (not those of Gatsby 4.25 or 5.x)', GOOD_QUERY_ENGINE, GOOD_PAGE_SSR, /no page lookup .*supports Gatsby 4\.25 and 5\.x/],
+    [
+      'the query engine throws when loaded',
+      'throw new Error("query engine exploded while loading (test)")',
+      GOOD_PAGE_SSR,
+      /query engine exploded while loading \(test\)/,
+    ],
+    [
+      'the SSR engine throws when loaded',
+      GOOD_QUERY_ENGINE,
+      'throw new Error("page-ssr exploded while loading (test)")',
+      /page-ssr exploded while loading \(test\)/,
+    ],
+    [
+      'the query engine constructor throws',
+      'exports.GraphQLEngine = class { constructor() { throw new Error("no datastore (test)") } }',
+      GOOD_PAGE_SSR,
+      /no datastore \(test\)/,
+    ],
+    [
+      'the query engine is not what Gatsby builds',
+      'module.exports = 42',
+      GOOD_PAGE_SSR,
+      /GraphQLEngine|constructor|not a function/i,
+    ],
+    [
+      'the engines have no page lookup (not those of Gatsby 4.25 or 5.x)',
+      GOOD_QUERY_ENGINE,
+      GOOD_PAGE_SSR,
+      /no page lookup .*supports Gatsby 4\.25 and 5\.x/,
+    ],
     [
       'the SSR engine does not export renderHTML',
       GOOD_QUERY_ENGINE,
       'exports.getData = async () => ({}); exports.renderPageData = async () => ({}); exports.findEnginePageByPath = () => undefined',
       /does not export renderHTML: gatsby-dsg supports Gatsby 4\.25 and 5\.x/,
     ],
-  ])('%s: `gatsby-dsg serve` exits 1 with a clear error and serves nothing', async (_, queryEngine, pageSsr, reason) => {
-    const root = siteWithEngines(queryEngine, pageSsr)
-    const { code, signal, stdout, stderr } = await R.runCli(['serve', '--root', root, '-p', '0', '-H', '127.0.0.1', '--no-access-log'])
-    expect(signal).toBeNull()
-    expect(code).toBe(1)
-    expect(stdout).not.toContain('serving')
-    const last = stderr.split('\n').filter((l) => l.trim() !== '').pop()
-    expect(last).toMatch(/^gatsby-dsg: /)
-    expect(last).toMatch(reason)
-  })
+  ])(
+    '%s: `gatsby-dsg serve` exits 1 with a clear error and serves nothing',
+    async (_, queryEngine, pageSsr, reason) => {
+      const root = siteWithEngines(queryEngine, pageSsr)
+      const { code, signal, stdout, stderr } = await R.runCli([
+        'serve',
+        '--root',
+        root,
+        '-p',
+        '0',
+        '-H',
+        '127.0.0.1',
+        '--no-access-log',
+      ])
+      expect(signal).toBeNull()
+      expect(code).toBe(1)
+      expect(stdout).not.toContain('serving')
+      const last = stderr
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .pop()
+      expect(last).toMatch(/^gatsby-dsg: /)
+      expect(last).toMatch(reason)
+    },
+  )
 })

@@ -83,7 +83,11 @@ describe('render workers', () => {
     const outcomes = await allSettledWithin(traced(server, pages), 90_000)
 
     for (const [i, o] of outcomes.entries()) {
-      expect({ path: o.path, outcome: o.outcome, status: o.status }).toEqual({ path: pages[i], outcome: 'complete', status: 200 })
+      expect({ path: o.path, outcome: o.outcome, status: o.status }).toEqual({
+        path: pages[i],
+        outcome: 'complete',
+        status: 200,
+      })
       expect(o.body).toContain(headingOf(pages[i]))
       expect(o.body).toContain(`slug: ${pages[i].match(/post-\d+/)[0]}`)
     }
@@ -152,9 +156,21 @@ describe('render workers', () => {
     expect(retry.body).toContain(headingOf(failed[0]))
 
     // Later first requests are served, and the replacement worker takes its share.
-    const later = ['/guides/guide-01/', '/guides/guide-02/', '/guides/guide-03/', '/guides/guide-04/', '/products/product-01/', '/products/product-02/']
+    const later = [
+      '/guides/guide-01/',
+      '/guides/guide-02/',
+      '/guides/guide-03/',
+      '/guides/guide-04/',
+      '/products/product-01/',
+      '/products/product-02/',
+    ]
     const outcomes = await allSettledWithin(traced(server, later), 90_000)
-    for (const o of outcomes) expect({ path: o.path, outcome: o.outcome, status: o.status }).toEqual({ path: o.path, outcome: 'complete', status: 200 })
+    for (const o of outcomes)
+      expect({ path: o.path, outcome: o.outcome, status: o.status }).toEqual({
+        path: o.path,
+        outcome: 'complete',
+        status: 200,
+      })
     const original = new Set(before.map((w) => w.id))
     const replacements = (await server.renderWorkers()).filter((w) => !original.has(w.id))
     expect(replacements).toHaveLength(1)
@@ -214,7 +230,7 @@ describe('render workers', () => {
     expect(server.stderr()).not.toMatch(/not generated|failed/)
   })
 
-  test('when a worn worker\'s replacement cannot start, the worn worker keeps rendering and the recycle is not retried in a loop', async () => {
+  test("when a worn worker's replacement cannot start, the worn worker keeps rendering and the recycle is not retried in a loop", async () => {
     const root = builtCopy()
     tempDirs.push(root)
     const server = await startWorkersServer({ root, cacheDir: cacheDir(), renderWorkers: 1, recycleAfter: 3 })
@@ -230,7 +246,11 @@ describe('render workers', () => {
       expect(o.body).toContain(headingOf(page))
     }
     const failure = /recycling render worker \d+ failed, it keeps rendering/g
-    await waitFor(() => failure.test(server.stderr()), { attempts: 600, intervalMs: 50, what: 'the failed recycle logged' })
+    await waitFor(() => failure.test(server.stderr()), {
+      attempts: 600,
+      intervalMs: 50,
+      what: 'the failed recycle logged',
+    })
     // Several watchdog ticks later, still one attempt.
     await new Promise((resolve) => setTimeout(resolve, 1500))
     expect(server.stderr().match(failure)).toHaveLength(1)
@@ -248,7 +268,10 @@ describe('render workers', () => {
     let timer
     const { code, signal, reply } = await Promise.race([
       server.close(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the process did not exit within 60 s of close()')), 60_000))),
+      new Promise(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error('the process did not exit within 60 s of close()')), 60_000)),
+      ),
     ]).finally(() => clearTimeout(timer))
     expect({ code, signal }).toEqual({ code: 0, signal: null })
     expect(reply.renderers).toEqual([])
@@ -273,7 +296,19 @@ describe('render workers', () => {
 
 describe('the command line', () => {
   test('`serve --render-workers 3` starts with at least one of 3 render workers ready and serves a deferred page', async () => {
-    const cli = runCli(['serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', cacheDir(), '--render-workers', '3'])
+    const cli = runCli([
+      'serve',
+      '--root',
+      EXAMPLE,
+      '-p',
+      '0',
+      '-H',
+      '127.0.0.1',
+      '--cache-dir',
+      cacheDir(),
+      '--render-workers',
+      '3',
+    ])
     const line = await cli.firstLine()
     const match = line.match(/, (\d+) of 3 render workers ready$/)
     expect(match).not.toBeNull()

@@ -35,7 +35,10 @@ describe('a site built with --prefix-paths and trailingSlash "never"', () => {
   beforeAll(async () => {
     site = copyExampleSources('gatsby-dsg-prefixed-')
     sites.push(site)
-    buildOutput = gatsbyBuild(site, { args: ['--prefix-paths'], env: { EXAMPLE_PAGES: '10', EXAMPLE_TRAILING_SLASH: 'never' } })
+    buildOutput = gatsbyBuild(site, {
+      args: ['--prefix-paths'],
+      env: { EXAMPLE_PAGES: '10', EXAMPLE_TRAILING_SLASH: 'never' },
+    })
     server = await startServer({ root: site, cacheDir: tempDir(), prefixPaths: true })
   }, BUILD_TIMEOUT)
 
@@ -137,7 +140,11 @@ describe('a site built with --prefix-paths and trailingSlash "never"', () => {
       expect(res.status).toBe(200)
       expect(JSON.parse(res.body.toString())).toEqual({ route: 'users/[id]', params: { id: '42' } })
     }
-    const posted = await get(`${PREFIX}/api/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
+    const posted = await get(`${PREFIX}/api/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    })
     expect(JSON.parse(posted.body.toString()).body).toEqual({ a: 1 })
     expect((await get(`${PREFIX}/api/nope`)).status).toBe(404)
   })

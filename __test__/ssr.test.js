@@ -24,7 +24,11 @@ afterAll(async () => {
   if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true })
 })
 
-const unescape = (html) => html.replace(/&quot;/g, '"').replace(/&amp;/g, '&').replace(/&#x27;/g, "'")
+const unescape = (html) =>
+  html
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
+    .replace(/&#x27;/g, "'")
 const text = (html, cls) => {
   const match = unescape(html).match(new RegExp(`<p class="${cls}">([^<]*)</p>`))
   return match && match[1]
@@ -143,7 +147,9 @@ describe('the shared cache', () => {
 
     const gzip = await request(server.base, '/ssr/cached/?k=1', { headers: { 'accept-encoding': 'gzip' } })
     expect(gzip.headers['x-dsg-cache']).toBe('HIT')
-    const revalidated = await request(server.base, '/ssr/cached/?k=1', { headers: { 'if-none-match': hit.result.headers.etag } })
+    const revalidated = await request(server.base, '/ssr/cached/?k=1', {
+      headers: { 'if-none-match': hit.result.headers.etag },
+    })
     expect(revalidated.status).toBe(304)
   })
 

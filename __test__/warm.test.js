@@ -110,8 +110,20 @@ describe('gatsby-dsg serve --warm', () => {
     const guides = DEFERRED.filter((p) => p.startsWith('/guides/'))
     expect(guides.length).toBe(19)
     const cli = runCli([
-      'serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', makeTempDir(),
-      '--admin-token', token, '--no-access-log', '--warm', '/guides/**',
+      'serve',
+      '--root',
+      EXAMPLE,
+      '-p',
+      '0',
+      '-H',
+      '127.0.0.1',
+      '--cache-dir',
+      makeTempDir(),
+      '--admin-token',
+      token,
+      '--no-access-log',
+      '--warm',
+      '/guides/**',
     ])
     const port = Number((await cli.firstLine()).match(/http:\/\/127\.0\.0\.1:(\d+)\//)[1])
     const base = `http://127.0.0.1:${port}`
@@ -126,7 +138,11 @@ describe('gatsby-dsg serve --warm', () => {
     expect((await metrics()).value('gatsby_dsg_renders_total')).toBe(guides.length)
     for (const g of guides) {
       const res = await request(base, g)
-      expect({ page: g, status: res.status, cache: res.headers['x-dsg-cache'] }).toEqual({ page: g, status: 200, cache: 'HIT' })
+      expect({ page: g, status: res.status, cache: res.headers['x-dsg-cache'] }).toEqual({
+        page: g,
+        status: 200,
+        cache: 'HIT',
+      })
     }
     const other = await request(base, '/blog/post-00002/')
     expect(other.headers['x-dsg-cache']).toBe('MISS')

@@ -1,4 +1,4 @@
-"use strict";
+'use strict'
 // The example site's data and pages. All content is generated here (no source plugins), so the
 // page count can be scaled for benchmarks:
 //
@@ -23,54 +23,75 @@
 //   /ssr/, /ssr/:param, /ssr-docs/*, /ssr/custom/, /ssr/throws/, /ssr/cached/
 //                          SSR pages (src/pages/ssr*, getServerData)
 
-const crypto = require("crypto");
-const fs = require("fs");
-const path = require("path");
-const zlib = require("zlib");
+const crypto = require('crypto')
+const fs = require('fs')
+const path = require('path')
+const zlib = require('zlib')
 
-const KOREAN_SLUG = "안녕하세요";
-const KEEP_STATIC_GUIDE = "keep-static";
-const GUIDE_COUNT = 20; // including keep-static
-const PRODUCT_COUNT = 10;
-const PHOTO_COUNT = 24;
-const PHOTO_SIZE = 48;
+const KOREAN_SLUG = '안녕하세요'
+const KEEP_STATIC_GUIDE = 'keep-static'
+const GUIDE_COUNT = 20 // including keep-static
+const PRODUCT_COUNT = 10
+const PHOTO_COUNT = 24
+const PHOTO_SIZE = 48
 
 function postCount() {
-  const raw = process.env.EXAMPLE_PAGES;
-  if (raw === undefined || raw === "") return 120;
-  const n = Number(raw);
+  const raw = process.env.EXAMPLE_PAGES
+  if (raw === undefined || raw === '') return 120
+  const n = Number(raw)
   if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`EXAMPLE_PAGES must be a positive integer, got ${JSON.stringify(raw)}`);
+    throw new Error(`EXAMPLE_PAGES must be a positive integer, got ${JSON.stringify(raw)}`)
   }
-  return n;
+  return n
 }
 
-const revision = () => process.env.EXAMPLE_REVISION || "1";
+const revision = () => process.env.EXAMPLE_REVISION || '1'
 
 const WORDS = [
-  "deferred", "static", "generation", "cache", "render", "engine", "query", "page", "data",
-  "build", "request", "artifact", "server", "template", "node", "graph", "lazy", "first",
-  "visit", "stale", "fresh", "bundle", "route", "path",
-];
+  'deferred',
+  'static',
+  'generation',
+  'cache',
+  'render',
+  'engine',
+  'query',
+  'page',
+  'data',
+  'build',
+  'request',
+  'artifact',
+  'server',
+  'template',
+  'node',
+  'graph',
+  'lazy',
+  'first',
+  'visit',
+  'stale',
+  'fresh',
+  'bundle',
+  'route',
+  'path',
+]
 
 // Deterministic filler text, different for every seed.
 function paragraph(seed, words = 60) {
-  let x = (seed * 2654435761) >>> 0;
-  const out = [];
+  let x = (seed * 2654435761) >>> 0
+  const out = []
   for (let i = 0; i < words; i += 1) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out.push(WORDS[x % WORDS.length]);
+    x = (x * 1103515245 + 12345) >>> 0
+    out.push(WORDS[x % WORDS.length])
   }
-  const text = out.join(" ");
-  return `${text[0].toUpperCase()}${text.slice(1)}.`;
+  const text = out.join(' ')
+  return `${text[0].toUpperCase()}${text.slice(1)}.`
 }
 
 function pad(n, width) {
-  return String(n).padStart(width, "0");
+  return String(n).padStart(width, '0')
 }
 
 exports.sourceNodes = ({ actions, createNodeId, createContentDigest }) => {
-  const { createNode } = actions;
+  const { createNode } = actions
   const make = (type, key, fields) => {
     const node = {
       ...fields,
@@ -78,58 +99,58 @@ exports.sourceNodes = ({ actions, createNodeId, createContentDigest }) => {
       parent: null,
       children: [],
       internal: { type, contentDigest: createContentDigest(fields) },
-    };
-    createNode(node);
-  };
+    }
+    createNode(node)
+  }
 
-  const posts = postCount();
-  const width = Math.max(5, String(posts).length);
-  const rev = revision();
+  const posts = postCount()
+  const width = Math.max(5, String(posts).length)
+  const rev = revision()
   for (let index = 0; index < posts; index += 1) {
-    const slug = `post-${pad(index, width)}`;
-    make("BlogPost", slug, {
+    const slug = `post-${pad(index, width)}`
+    make('BlogPost', slug, {
       index,
       slug,
       title: `Blog post ${index}`,
       date: new Date(Date.UTC(2023, 0, 1) + index * 3600 * 1000).toISOString(),
       revision: rev,
       body: [paragraph(index * 3 + 1), paragraph(index * 3 + 2), paragraph(index * 3 + 3)],
-    });
+    })
   }
-  make("BlogPost", KOREAN_SLUG, {
+  make('BlogPost', KOREAN_SLUG, {
     index: posts,
     slug: KOREAN_SLUG,
-    title: "안녕하세요 세계 (Korean post)",
+    title: '안녕하세요 세계 (Korean post)',
     date: new Date(Date.UTC(2023, 0, 1)).toISOString(),
     revision: rev,
-    body: ["이 페이지는 요청 시 생성됩니다 (deferred static generation).", paragraph(7)],
-  });
+    body: ['이 페이지는 요청 시 생성됩니다 (deferred static generation).', paragraph(7)],
+  })
 
   for (let i = 1; i < GUIDE_COUNT; i += 1) {
-    const slug = `guide-${pad(i, 2)}`;
-    make("Guide", slug, { slug, title: `Guide ${i}`, summary: paragraph(10000 + i, 40) });
+    const slug = `guide-${pad(i, 2)}`
+    make('Guide', slug, { slug, title: `Guide ${i}`, summary: paragraph(10000 + i, 40) })
   }
-  make("Guide", KEEP_STATIC_GUIDE, {
+  make('Guide', KEEP_STATIC_GUIDE, {
     slug: KEEP_STATIC_GUIDE,
-    title: "Guide kept static",
-    summary: "This guide matches the defer glob but is excluded, so it is built ahead of time.",
-  });
+    title: 'Guide kept static',
+    summary: 'This guide matches the defer glob but is excluded, so it is built ahead of time.',
+  })
 
   for (let i = 1; i <= PHOTO_COUNT; i += 1) {
-    const slug = `photo-${pad(i, 2)}`;
-    make("Photo", slug, { slug, title: `Photo ${i}`, hue: (i * 47) % 360 });
+    const slug = `photo-${pad(i, 2)}`
+    make('Photo', slug, { slug, title: `Photo ${i}`, hue: (i * 47) % 360 })
   }
 
   for (let i = 1; i <= PRODUCT_COUNT; i += 1) {
-    const slug = `product-${pad(i, 2)}`;
-    make("Product", slug, {
+    const slug = `product-${pad(i, 2)}`
+    make('Product', slug, {
       slug,
       name: `Product ${i}`,
       price: 10 * i + 0.99,
       description: paragraph(20000 + i, 30),
-    });
+    })
   }
-};
+}
 
 exports.createSchemaCustomization = ({ actions }) => {
   actions.createTypes(`
@@ -162,50 +183,50 @@ exports.createSchemaCustomization = ({ actions }) => {
       price: Float!
       description: String!
     }
-  `);
-};
+  `)
+}
 
 // PNG of one colour, made with zlib only (no native image library in the query engine).
 function crc32(buffer) {
-  let crc = ~0;
+  let crc = ~0
   for (const byte of buffer) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k += 1) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+    crc ^= byte
+    for (let k = 0; k < 8; k += 1) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1))
   }
-  return ~crc >>> 0;
+  return ~crc >>> 0
 }
 
 function pngChunk(type, data) {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
+  const length = Buffer.alloc(4)
+  length.writeUInt32BE(data.length)
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
+  const crc = Buffer.alloc(4)
+  crc.writeUInt32BE(crc32(body))
+  return Buffer.concat([length, body, crc])
 }
 
 function solidPng(size, [r, g, b]) {
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(size, 0);
-  header.writeUInt32BE(size, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const row = Buffer.alloc(1 + size * 3);
-  for (let x = 0; x < size; x += 1) row.set([r, g, b], 1 + x * 3);
-  const pixels = Buffer.concat(Array.from({ length: size }, () => row));
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(size, 0)
+  header.writeUInt32BE(size, 4)
+  header.set([8, 2, 0, 0, 0], 8) // 8-bit RGB
+  const row = Buffer.alloc(1 + size * 3)
+  for (let x = 0; x < size; x += 1) row.set([r, g, b], 1 + x * 3)
+  const pixels = Buffer.concat(Array.from({ length: size }, () => row))
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk("IHDR", header),
-    pngChunk("IDAT", zlib.deflateSync(pixels)),
-    pngChunk("IEND", Buffer.alloc(0)),
-  ]);
+    pngChunk('IHDR', header),
+    pngChunk('IDAT', zlib.deflateSync(pixels)),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ])
 }
 
 function hueToRgb(hue) {
   const f = (n) => {
-    const k = (n + hue / 60) % 6;
-    return Math.round(255 * (1 - Math.max(0, Math.min(k, 4 - k, 1))));
-  };
-  return [f(5), f(3), f(1)];
+    const k = (n + hue / 60) % 6
+    return Math.round(255 * (1 - Math.max(0, Math.min(k, 4 - k, 1))))
+  }
+  return [f(5), f(3), f(1)]
 }
 
 // `Photo.image` is made when a query asks for it, like gatsby-plugin-sharp's gatsbyImageData:
@@ -216,31 +237,31 @@ exports.createResolvers = ({ createResolvers }) => {
   createResolvers({
     Photo: {
       image: {
-        type: "PhotoImage!",
+        type: 'PhotoImage!',
         resolve: async (source) => {
-          const png = solidPng(PHOTO_SIZE, hueToRgb(source.hue));
-          const hash = crypto.createHash("md5").update(png).digest("hex");
-          const dir = path.join(process.cwd(), "public", "static", hash);
-          const file = path.join(dir, `${source.slug}.png`);
+          const png = solidPng(PHOTO_SIZE, hueToRgb(source.hue))
+          const hash = crypto.createHash('md5').update(png).digest('hex')
+          const dir = path.join(process.cwd(), 'public', 'static', hash)
+          const file = path.join(dir, `${source.slug}.png`)
           if (!fs.existsSync(file)) {
-            await fs.promises.mkdir(dir, { recursive: true });
-            const partial = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
-            await fs.promises.writeFile(partial, png);
-            await fs.promises.rename(partial, file);
+            await fs.promises.mkdir(dir, { recursive: true })
+            const partial = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`
+            await fs.promises.writeFile(partial, png)
+            await fs.promises.rename(partial, file)
           }
-          return { url: `/static/${hash}/${source.slug}.png`, width: PHOTO_SIZE, height: PHOTO_SIZE };
+          return { url: `/static/${hash}/${source.slug}.png`, width: PHOTO_SIZE, height: PHOTO_SIZE }
         },
       },
     },
-  });
-};
+  })
+}
 
 exports.createPages = async ({ graphql, actions, reporter }) => {
-  const { createPage, createRedirect } = actions;
+  const { createPage, createRedirect } = actions
 
   // Redirects (Gatsby writes them to .cache/redirects.json).
-  createRedirect({ fromPath: "/old-blog/", toPath: "/blog/post-00002/", isPermanent: true });
-  createRedirect({ fromPath: "/go-about/", toPath: "/about/" });
+  createRedirect({ fromPath: '/old-blog/', toPath: '/blog/post-00002/', isPermanent: true })
+  createRedirect({ fromPath: '/go-about/', toPath: '/about/' })
 
   const result = await graphql(`
     {
@@ -264,58 +285,58 @@ exports.createPages = async ({ graphql, actions, reporter }) => {
         }
       }
     }
-  `);
+  `)
   if (result.errors) {
-    reporter.panicOnBuild("gatsby-dsg example: createPages query failed", result.errors);
-    return;
+    reporter.panicOnBuild('gatsby-dsg example: createPages query failed', result.errors)
+    return
   }
 
-  const postTemplate = path.resolve(__dirname, "src/templates/post.js");
+  const postTemplate = path.resolve(__dirname, 'src/templates/post.js')
   for (const post of result.data.allBlogPost.nodes) {
     createPage({
       path: `/blog/${post.slug}/`,
       component: postTemplate,
       context: { id: post.id },
       defer: post.slug === KOREAN_SLUG || post.index % 2 === 0,
-    });
+    })
   }
 
   // No `defer` here: gatsby-dsg-plugin's globs decide.
-  const guideTemplate = path.resolve(__dirname, "src/templates/guide.js");
+  const guideTemplate = path.resolve(__dirname, 'src/templates/guide.js')
   for (const guide of result.data.allGuide.nodes) {
     createPage({
       path: `/guides/${guide.slug}/`,
       component: guideTemplate,
       context: { id: guide.id },
-    });
+    })
   }
 
-  const galleryTemplate = path.resolve(__dirname, "src/templates/gallery.js");
+  const galleryTemplate = path.resolve(__dirname, 'src/templates/gallery.js')
   for (const photo of result.data.allPhoto.nodes) {
     createPage({
       path: `/gallery/${photo.slug}/`,
       component: galleryTemplate,
       context: { id: photo.id },
       defer: true,
-    });
+    })
   }
 
   createPage({
-    path: "/broken/",
-    component: path.resolve(__dirname, "src/templates/broken.js"),
+    path: '/broken/',
+    component: path.resolve(__dirname, 'src/templates/broken.js'),
     defer: true,
-  });
+  })
 
   createPage({
-    path: "/flaky/",
-    component: path.resolve(__dirname, "src/templates/flaky.js"),
+    path: '/flaky/',
+    component: path.resolve(__dirname, 'src/templates/flaky.js'),
     defer: true,
-  });
+  })
 
   createPage({
-    path: "/app/",
-    matchPath: "/app/*",
-    component: path.resolve(__dirname, "src/templates/app.js"),
+    path: '/app/',
+    matchPath: '/app/*',
+    component: path.resolve(__dirname, 'src/templates/app.js'),
     defer: true,
-  });
-};
+  })
+}

@@ -1,4 +1,4 @@
-"use strict";
+'use strict'
 // gatsby-dsg's Gatsby plugin.
 //
 // 1. Defers pages by path glob: `onCreatePage` re-creates every page whose path matches the
@@ -18,82 +18,82 @@
 // setFieldsOnGraphQLNodeType): a plugin implementing one is bundled into Gatsby's query engine,
 // which cannot relocate the native addon.
 
-const crypto = require("crypto");
-const fs = require("fs");
-const path = require("path");
+const crypto = require('crypto')
+const fs = require('fs')
+const path = require('path')
 
-const MANIFEST_VERSION = 1;
-const MANIFEST_DIR = path.join(".cache", "gatsby-dsg");
-const MANIFEST_FILE = "deferred-pages.json";
+const MANIFEST_VERSION = 1
+const MANIFEST_DIR = path.join('.cache', 'gatsby-dsg')
+const MANIFEST_FILE = 'deferred-pages.json'
 
 // Status pages can never be rendered lazily (Gatsby itself forces /404.html and /500.html to
 // SSG). The Rust policy refuses them too; this guard keeps the plugin safe on its own.
-const STATUS_PAGES = new Set(["/404", "/404.html", "/dev-404-page", "/500", "/500.html"]);
+const STATUS_PAGES = new Set(['/404', '/404.html', '/dev-404-page', '/500', '/500.html'])
 
 function isStatusPage(pagePath) {
-  const trimmed = pagePath.length > 1 ? pagePath.replace(/\/+$/, "") : pagePath;
-  return STATUS_PAGES.has(trimmed);
+  const trimmed = pagePath.length > 1 ? pagePath.replace(/\/+$/, '') : pagePath
+  return STATUS_PAGES.has(trimmed)
 }
 
 // The addon is loaded lazily: Gatsby imports gatsby-node.js in several processes (and when it
 // validates options), and a plugin without schema APIs never needs it at import time.
 function loadAddon() {
   try {
-    return require("..");
+    return require('..')
   } catch (err) {
     throw new Error(
       `gatsby-dsg-plugin: cannot load the gatsby-dsg native addon (build it at the repository root first): ${err.message}`,
-      { cause: err }
-    );
+      { cause: err },
+    )
   }
 }
 
 function createPolicy({ defer = [], exclude = [] } = {}) {
-  const { DeferPolicy } = loadAddon();
-  return new DeferPolicy({ defer, exclude });
+  const { DeferPolicy } = loadAddon()
+  return new DeferPolicy({ defer, exclude })
 }
 
 // One policy per distinct set of options (in practice: one per build).
-let cachedPolicy = null;
-let cachedPolicyKey = null;
+let cachedPolicy = null
+let cachedPolicyKey = null
 
 function policyFor(pluginOptions) {
-  const options = { defer: pluginOptions.defer || [], exclude: pluginOptions.exclude || [] };
-  const key = JSON.stringify(options);
+  const options = { defer: pluginOptions.defer || [], exclude: pluginOptions.exclude || [] }
+  const key = JSON.stringify(options)
   if (key !== cachedPolicyKey) {
-    cachedPolicy = createPolicy(options);
-    cachedPolicyKey = key;
+    cachedPolicy = createPolicy(options)
+    cachedPolicyKey = key
   }
-  return cachedPolicy;
+  return cachedPolicy
 }
 
 // Joi `.custom()` check: a glob is valid when the Rust engine accepts it. Throwing makes Joi
 // report `"defer[0]" failed custom validation because <message>`.
 function validateGlob(glob) {
   try {
-    createPolicy({ defer: [glob], exclude: [] });
+    createPolicy({ defer: [glob], exclude: [] })
   } catch (err) {
-    throw new Error(err.message, { cause: err });
+    throw new Error(err.message, { cause: err })
   }
-  return glob;
+  return glob
 }
 
 exports.pluginOptionsSchema = ({ Joi }) => {
-  const glob = Joi.string().min(1).custom(validateGlob, "gatsby-dsg path glob");
+  const glob = Joi.string().min(1).custom(validateGlob, 'gatsby-dsg path glob')
   return Joi.object({
     defer: Joi.array()
       .items(glob)
       .default([])
-      .description("Path globs of pages to defer (DSG). `**` crosses `/`, `*` does not."),
+      .description('Path globs of pages to defer (DSG). `**` crosses `/`, `*` does not.'),
     exclude: Joi.array()
       .items(glob)
       .default([])
-      .description("Path globs of pages never deferred by this plugin; wins over `defer`."),
-  });
-};
+      .description('Path globs of pages never deferred by this plugin; wins over `defer`.'),
+  })
+}
 
 // Paths this plugin deferred (a Set: a page re-created by another plugin may be deferred twice).
-const stats = { pagesSeen: 0, deferredByPlugin: new Set() };
+const stats = { pagesSeen: 0, deferredByPlugin: new Set() }
 
 /**
  * Whether `page` is still the page Gatsby holds at its path. It is not when the page was deleted,
@@ -102,8 +102,8 @@ const stats = { pagesSeen: 0, deferredByPlugin: new Set() };
  * only bring stale fields back. Without a store (a unit test) the page is taken as current.
  */
 function isCurrent(page, store) {
-  const pages = store && store.getState && store.getState().pages;
-  return !pages || typeof pages.get !== "function" || pages.get(page.path) === page;
+  const pages = store && store.getState && store.getState().pages
+  return !pages || typeof pages.get !== 'function' || pages.get(page.path) === page
 }
 
 // Deferring re-creates the page with `defer: true` and never deletes it first. `createPage` of a
@@ -116,20 +116,20 @@ function isCurrent(page, store) {
 // skips the plugin that created it); a plugin that later re-creates the page from an older copy
 // without `defer` emits CREATE_PAGE too, and this hook defers it again.
 exports.onCreatePage = ({ page, actions, store }, pluginOptions) => {
-  stats.pagesSeen += 1;
-  if (page.defer === true) return; // the site deferred it already
-  if (page.mode === "SSR") return; // server-rendered pages are not ours to change
-  if (isStatusPage(page.path)) return;
-  if (!policyFor(pluginOptions).shouldDefer(page.path)) return;
-  if (!isCurrent(page, store)) return;
+  stats.pagesSeen += 1
+  if (page.defer === true) return // the site deferred it already
+  if (page.mode === 'SSR') return // server-rendered pages are not ours to change
+  if (isStatusPage(page.path)) return
+  if (!policyFor(pluginOptions).shouldDefer(page.path)) return
+  if (!isCurrent(page, store)) return
 
-  actions.createPage({ ...page, defer: true });
-  stats.deferredByPlugin.add(page.path);
-};
+  actions.createPage({ ...page, defer: true })
+  stats.deferredByPlugin.add(page.path)
+}
 
 function siteDirectory(store) {
-  const state = store && store.getState ? store.getState() : null;
-  return (state && state.program && state.program.directory) || process.cwd();
+  const state = store && store.getState ? store.getState() : null
+  return (state && state.program && state.program.directory) || process.cwd()
 }
 
 /**
@@ -137,13 +137,13 @@ function siteDirectory(store) {
  * public/, and the server must not execute gatsby-config itself.
  */
 function siteOptions(store) {
-  const state = store && store.getState ? store.getState() : {};
-  const config = state.config || {};
+  const state = store && store.getState ? store.getState() : {}
+  const config = state.config || {}
   return {
-    pathPrefix: config.pathPrefix || "",
+    pathPrefix: config.pathPrefix || '',
     // Whether this build was made with `--prefix-paths` (its links then carry the prefix).
     prefixPaths: Boolean(state.program && state.program.prefixPaths),
-    trailingSlash: config.trailingSlash || "always",
+    trailingSlash: config.trailingSlash || 'always',
     headers: Array.isArray(config.headers) ? config.headers : [],
     // Every createRedirect (Gatsby's .cache/redirects.json holds only the in-browser ones).
     redirects: (state.redirects || []).map((r) => ({
@@ -157,18 +157,18 @@ function siteOptions(store) {
     })),
     // Proxied by `gatsby serve` at /__third-party-proxy (Partytown), and only these.
     partytownProxiedURLs: Array.isArray(config.partytownProxiedURLs) ? config.partytownProxiedURLs : [],
-  };
+  }
 }
 
 /** createRedirect's `conditions` (`language`, `country`: a value or a list) as lists. */
 function redirectConditions(conditions) {
-  const list = (value) => (value === undefined || value === null ? [] : [].concat(value).map(String));
-  const { language, country, ...other } = conditions || {};
+  const list = (value) => (value === undefined || value === null ? [] : [].concat(value).map(String))
+  const { language, country, ...other } = conditions || {}
   if (Object.keys(other).length > 0) {
     // Unknown conditions cannot be evaluated: the redirect must not apply to everyone.
-    return { language: list(language), country: list(country), unknown: Object.keys(other) };
+    return { language: list(language), country: list(country), unknown: Object.keys(other) }
   }
-  return { language: list(language), country: list(country) };
+  return { language: list(language), country: list(country) }
 }
 
 function pagesOfMode(sitePages, mode) {
@@ -179,59 +179,59 @@ function pagesOfMode(sitePages, mode) {
       matchPath: page.matchPath || null,
       componentChunkName: page.componentChunkName,
     }))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
 
 function buildManifest(sitePages, store) {
   return {
     version: MANIFEST_VERSION,
-    buildId: crypto.randomBytes(16).toString("hex"),
+    buildId: crypto.randomBytes(16).toString('hex'),
     builtAt: new Date().toISOString(),
     site: siteOptions(store),
     // Deferred (DSG) pages.
-    pages: pagesOfMode(sitePages, "DSG"),
+    pages: pagesOfMode(sitePages, 'DSG'),
     // Server-rendered pages (getServerData): rendered for every request.
-    ssrPages: pagesOfMode(sitePages, "SSR"),
-  };
+    ssrPages: pagesOfMode(sitePages, 'SSR'),
+  }
 }
 
 function writeFileAtomic(file, contents) {
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`
   try {
-    fs.writeFileSync(tmp, contents);
-    fs.renameSync(tmp, file);
+    fs.writeFileSync(tmp, contents)
+    fs.renameSync(tmp, file)
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
+    fs.rmSync(tmp, { force: true })
+    throw err
   }
 }
 
 exports.onPostBuild = ({ getNodesByType, reporter, store }) => {
   // `mode` is materialised on SitePage nodes before onPostBuild runs.
-  const sitePages = getNodesByType("SitePage");
-  const manifest = buildManifest(sitePages, store);
+  const sitePages = getNodesByType('SitePage')
+  const manifest = buildManifest(sitePages, store)
 
-  const dir = path.join(siteDirectory(store), MANIFEST_DIR);
-  fs.mkdirSync(dir, { recursive: true });
-  writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  const dir = path.join(siteDirectory(store), MANIFEST_DIR)
+  fs.mkdirSync(dir, { recursive: true })
+  writeFileAtomic(path.join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`)
 
   // What the server will not do is said now, not found later as a silent 404.
   for (const redirect of manifest.site.redirects) {
     if (redirect.conditions.unknown) {
       reporter.warn(
         `gatsby-dsg: the redirect from ${redirect.fromPath} has conditions gatsby-dsg cannot evaluate ` +
-          `(${redirect.conditions.unknown.join(", ")}; it evaluates language and country): it will never apply`
-      );
+          `(${redirect.conditions.unknown.join(', ')}; it evaluates language and country): it will never apply`,
+      )
     }
   }
   reporter.info(
     `gatsby-dsg: deferred ${manifest.pages.length} of ${sitePages.length} pages ` +
-      `(${stats.deferredByPlugin.size} by path globs), ${manifest.ssrPages.length} server-rendered (SSR)`
-  );
+      `(${stats.deferredByPlugin.size} by path globs), ${manifest.ssrPages.length} server-rendered (SSR)`,
+  )
   // Gatsby Functions (src/api/**) are compiled by Gatsby itself into .cache/functions/, which
   // the server reads; the build only says how many it will serve.
-  const functions = store.getState().functions || [];
+  const functions = store.getState().functions || []
   if (functions.length > 0) {
-    reporter.info(`gatsby-dsg: will serve ${functions.length} Gatsby Functions under /api/`);
+    reporter.info(`gatsby-dsg: will serve ${functions.length} Gatsby Functions under /api/`)
   }
-};
+}

@@ -59,7 +59,11 @@ function positiveInteger(value) {
 function siteOptions(command) {
   return command
     .option('--root <dir>', 'the Gatsby site (default: the working directory)')
-    .option('--cache-dir <dir>', 'where generated pages are stored, per build (relative to the site)', DEFAULTS.cacheDir)
+    .option(
+      '--cache-dir <dir>',
+      'where generated pages are stored, per build (relative to the site)',
+      DEFAULTS.cacheDir,
+    )
     .addOption(
       new Option('--cache-size <size>', 'memory cache bound for generated pages, e.g. 512MB or 2GB')
         .argParser(size)
@@ -71,10 +75,7 @@ function siteOptions(command) {
         .default(DEFAULTS.renderTimeoutMs, String(DEFAULTS.renderTimeoutMs / 1000)),
     )
     .addOption(
-      new Option(
-        '--render-workers <n>',
-        "worker threads running Gatsby's engines; 0 renders in the main thread",
-      )
+      new Option('--render-workers <n>', "worker threads running Gatsby's engines; 0 renders in the main thread")
         .argParser(workerCount)
         .default('auto', `auto: ${AUTO_WORKERS}`),
     )
@@ -112,14 +113,24 @@ function program() {
       .option('-p, --port <port>', 'port to listen on', port, DEFAULTS.port)
       .option('-H, --host <host>', 'host to listen on', DEFAULTS.host),
   )
-    .option('--prefix-paths', "serve the site under gatsby-config's pathPrefix (as `gatsby serve --prefix-paths`)", DEFAULTS.prefixPaths)
+    .option(
+      '--prefix-paths',
+      "serve the site under gatsby-config's pathPrefix (as `gatsby serve --prefix-paths`)",
+      DEFAULTS.prefixPaths,
+    )
     .addOption(
-      new Option('--cdn-max-age <seconds>', 'let shared caches (CDNs) keep generated pages this long (s-maxage, CDN-Cache-Control)')
+      new Option(
+        '--cdn-max-age <seconds>',
+        'let shared caches (CDNs) keep generated pages this long (s-maxage, CDN-Cache-Control)',
+      )
         .argParser(wholeSeconds)
         .default(null, 'none'),
     )
     .addOption(
-      new Option('--revalidate <seconds>', 'serve pages older than this as STALE while one background render refreshes them')
+      new Option(
+        '--revalidate <seconds>',
+        'serve pages older than this as STALE while one background render refreshes them',
+      )
         .argParser(positiveInteger)
         .default(null, 'none: pages stay valid for the whole build'),
     )
@@ -129,17 +140,26 @@ function program() {
         .default(DEFAULTS.maxQueuedRenders),
     )
     .addOption(
-      new Option('--function-timeout <seconds>', 'answer 504 for a Gatsby Function that has not started its response by then')
+      new Option(
+        '--function-timeout <seconds>',
+        'answer 504 for a Gatsby Function that has not started its response by then',
+      )
         .argParser(seconds)
         .default(DEFAULTS.functionTimeoutMs, String(DEFAULTS.functionTimeoutMs / 1000)),
     )
     .addOption(
-      new Option('--function-max-body <size>', "largest request body a Gatsby Function receives (its config's body-parser limits apply below it)")
+      new Option(
+        '--function-max-body <size>',
+        "largest request body a Gatsby Function receives (its config's body-parser limits apply below it)",
+      )
         .argParser(size)
         .default(DEFAULTS.functionMaxBodyBytes, parseBytes.format(DEFAULTS.functionMaxBodyBytes)),
     )
     .addOption(
-      new Option('--admin-token <token>', 'enable /__dsg/health, /__dsg/metrics and POST /__dsg/purge for this bearer token')
+      new Option(
+        '--admin-token <token>',
+        'enable /__dsg/health, /__dsg/metrics and POST /__dsg/purge for this bearer token',
+      )
         // No `.env()`: serve() reads the variable, for the CLI and the JS API alike.
         .default(null, `$${ADMIN_TOKEN_ENV}, else none: /__dsg/ is a 404`),
     )
@@ -166,7 +186,12 @@ function program() {
         "the system's roots",
       ),
     )
-    .addOption(new Option('--redis-cert <file>', 'PEM client certificate for rediss:// (with --redis-key)').default(null, 'none'))
+    .addOption(
+      new Option('--redis-cert <file>', 'PEM client certificate for rediss:// (with --redis-key)').default(
+        null,
+        'none',
+      ),
+    )
     .addOption(new Option('--redis-key <file>', 'PEM key of --redis-cert').default(null, 'none'))
     .addOption(
       new Option(
@@ -175,15 +200,18 @@ function program() {
       ).default(null, 'none: country-conditioned redirects never apply'),
     )
     .addOption(
-      new Option('--max-header-size <size>', 'refuse request heads (request line and headers) larger than this with 431')
+      new Option(
+        '--max-header-size <size>',
+        'refuse request heads (request line and headers) larger than this with 431',
+      )
         .argParser(size)
         .default(DEFAULTS.maxRequestHeadBytes, '16KB, as Node (gatsby serve); at least 8KB'),
     )
     .addOption(
-      new Option('--warm [globs...]', 'generate deferred pages (all, or those matching the globs) in the background after start').default(
-        false,
-        'off',
-      ),
+      new Option(
+        '--warm [globs...]',
+        'generate deferred pages (all, or those matching the globs) in the background after start',
+      ).default(false, 'off'),
     )
     .action(async (opts) => {
       let server
@@ -229,7 +257,9 @@ function program() {
       if (opts.warm) {
         const globs = opts.warm === true ? [] : opts.warm
         warm(server, { globs })
-          .then((r) => err(`gatsby-dsg: warmed ${r.rendered} pages (${r.stored} already stored, ${r.failed.length} failed)`))
+          .then((r) =>
+            err(`gatsby-dsg: warmed ${r.rendered} pages (${r.stored} already stored, ${r.failed.length} failed)`),
+          )
           .catch(fail)
       }
     })

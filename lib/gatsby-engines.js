@@ -47,12 +47,15 @@ function createRenderer(engines) {
     }
     const html = Promise.resolve()
       .then(() => renderHTML({ data, pageData }))
-      .then((document) => {
-        if (typeof document !== 'string') throw new Error(`renderHTML returned ${typeof document}, not a string`)
-        return document
-      }, (error) => {
-        throw withStack(error)
-      })
+      .then(
+        (document) => {
+          if (typeof document !== 'string') throw new Error(`renderHTML returned ${typeof document}, not a string`)
+          return document
+        },
+        (error) => {
+          throw withStack(error)
+        },
+      )
     // Rust awaits this promise; mark it handled so a rejection before then is not fatal to Node.
     html.catch(() => {})
     return { pageData: JSON.stringify(pageData), html }

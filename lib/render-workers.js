@@ -155,7 +155,9 @@ class RenderWorkers {
   terminateStuck(renderers) {
     const stuck = new Set(
       renderers
-        .filter((w) => w.oldestRenderMs !== undefined && w.oldestRenderMs !== null && w.oldestRenderMs > this.renderTimeoutMs)
+        .filter(
+          (w) => w.oldestRenderMs !== undefined && w.oldestRenderMs !== null && w.oldestRenderMs > this.renderTimeoutMs,
+        )
         .map((w) => w.id),
     )
     for (const [worker, id] of this.workers) {

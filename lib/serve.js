@@ -36,7 +36,10 @@ async function serve(options = {}) {
   const render = engines ? createRenderer(engines) : undefined
   const renderSsr = engines ? createSsrRenderer(engines) : undefined
   // Gatsby Functions run in a child process of their own (lib/functions/index.js says why).
-  const functions = readFunctions(site.root).length > 0 ? new FunctionsProcess({ root: site.root, timeoutMs: settings.functionTimeoutMs }) : null
+  const functions =
+    readFunctions(site.root).length > 0
+      ? new FunctionsProcess({ root: site.root, timeoutMs: settings.functionTimeoutMs })
+      : null
   const functionRoutes = functions ? await functions.start() : []
   let server
   try {
@@ -101,7 +104,11 @@ function engineOptions(site, settings, functions, functionRoutes) {
     functions: functions
       ? {
           sockets: [functions.socketPath],
-          routes: functionRoutes.map((r) => ({ functionRoute: r.functionRoute, matchPath: r.matchPath ?? undefined, bodyLimits: r.bodyLimits })),
+          routes: functionRoutes.map((r) => ({
+            functionRoute: r.functionRoute,
+            matchPath: r.matchPath ?? undefined,
+            bodyLimits: r.bodyLimits,
+          })),
           timeoutMs: settings.functionTimeoutMs,
           maxBodyBytes: settings.functionMaxBodyBytes,
         }
@@ -205,7 +212,10 @@ function describe(server, host) {
     return `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, no deferred pages (static site)${fns}${unserved}`
   }
   // Unknown while a big disk cache is still being counted in the background (served meanwhile).
-  const stored = s.generatedPages === undefined || s.generatedPages === null ? 'stored pages still being counted' : `${s.generatedPages} already generated`
+  const stored =
+    s.generatedPages === undefined || s.generatedPages === null
+      ? 'stored pages still being counted'
+      : `${s.generatedPages} already generated`
   const pool = server.renderWorkerPool
   const chosen = pool && pool.choice ? ` (${pool.choice.reason})` : ''
   const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready${chosen}` : ''

@@ -87,7 +87,16 @@ function readSite(siteRoot) {
     }
     // A site with no deferred page at all: served static.
     const options = readSiteOptions(root, null)
-    return { root, publicDir, buildId: `static:${appData.webpackCompilationHash}`, deferredPages: [], ssrPages: [], hasEngines, options, unserved: unserved(root, null) }
+    return {
+      root,
+      publicDir,
+      buildId: `static:${appData.webpackCompilationHash}`,
+      deferredPages: [],
+      ssrPages: [],
+      hasEngines,
+      options,
+      unserved: unserved(root, null),
+    }
   }
 
   const manifest = readJson(manifestFile, "gatsby-dsg's page manifest")
@@ -102,7 +111,16 @@ function readSite(siteRoot) {
   // The plugin's id is new for every build (content changes included); Gatsby's compilation hash
   // covers a build made after the plugin was removed from the config.
   const buildId = `${manifest.buildId}:${appData.webpackCompilationHash}`
-  return { root, publicDir, buildId, deferredPages, ssrPages, hasEngines, options: readSiteOptions(root, manifest), unserved: unserved(root, manifest) }
+  return {
+    root,
+    publicDir,
+    buildId,
+    deferredPages,
+    ssrPages,
+    hasEngines,
+    options: readSiteOptions(root, manifest),
+    unserved: unserved(root, manifest),
+  }
 }
 
 /**
@@ -113,7 +131,11 @@ function unserved(root, manifest) {
   const out = []
   const proxied = (manifest && manifest.site && manifest.site.partytownProxiedURLs) || []
   if (proxied.length > 0) {
-    out.push({ what: 'Partytown proxied URLs', count: proxied.length, example: `/__third-party-proxy?url=${proxied[0]}` })
+    out.push({
+      what: 'Partytown proxied URLs',
+      count: proxied.length,
+      example: `/__third-party-proxy?url=${proxied[0]}`,
+    })
   }
   return out
 }

@@ -60,7 +60,11 @@ function newest(...entries) {
 
 function installRoot() {
   const marker = path.join(ROOT, 'node_modules', '.package-lock.json')
-  if (mtime(marker) >= mtime(path.join(ROOT, 'package-lock.json')) && fs.existsSync(path.join(ROOT, 'node_modules', '@napi-rs', 'cli'))) return
+  if (
+    mtime(marker) >= mtime(path.join(ROOT, 'package-lock.json')) &&
+    fs.existsSync(path.join(ROOT, 'node_modules', '@napi-rs', 'cli'))
+  )
+    return
   run(NPM, ['install', '--no-audit', '--no-fund'], ROOT)
 }
 
@@ -86,7 +90,11 @@ function buildAddon() {
 
 function installExample() {
   const marker = path.join(EXAMPLE, 'node_modules', '.package-lock.json')
-  if (mtime(marker) >= mtime(path.join(EXAMPLE, 'package-lock.json')) && fs.existsSync(path.join(EXAMPLE, 'node_modules', 'gatsby'))) return
+  if (
+    mtime(marker) >= mtime(path.join(EXAMPLE, 'package-lock.json')) &&
+    fs.existsSync(path.join(EXAMPLE, 'node_modules', 'gatsby'))
+  )
+    return
   run(NPM, ['install', '--no-audit', '--no-fund'], EXAMPLE)
 }
 

@@ -68,14 +68,25 @@ function requestMix(root) {
       ['static page-data', 5, staticPages.filter((p) => p !== '/404/').map((p) => [pageDataUrlOf(p), 200])],
       ['generated page', 25, generated.map((p) => [urlOf(p), 200])],
       ['generated page-data', 15, generated.map((p) => [pageDataUrlOf(p), 200])],
-      ['first render', 10, firstRenders.flatMap((p) => [[urlOf(p), 200], [pageDataUrlOf(p), 200]])],
-      ['404', 15, [
-        ...Array.from({ length: 50 }, (_, i) => [`/nope-${i}/`, 404]),
-        ['/blog/post-99999/', 404],
-        ['/page-data/nope/page-data.json', 404],
-        ['/static/missing-0123456789abcdef.js', 404],
-        ['/page-data/blog/post-99998/page-data.json', 404],
-      ]],
+      [
+        'first render',
+        10,
+        firstRenders.flatMap((p) => [
+          [urlOf(p), 200],
+          [pageDataUrlOf(p), 200],
+        ]),
+      ],
+      [
+        '404',
+        15,
+        [
+          ...Array.from({ length: 50 }, (_, i) => [`/nope-${i}/`, 404]),
+          ['/blog/post-99999/', 404],
+          ['/page-data/nope/page-data.json', 404],
+          ['/static/missing-0123456789abcdef.js', 404],
+          ['/page-data/blog/post-99998/page-data.json', 404],
+        ],
+      ],
     ],
   }
 }
@@ -118,7 +129,21 @@ const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 function startServer(root, cacheDir, token) {
   const child = spawn(
     process.execPath,
-    [BIN, 'serve', '--root', root, '-H', HOST, '-p', '0', '--cache-dir', cacheDir, '--no-access-log', '--admin-token', token],
+    [
+      BIN,
+      'serve',
+      '--root',
+      root,
+      '-H',
+      HOST,
+      '-p',
+      '0',
+      '--cache-dir',
+      cacheDir,
+      '--no-access-log',
+      '--admin-token',
+      token,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let stdout = ''
@@ -133,7 +158,9 @@ function startServer(root, cacheDir, token) {
       const match = /serving http:\/\/[^:]+:(\d+)\//.exec(stdout)
       if (match) resolve(Number(match[1]))
     })
-    exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before serving:\n${stdout}\n${stderr}`)))
+    exited.then(({ code, signal }) =>
+      reject(new Error(`server exited (${code ?? signal}) before serving:\n${stdout}\n${stderr}`)),
+    )
   })
   const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
   ready.finally(() => clearTimeout(timer)).catch(() => {})
@@ -161,7 +188,9 @@ async function main() {
     const port = await server.ready
     const pid = server.child.pid
     const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections })
-    console.log(`soak: gatsby-dsg pid ${pid} on http://${HOST}:${port}/, ${options.connections} connections, ${options.seconds} s`)
+    console.log(
+      `soak: gatsby-dsg pid ${pid} on http://${HOST}:${port}/, ${options.connections} connections, ${options.seconds} s`,
+    )
 
     // Warm-up: the generated pages rendered once (they are the "generated" part of the mix).
     for (let i = 0; i < generated.length; i += 8) {
@@ -178,7 +207,8 @@ async function main() {
       return results
     }
     const purgeWorks = (await purge()).every((s) => s === 200)
-    if (!purgeWorks) console.log('soak: the admin purge endpoint did not answer 200; first renders happen only once per page')
+    if (!purgeWorks)
+      console.log('soak: the admin purge endpoint did not answer 200; first renders happen only once per page')
 
     const counts = new Map() // category → { requests, statuses: {status: n}, misses }
     const unexpected = []
@@ -220,20 +250,32 @@ async function main() {
     const at = (t) => rss.reduce((best, s) => (Math.abs(s.t - t) < Math.abs(best.t - t) ? s : best))
     const [start, middle, end] = [at(0), at(elapsed / 2), rss[rss.length - 1]]
     const peak = rss.reduce((m, s) => Math.max(m, s.bytes || 0), 0)
-    console.log(`\nsoak: ${total} requests in ${elapsed.toFixed(1)} s (${Math.round(total / elapsed)} req/s), ${unexpected.length} unexpected`)
+    console.log(
+      `\nsoak: ${total} requests in ${elapsed.toFixed(1)} s (${Math.round(total / elapsed)} req/s), ${unexpected.length} unexpected`,
+    )
     console.log('\n| requests | count | statuses | renders seen (MISS) |\n|---|---:|---|---:|')
     for (const [category, entry] of counts) {
-      const statuses = Object.entries(entry.statuses).map(([s, n]) => `${s}×${n}`).join(' ')
+      const statuses = Object.entries(entry.statuses)
+        .map(([s, n]) => `${s}×${n}`)
+        .join(' ')
       console.log(`| ${category} | ${entry.requests} | ${statuses} | ${entry.misses} |`)
     }
-    console.log(`\n(first-render pool: ${firstRenders.length} pages, purged every ${options.purgeEvery} s: ${purgeWorks ? 'yes' : 'no'})`)
+    console.log(
+      `\n(first-render pool: ${firstRenders.length} pages, purged every ${options.purgeEvery} s: ${purgeWorks ? 'yes' : 'no'})`,
+    )
     console.log('\n| server RSS | at | MiB |\n|---|---:|---:|')
-    for (const [name, sample] of [['start', start], ['middle', middle], ['end', end]]) {
+    for (const [name, sample] of [
+      ['start', start],
+      ['middle', middle],
+      ['end', end],
+    ]) {
       console.log(`| ${name} | ${sample.t.toFixed(0)} s | ${(sample.bytes / 1024 / 1024).toFixed(1)} |`)
     }
     console.log(`| peak | | ${(peak / 1024 / 1024).toFixed(1)} |`)
     const growth = ((end.bytes - middle.bytes) / middle.bytes) * 100
-    console.log(`\nsoak: RSS middle → end ${growth >= 0 ? '+' : ''}${growth.toFixed(1)}% (${mib(middle.bytes)} → ${mib(end.bytes)})`)
+    console.log(
+      `\nsoak: RSS middle → end ${growth >= 0 ? '+' : ''}${growth.toFixed(1)}% (${mib(middle.bytes)} → ${mib(end.bytes)})`,
+    )
     if (unexpected.length > 0) {
       console.log(`\nsoak: first unexpected responses:\n  ${[...new Set(unexpected)].slice(0, 20).join('\n  ')}`)
     }

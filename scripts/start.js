@@ -11,5 +11,14 @@ try {
   process.exit(1)
 }
 const port = process.env.PORT || '9000'
-process.argv = [process.argv[0], path.join(__dirname, '..', 'bin', 'gatsby-dsg.js'), 'serve', '--root', EXAMPLE, '-p', port, ...process.argv.slice(2)]
+process.argv = [
+  process.argv[0],
+  path.join(__dirname, '..', 'bin', 'gatsby-dsg.js'),
+  'serve',
+  '--root',
+  EXAMPLE,
+  '-p',
+  port,
+  ...process.argv.slice(2),
+]
 require('../lib/cli').main()

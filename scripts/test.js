@@ -48,7 +48,11 @@ try {
   lint()
   prepareFixtures()
   run('cargo', ['test', '-p', 'gatsby-dsg-engine'], ROOT)
-  run(process.execPath, [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', ...process.argv.slice(2)], ROOT)
+  run(
+    process.execPath,
+    [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--runInBand', ...process.argv.slice(2)],
+    ROOT,
+  )
 } catch (error) {
   console.error(`[test] ${error.message}`)
   process.exit(1)

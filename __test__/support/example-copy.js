@@ -28,12 +28,16 @@ function copyExampleSources(prefix = 'gatsby-dsg-example-copy-') {
 
 /** `gatsby build ...args` in `dir` with extra environment; throws with Gatsby's output on failure. */
 function gatsbyBuild(dir, { args = [], env = {} } = {}) {
-  const result = spawnSync(process.execPath, [path.join(EXAMPLE, 'node_modules', 'gatsby', 'cli.js'), 'build', ...args], {
-    cwd: dir,
-    env: { ...process.env, GATSBY_TELEMETRY_DISABLED: '1', ...env },
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  })
+  const result = spawnSync(
+    process.execPath,
+    [path.join(EXAMPLE, 'node_modules', 'gatsby', 'cli.js'), 'build', ...args],
+    {
+      cwd: dir,
+      env: { ...process.env, GATSBY_TELEMETRY_DISABLED: '1', ...env },
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  )
   if (result.status !== 0) throw new Error(`gatsby build failed:\n${result.stdout}\n${result.stderr}`)
   return result.stdout + result.stderr
 }
@@ -49,7 +53,8 @@ function builtCopy(prefix = 'gatsby-dsg-built-copy-') {
     recursive: true,
     filter: (source) => source !== path.join(EXAMPLE, '.cache', 'webpack'),
   })
-  for (const file of ['package.json', 'gatsby-config.js']) fs.copyFileSync(path.join(EXAMPLE, file), path.join(dir, file))
+  for (const file of ['package.json', 'gatsby-config.js'])
+    fs.copyFileSync(path.join(EXAMPLE, file), path.join(dir, file))
   fs.symlinkSync(path.join(EXAMPLE, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
   return dir
 }

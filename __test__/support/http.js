@@ -15,7 +15,9 @@ function request(base, rawPath, { method = 'GET', headers = {}, body } = {}) {
     const req = http.request({ hostname, port, path: rawPath, method, headers, agent: false }, (res) => {
       const chunks = []
       res.on('data', (c) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), chunks }))
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), chunks }),
+      )
     })
     req.on('error', reject)
     req.end(body)

@@ -75,7 +75,12 @@ function tracedGet(base, rawPath) {
         if (!res.complete || (Number.isFinite(length) && length !== body.length)) {
           settle({ outcome: 'broken', error: `got ${body.length} of ${length} bytes` })
         } else {
-          settle({ outcome: 'complete', status: res.statusCode, cache: res.headers['x-dsg-cache'], body: body.toString('utf8') })
+          settle({
+            outcome: 'complete',
+            status: res.statusCode,
+            cache: res.headers['x-dsg-cache'],
+            body: body.toString('utf8'),
+          })
         }
       })
     })
@@ -104,7 +109,8 @@ function parseMetrics(text) {
     for (const [, k, v] of (m[2] || '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k] = v
     samples.push({ name: m[1], labels, value: Number(m[3]) })
   }
-  const same = (a, b) => Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => a[k] === String(b[k]))
+  const same = (a, b) =>
+    Object.keys(a).length === Object.keys(b).length && Object.keys(a).every((k) => a[k] === String(b[k]))
   return {
     samples,
     has: (name) => samples.some((s) => s.name === name),

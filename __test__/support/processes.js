@@ -54,7 +54,11 @@ function start(command, args, { cwd, env = {} } = {}) {
       done = true
       running.delete(child)
       for (const waiter of waiters.splice(0)) {
-        waiter.reject(new Error(`${command} ${args.join(' ')} exited (${code ?? signal}) before printing ${waiter.regex}:\n${stdout}\n${stderr}`))
+        waiter.reject(
+          new Error(
+            `${command} ${args.join(' ')} exited (${code ?? signal}) before printing ${waiter.regex}:\n${stdout}\n${stderr}`,
+          ),
+        )
       }
       resolve({ code, signal, stdout, stderr })
     })

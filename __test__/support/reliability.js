@@ -172,7 +172,9 @@ function buildDirs(cacheDir) {
 
 /** The deferred pages of the example site, as its build listed them. */
 function exampleDeferredPages() {
-  const manifest = JSON.parse(fs.readFileSync(path.join(EXAMPLE, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'))
+  const manifest = JSON.parse(
+    fs.readFileSync(path.join(EXAMPLE, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'),
+  )
   return manifest.pages
 }
 

@@ -147,13 +147,57 @@ function openssl(dir, ...args) {
  */
 function makeCertificates(dir) {
   for (const ca of ['ca', 'other-ca']) {
-    openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-subj', `/CN=gatsby-dsg e2e ${ca}`)
+    openssl(
+      dir,
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.pem`,
+      '-subj',
+      `/CN=gatsby-dsg e2e ${ca}`,
+    )
   }
   fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
   fs.writeFileSync(path.join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n')
   for (const name of ['server', 'client']) {
-    openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`)
-    openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', `${name}.pem`, '-extfile', `${name}.ext`)
+    openssl(
+      dir,
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      `/CN=${name}`,
+    )
+    openssl(
+      dir,
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      `${name}.pem`,
+      '-extfile',
+      `${name}.ext`,
+    )
   }
   const file = (name) => path.join(dir, name)
   return {
@@ -172,16 +216,40 @@ function makeCertificates(dir) {
  */
 async function startTlsRedis(certs, { requireClientCertificates = false, acl } = {}) {
   const port = await freePort()
-  const aclArgs = acl ? ['--user', 'default', 'off', '--user', acl.user, 'on', `>${acl.password}`, '~*', '&*', '+@all'] : []
+  const aclArgs = acl
+    ? ['--user', 'default', 'off', '--user', acl.user, 'on', `>${acl.password}`, '~*', '&*', '+@all']
+    : []
   const auth = acl ? ['--user', acl.user, '--pass', acl.password] : []
   return startRedis(port, {
     scheme: 'rediss',
     args: [
-      '--port', '0', '--tls-port', String(port),
-      '--tls-cert-file', certs.serverCert, '--tls-key-file', certs.serverKey, '--tls-ca-cert-file', certs.ca,
-      '--tls-auth-clients', requireClientCertificates ? 'yes' : 'no', ...aclArgs,
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      certs.serverCert,
+      '--tls-key-file',
+      certs.serverKey,
+      '--tls-ca-cert-file',
+      certs.ca,
+      '--tls-auth-clients',
+      requireClientCertificates ? 'yes' : 'no',
+      ...aclArgs,
     ],
-    connection: ['-p', String(port), '--tls', '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, ...auth, '--no-auth-warning'],
+    connection: [
+      '-p',
+      String(port),
+      '--tls',
+      '--cacert',
+      certs.ca,
+      '--cert',
+      certs.clientCert,
+      '--key',
+      certs.clientKey,
+      ...auth,
+      '--no-auth-warning',
+    ],
   })
 }
 
@@ -209,14 +277,29 @@ async function startCluster(dir, masters = 3) {
     const port = await freeClusterPort()
     nodes.push(
       await startRedis(port, {
-        args: ['--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '1000', '--dir', dir],
+        args: [
+          '--port',
+          String(port),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          path.join(dir, `nodes-${port}.conf`),
+          '--cluster-node-timeout',
+          '1000',
+          '--dir',
+          dir,
+        ],
       }),
     )
   }
-  execFileSync(REDIS_CLI, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 30000,
-  })
+  execFileSync(
+    REDIS_CLI,
+    ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30000,
+    },
+  )
   const stopped = new Set()
   const running = () => nodes.filter((n) => !stopped.has(n))
   const role = (node) => (node.cli('ROLE') || '').split('\n')[0]
@@ -226,10 +309,15 @@ async function startCluster(dir, masters = 3) {
     masters: () => running().filter((n) => role(n) === 'master'),
     /** Waits until every running node says cluster_state:ok and each shard has a master. */
     ok: () =>
-      waitFor(() => running().every((n) => /cluster_state:ok/.test(n.cli('CLUSTER', 'INFO') || '')) && cluster.masters().length === masters, {
-        what: 'the cluster ok, every shard with a master',
-        attempts: 1200,
-      }),
+      waitFor(
+        () =>
+          running().every((n) => /cluster_state:ok/.test(n.cli('CLUSTER', 'INFO') || '')) &&
+          cluster.masters().length === masters,
+        {
+          what: 'the cluster ok, every shard with a master',
+          attempts: 1200,
+        },
+      ),
     /** SIGKILLs a master; resolves to its port. */
     killMaster: async (index = 0) => {
       const victim = cluster.masters()[index]
@@ -242,4 +330,14 @@ async function startCluster(dir, masters = 3) {
   return cluster
 }
 
-module.exports = { startRedis, startTlsRedis, startCluster, makeCertificates, startInstance, killAll, waitFor, within, freePort }
+module.exports = {
+  startRedis,
+  startTlsRedis,
+  startCluster,
+  makeCertificates,
+  startInstance,
+  killAll,
+  waitFor,
+  within,
+  freePort,
+}

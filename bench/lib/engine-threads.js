@@ -16,7 +16,8 @@ if (isMainThread) {
   const share = Math.floor(paths.length / threads)
   const workers = Array.from(
     { length: threads },
-    (_, i) => new Worker(__filename, { workerData: { siteDir, concurrency, paths: paths.slice(i * share, (i + 1) * share) } }),
+    (_, i) =>
+      new Worker(__filename, { workerData: { siteDir, concurrency, paths: paths.slice(i * share, (i + 1) * share) } }),
   )
   let ready = 0
   let done = 0
@@ -38,7 +39,15 @@ if (isMainThread) {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9
         const cpu = process.cpuUsage(cpuAtStart.usage)
         const renders = share * threads
-        console.log(JSON.stringify({ threads, renders, seconds, rendersPerSecond: renders / seconds, cores: (cpu.user + cpu.system) / 1e6 / seconds }))
+        console.log(
+          JSON.stringify({
+            threads,
+            renders,
+            seconds,
+            rendersPerSecond: renders / seconds,
+            cores: (cpu.user + cpu.system) / 1e6 / seconds,
+          }),
+        )
         process.exit(0)
       }
     })

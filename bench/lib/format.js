@@ -37,7 +37,10 @@ function ratio(a, b) {
 
 /** A Markdown table; cells are escaped for `|`. */
 function table(header, rows) {
-  const esc = (c) => String(c ?? '').replace(/\|/g, '\\|').replace(/\n/g, '<br>')
+  const esc = (c) =>
+    String(c ?? '')
+      .replace(/\|/g, '\\|')
+      .replace(/\n/g, '<br>')
   const lines = [
     `| ${header.map(esc).join(' | ')} |`,
     `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`,

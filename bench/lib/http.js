@@ -14,7 +14,12 @@ function request(base, urlPath, { headers = {}, agent = false, timeoutMs = 60_00
       const chunks = []
       res.on('data', (c) => chunks.push(c))
       res.on('end', () =>
-        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), ms: performance.now() - started }),
+        resolve({
+          status: res.statusCode,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          ms: performance.now() - started,
+        }),
       )
       res.on('error', reject)
     })
@@ -49,7 +54,13 @@ function percentile(sorted, p) {
 function summarize(latencies) {
   const sorted = [...latencies].sort((a, b) => a - b)
   const mean = sorted.reduce((s, x) => s + x, 0) / (sorted.length || 1)
-  return { count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean, max: sorted[sorted.length - 1] }
+  return {
+    count: sorted.length,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean,
+    max: sorted[sorted.length - 1],
+  }
 }
 
 function countStatus(statuses, status) {

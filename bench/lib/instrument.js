@@ -35,7 +35,14 @@ engines.createRenderer = (...args) => {
     const pageDataMs = performance.now() - t0
     result.html.then(
       // `at`: wall-clock time of the call (ms), comparable with the client's in another process.
-      () => record({ pagePath, at: performance.timeOrigin + t0, pageDataMs, htmlMs: performance.now() - t0, main: isMainThread }),
+      () =>
+        record({
+          pagePath,
+          at: performance.timeOrigin + t0,
+          pageDataMs,
+          htmlMs: performance.now() - t0,
+          main: isMainThread,
+        }),
       () => {},
     )
     return result

@@ -23,19 +23,25 @@ function notAll200(result) {
   const bad = Object.entries(result.statuses || {}).filter(([s]) => s !== '200')
   const errors = result.errors || []
   if (bad.length === 0 && errors.length === 0) return null
-  return `responses ${Object.entries(result.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')}${errors.length ? `; errors: ${errors.slice(0, 3).join('; ')}` : ''}`
+  return `responses ${Object.entries(result.statuses)
+    .map(([s, n]) => `${n}× ${s}`)
+    .join(', ')}${errors.length ? `; errors: ${errors.slice(0, 3).join('; ')}` : ''}`
 }
 
 /** Renders/s of Gatsby's engine alone in `threads` worker threads of one fresh process. */
 function engineInThreads(ctx, threads, list) {
   const input = path.join(ctx.runDir, 'engine-threads-input.json')
   fs.writeFileSync(input, JSON.stringify({ paths: list }))
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'engine-threads.js'), ctx.site.dir, String(threads), '8', input], {
-    cwd: ctx.site.dir,
-    encoding: 'utf8',
-    timeout: 300_000,
-    env: { ...process.env, GATSBY_TELEMETRY_DISABLED: '1' },
-  })
+  const r = spawnSync(
+    process.execPath,
+    [path.join(__dirname, 'engine-threads.js'), ctx.site.dir, String(threads), '8', input],
+    {
+      cwd: ctx.site.dir,
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, GATSBY_TELEMETRY_DISABLED: '1' },
+    },
+  )
   const line = (r.stdout || '').trim().split('\n').pop()
   if (r.status !== 0 || !line) throw new Error(`exit ${r.status}: ${(r.stderr || '').slice(-1000)}`)
   return JSON.parse(line)
@@ -73,11 +79,16 @@ async function measureDsg(ctx, workers, { warm, warmupList, list, round }) {
   const dsg = await startDsg(ctx.site, { cacheDir, renderWorkers: workers })
   try {
     const ready = await allWorkersReady(dsg, workers)
-    if (ready.ready < workers) issue(ctx, `gatsby-dsg --render-workers ${workers}: only ${ready.ready} ready after 120 s`)
+    if (ready.ready < workers)
+      issue(ctx, `gatsby-dsg --render-workers ${workers}: only ${ready.ready} ready after 120 s`)
     await http.request(dsg.base, warm)
     await http.pool(dsg.base, warmupList, { concurrency: opts.connections, maxMs: Math.max(1, opts.warmup) * 1000 })
     const before = await dsg.renderWorkers()
-    const [rendersBefore, serverCpuBefore, clientCpuBefore] = [(await dsg.stats()).renders, cpuSeconds(dsg.pid), process.cpuUsage()]
+    const [rendersBefore, serverCpuBefore, clientCpuBefore] = [
+      (await dsg.stats()).renders,
+      cpuSeconds(dsg.pid),
+      process.cpuUsage(),
+    ]
     const r = await http.pool(dsg.base, list, { concurrency: opts.connections, maxMs: opts.duration * 1000 })
     const [serverCpu, clientCpu] = [cpuSeconds(dsg.pid) - serverCpuBefore, process.cpuUsage(clientCpuBefore)]
     const after = await dsg.renderWorkers()
@@ -92,7 +103,11 @@ async function measureDsg(ctx, workers, { warm, warmupList, list, round }) {
       const [active, idle] = [a.active - before.loops[i].active, a.idle - before.loops[i].idle]
       return active / Math.max(1, active + idle)
     })
-    const cpu = { server: serverCpu / seconds, client: (clientCpu.user + clientCpu.system) / 1e6 / seconds, workerLoops: busy }
+    const cpu = {
+      server: serverCpu / seconds,
+      client: (clientCpu.user + clientCpu.system) / 1e6 / seconds,
+      workerLoops: busy,
+    }
     const bad = notAll200(r)
     if (bad) issue(ctx, `gatsby-dsg --render-workers ${workers}, cold pages: ${bad}`)
     const out = dsg.output().trim()
@@ -122,13 +137,18 @@ async function renderScaling(ctx) {
     // 1 then N in even rounds, N then 1 in odd ones: a drift of the machine favours neither.
     const order = round % 2 === 0 ? [1, n] : [n, 1]
     for (const workers of order) {
-      ctx.log(`measurement 8 (render scaling): gatsby-dsg with ${workers} render worker${workers === 1 ? '' : 's'}, ${opts.connections} clients over up to ${list.length} distinct pages`)
+      ctx.log(
+        `measurement 8 (render scaling): gatsby-dsg with ${workers} render worker${workers === 1 ? '' : 's'}, ${opts.connections} clients over up to ${list.length} distinct pages`,
+      )
       const r = await measureDsg(ctx, workers, { warm, warmupList, list, round })
       if (workers === 1) runs.one.push(r)
       else runs.many.push(r)
     }
     ctx.log(`measurement 8 (render scaling): gatsby serve, the same pages`)
-    await http.pool(ctx.gatsby.base, warmupList, { concurrency: opts.connections, maxMs: Math.max(1, opts.warmup) * 1000 })
+    await http.pool(ctx.gatsby.base, warmupList, {
+      concurrency: opts.connections,
+      maxMs: Math.max(1, opts.warmup) * 1000,
+    })
     // gatsby serve keeps nothing: it gets the list over and over for the whole duration.
     const cycled = Array.from({ length: 50 }, () => list).flat()
     const g = await http.pool(ctx.gatsby.base, cycled, { concurrency: opts.connections, maxMs: opts.duration * 1000 })
@@ -164,9 +184,12 @@ async function renderScaling(ctx) {
 /** The table row (columns of bench/lib/report.js's HEADER). */
 function row(s, opts) {
   const cell = (r) =>
-    r ? `${f.rps(r.rendersPerSecond)} renders/s · ${f.ms(r.p50)} / ${f.ms(r.p99)}${r.exhausted ? ` (all ${f.num(r.completed)} pages in ${f.num(r.elapsedMs / 1000, 1)} s)` : ''}` : DASH
+    r
+      ? `${f.rps(r.rendersPerSecond)} renders/s · ${f.ms(r.p50)} / ${f.ms(r.p99)}${r.exhausted ? ` (all ${f.num(r.completed)} pages in ${f.num(r.elapsedMs / 1000, 1)} s)` : ''}`
+      : DASH
   const ratio = f.median(s.ratios)
-  const split = s.many && s.many.perWorker ? `; renders per worker ${s.many.perWorker.map((x) => f.num(x)).join(' / ')}` : ''
+  const split =
+    s.many && s.many.perWorker ? `; renders per worker ${s.many.perWorker.map((x) => f.num(x)).join(' / ')}` : ''
   const pct = (x) => `${Math.round(100 * x)}%`
   const cpu = (r) =>
     r && r.cpu

@@ -3,7 +3,17 @@
 
 const f = require('./format')
 
-const HEADER = ['#', 'measurement', 'gatsby-dsg', 'nginx', 'gatsby serve', 'engine in-process', 'dsg / nginx', 'dsg / gatsby serve', 'dsg / engine']
+const HEADER = [
+  '#',
+  'measurement',
+  'gatsby-dsg',
+  'nginx',
+  'gatsby serve',
+  'engine in-process',
+  'dsg / nginx',
+  'dsg / gatsby serve',
+  'dsg / engine',
+]
 const DASH = '—'
 
 function wrkCell(s) {
@@ -18,7 +28,17 @@ function rpsRatio(a, b) {
 
 function throughputRow(id, label, r) {
   const s = r.servers
-  return [id, label, wrkCell(s.dsg), wrkCell(s.nginx), wrkCell(s.gatsby), DASH, rpsRatio(s.dsg, s.nginx), rpsRatio(s.dsg, s.gatsby), DASH]
+  return [
+    id,
+    label,
+    wrkCell(s.dsg),
+    wrkCell(s.nginx),
+    wrkCell(s.gatsby),
+    DASH,
+    rpsRatio(s.dsg, s.nginx),
+    rpsRatio(s.dsg, s.gatsby),
+    DASH,
+  ]
 }
 
 function compressionCell(s) {
@@ -33,7 +53,17 @@ function compressionRatio(a, b) {
 
 function compressionRow(id, label, r) {
   const s = r.servers
-  return [id, label, compressionCell(s.dsg), compressionCell(s.nginx), compressionCell(s.gatsby), DASH, compressionRatio(s.dsg, s.nginx), compressionRatio(s.dsg, s.gatsby), DASH]
+  return [
+    id,
+    label,
+    compressionCell(s.dsg),
+    compressionCell(s.nginx),
+    compressionCell(s.gatsby),
+    DASH,
+    compressionRatio(s.dsg, s.nginx),
+    compressionRatio(s.dsg, s.gatsby),
+    DASH,
+  ]
 }
 
 function signed(n) {
@@ -53,12 +83,19 @@ function rows(results, opts, pages) {
     out.push(throughputRow('1b', 'static SSG page, page-data — req/s · p50 / p99', s['1b']))
   }
   if (s && s['2a']) {
-    out.push(throughputRow('2a', `deferred page already generated, HTML \`${pages.generated}\` — req/s · p50 / p99 (nginx: the file gatsby-dsg wrote)`, s['2a']))
+    out.push(
+      throughputRow(
+        '2a',
+        `deferred page already generated, HTML \`${pages.generated}\` — req/s · p50 / p99 (nginx: the file gatsby-dsg wrote)`,
+        s['2a'],
+      ),
+    )
     out.push(throughputRow('2b', 'deferred page already generated, page-data — req/s · p50 / p99', s['2b']))
   }
   const fr = results.first
   if (fr) {
-    const overhead = fr.dsg && fr.engine ? ` (${fr.dsg.p50 - fr.engine.p50 >= 0 ? '+' : ''}${f.ms(fr.dsg.p50 - fr.engine.p50)})` : ''
+    const overhead =
+      fr.dsg && fr.engine ? ` (${fr.dsg.p50 - fr.engine.p50 >= 0 ? '+' : ''}${f.ms(fr.dsg.p50 - fr.engine.p50)})` : ''
     out.push([
       '3',
       `first request of a deferred page, ${fr.pages} distinct pages one at a time — latency p50 / p99 (ratios on p50: lower is better)`,
@@ -92,7 +129,9 @@ function rows(results, opts, pages) {
   const c = results.cold
   if (c) {
     const cell = (r) =>
-      r ? `${f.rps(r.rendersPerSecond)} renders/s · ${f.ms(r.p50)} / ${f.ms(r.p99)}${r.exhausted ? ` (all ${f.num(r.completed)} pages in ${f.num(r.elapsedMs / 1000, 1)} s)` : ''}` : DASH
+      r
+        ? `${f.rps(r.rendersPerSecond)} renders/s · ${f.ms(r.p50)} / ${f.ms(r.p99)}${r.exhausted ? ` (all ${f.num(r.completed)} pages in ${f.num(r.elapsedMs / 1000, 1)} s)` : ''}`
+        : DASH
     out.push([
       '5',
       `cold distinct pages: ${opts.connections} clients, every request a page not generated yet — renders/s · p50 / p99`,
@@ -109,7 +148,10 @@ function rows(results, opts, pages) {
   if (m) {
     const d = m.dsg
     const n = d.neverRecycled
-    const short = m.siteDeferred < m.wanted ? ` — the site has only ${f.num(m.siteDeferred)} deferred pages (\`--pages ${m.wanted}\` gives ${f.num(m.wanted)})` : ''
+    const short =
+      m.siteDeferred < m.wanted
+        ? ` — the site has only ${f.num(m.siteDeferred)} deferred pages (\`--pages ${m.wanted}\` gives ${f.num(m.wanted)})`
+        : ''
     // Every generated page is two artifacts (HTML, page-data): fewer in memory means evictions.
     const reached =
       d.memoryEntries < 2 * d.generated
@@ -137,8 +179,16 @@ function rows(results, opts, pages) {
     ])
   }
   if (s && s['7a']) {
-    out.push(compressionRow('7a', '`Accept-Encoding: br, gzip`, generated deferred page HTML — body bytes as sent · req/s', s['7a']))
-    out.push(compressionRow('7b', '`Accept-Encoding: br, gzip`, static SSG page HTML — body bytes as sent · req/s', s['7b']))
+    out.push(
+      compressionRow(
+        '7a',
+        '`Accept-Encoding: br, gzip`, generated deferred page HTML — body bytes as sent · req/s',
+        s['7a'],
+      ),
+    )
+    out.push(
+      compressionRow('7b', '`Accept-Encoding: br, gzip`, static SSG page HTML — body bytes as sent · req/s', s['7b']),
+    )
   }
   if (results.scaling) out.push(require('./render-scaling').row(results.scaling, opts))
   if (s && s['9']) {
@@ -147,8 +197,20 @@ function rows(results, opts, pages) {
   if (results.redis) out.push(require('./redis-tier').row(results.redis))
   const ssr = results.ssr
   if (ssr) {
-    out.push(throughputRow('10a', 'SSR page (`getServerData`), rendered for every request `/ssr/?bench=1` — req/s · p50 / p99', ssr['10a']))
-    out.push(throughputRow('10b', 'SSR page with `s-maxage` `/ssr/cached/?bench=1` (gatsby-dsg: its shared cache; nginx: the same bytes as a file) — req/s · p50 / p99', ssr['10b']))
+    out.push(
+      throughputRow(
+        '10a',
+        'SSR page (`getServerData`), rendered for every request `/ssr/?bench=1` — req/s · p50 / p99',
+        ssr['10a'],
+      ),
+    )
+    out.push(
+      throughputRow(
+        '10b',
+        'SSR page with `s-maxage` `/ssr/cached/?bench=1` (gatsby-dsg: its shared cache; nginx: the same bytes as a file) — req/s · p50 / p99',
+        ssr['10b'],
+      ),
+    )
     const c = ssr['10c']
     out.push([
       '10c',

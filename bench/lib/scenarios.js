@@ -84,7 +84,10 @@ function statusText(statuses) {
 function expectAll200(ctx, what, result) {
   const bad = Object.entries(result.statuses || {}).filter(([s]) => s !== '200')
   if (bad.length > 0 || (result.errors && result.errors.length > 0)) {
-    issue(ctx, `${what}: responses ${statusText(result.statuses)}${result.errors && result.errors.length ? `; errors: ${result.errors.slice(0, 3).join('; ')}` : ''}`)
+    issue(
+      ctx,
+      `${what}: responses ${statusText(result.statuses)}${result.errors && result.errors.length ? `; errors: ${result.errors.slice(0, 3).join('; ')}` : ''}`,
+    )
   }
 }
 
@@ -114,7 +117,10 @@ async function startWarmServers(ctx) {
   for (const f of files) {
     if (!fs.existsSync(f)) issue(ctx, `gatsby-dsg did not write ${path.relative(ctx.runDir, f)} within 10 s`)
     else if ((fs.statSync(f).mode & 0o044) !== 0o044) {
-      issue(ctx, `gatsby-dsg wrote ${path.basename(f)} with mode ${(fs.statSync(f).mode & 0o777).toString(8)}: not readable by another user (a web server or CDN sync)`)
+      issue(
+        ctx,
+        `gatsby-dsg wrote ${path.basename(f)} with mode ${(fs.statSync(f).mode & 0o777).toString(8)}: not readable by another user (a web server or CDN sync)`,
+      )
     }
   }
   const nginx = await startNginx(site, {
@@ -147,7 +153,11 @@ async function throughput(ctx, servers, target) {
       },
       runs: [],
     }
-    if (res.status !== 200) issue(ctx, `${server.name}: GET ${target.url}${target.headers ? ' (Accept-Encoding: br, gzip)' : ''} → ${res.status}`)
+    if (res.status !== 200)
+      issue(
+        ctx,
+        `${server.name}: GET ${target.url}${target.headers ? ' (Accept-Encoding: br, gzip)' : ''} → ${res.status}`,
+      )
     if (key === 'dsg' && target.expectHit && res.headers['x-dsg-cache'] !== 'HIT') {
       issue(ctx, `gatsby-dsg: GET ${target.url} after generation → x-dsg-cache ${res.headers['x-dsg-cache']}`)
     }
@@ -165,7 +175,10 @@ async function throughput(ctx, servers, target) {
       })
       const errors = Object.entries(r.errors).filter(([, n]) => n > 0)
       if (errors.length > 0) {
-        issue(ctx, `${server.name}: wrk ${target.url}: ${errors.map(([k, n]) => `${n} ${k === 'status' ? 'non-2xx/3xx responses' : `${k} errors`}`).join(', ')}`)
+        issue(
+          ctx,
+          `${server.name}: wrk ${target.url}: ${errors.map(([k, n]) => `${n} ${k === 'status' ? 'non-2xx/3xx responses' : `${k} errors`}`).join(', ')}`,
+        )
       }
       result.servers[key].runs.push(r)
     }
@@ -213,18 +226,23 @@ function runEngineDirect(ctx, warm, paths, maxMs) {
   fs.writeFileSync(input, JSON.stringify({ warm, paths, maxMs }))
   fs.rmSync(output, { force: true })
   return new Promise((resolve, reject) => {
-    const child = procs.start(process.execPath, [path.join(__dirname, 'engine-direct.js'), ctx.site.dir, input, output], {
-      cwd: ctx.site.dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GATSBY_TELEMETRY_DISABLED: '1' },
-    })
+    const child = procs.start(
+      process.execPath,
+      [path.join(__dirname, 'engine-direct.js'), ctx.site.dir, input, output],
+      {
+        cwd: ctx.site.dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, GATSBY_TELEMETRY_DISABLED: '1' },
+      },
+    )
     let out = ''
     child.stdout.on('data', (c) => (out += c))
     child.stderr.on('data', (c) => (out += c))
     const killer = setTimeout(() => procs.stop(child, { signal: 'SIGKILL' }), maxMs + 120_000)
     child.exited.then(({ code }) => {
       clearTimeout(killer)
-      if (code !== 0 || !fs.existsSync(output)) return reject(new Error(`the direct engine run failed (exit ${code}): ${out.slice(-2000)}`))
+      if (code !== 0 || !fs.existsSync(output))
+        return reject(new Error(`the direct engine run failed (exit ${code}): ${out.slice(-2000)}`))
       const r = JSON.parse(fs.readFileSync(output, 'utf8'))
       const summary = http.summarize(r.timings.map((t) => t.total))
       const stage = (k) => http.summarize(r.timings.map((t) => t[k])).p50
@@ -271,7 +289,8 @@ async function firstRequest(ctx) {
         }
         delete r.samples
         expectAll200(ctx, 'gatsby-dsg, first requests', r)
-        if (renders !== r.count) issue(ctx, `gatsby-dsg: ${r.count} first requests of distinct pages made ${renders} renders`)
+        if (renders !== r.count)
+          issue(ctx, `gatsby-dsg: ${r.count} first requests of distinct pages made ${renders} renders`)
         return { ...r, renders }
       }),
     )
@@ -315,8 +334,13 @@ async function stampede(ctx) {
         }
         const renders = stats.renders - before
         expectAll200(ctx, 'gatsby-dsg, stampede', r)
-        if (renders !== 1) issue(ctx, `gatsby-dsg: stampede of ${opts.stampede} first requests to ${target} made ${renders} renders (must be 1)`)
-        if (r.distinctBodies > 1) issue(ctx, `gatsby-dsg: stampede answered ${r.distinctBodies} different bodies for ${target}`)
+        if (renders !== 1)
+          issue(
+            ctx,
+            `gatsby-dsg: stampede of ${opts.stampede} first requests to ${target} made ${renders} renders (must be 1)`,
+          )
+        if (r.distinctBodies > 1)
+          issue(ctx, `gatsby-dsg: stampede answered ${r.distinctBodies} different bodies for ${target}`)
         return { ...r, renders }
       }),
     )
@@ -339,7 +363,9 @@ async function coldPages(ctx, engine) {
   const maxMs = opts.duration * 1000
   const runs = { dsg: [], gatsby: [] }
   for (let round = 0; round < opts.rounds; round += 1) {
-    ctx.log(`measurement 5 (cold pages): gatsby-dsg, ${opts.connections} clients over up to ${list.length} distinct pages, ${opts.duration} s`)
+    ctx.log(
+      `measurement 5 (cold pages): gatsby-dsg, ${opts.connections} clients over up to ${list.length} distinct pages, ${opts.duration} s`,
+    )
     runs.dsg.push(
       await withFreshDsg(ctx, `cold-${round}`, {}, async (dsg) => {
         await http.request(dsg.base, warm)
@@ -348,7 +374,12 @@ async function coldPages(ctx, engine) {
         const r = await http.pool(dsg.base, list, { concurrency: opts.connections, maxMs })
         const renders = (await dsg.stats()).renders - before
         expectAll200(ctx, 'gatsby-dsg, cold pages', r)
-        return { ...r, renders, rendersPerSecond: renders / (r.elapsedMs / 1000), exhausted: r.completed >= list.length }
+        return {
+          ...r,
+          renders,
+          rendersPerSecond: renders / (r.elapsedMs / 1000),
+          exhausted: r.completed >= list.length,
+        }
       }),
     )
     ctx.log(`measurement 5 (cold pages): gatsby serve, the same`)
@@ -358,7 +389,11 @@ async function coldPages(ctx, engine) {
     const cycled = Array.from({ length: 50 }, () => list).flat()
     const g = await http.pool(ctx.gatsby.base, cycled, { concurrency: opts.connections, maxMs })
     expectAll200(ctx, 'gatsby serve, cold pages', g)
-    runs.gatsby.push({ ...g, rendersPerSecond: g.completed / (g.elapsedMs / 1000), exhausted: g.completed >= cycled.length })
+    runs.gatsby.push({
+      ...g,
+      rendersPerSecond: g.completed / (g.elapsedMs / 1000),
+      exhausted: g.completed >= cycled.length,
+    })
   }
   return {
     available: list.length,
@@ -399,7 +434,10 @@ async function generateMeasuringMemory(ctx, dsg, cacheDir, list) {
   const series = []
   let elapsedMs = 0
   for (let at = 0; at < rest.length; at += step) {
-    const r = await http.pool(dsg.base, rest.slice(at, at + step), { concurrency: opts.connections, maxMs: 30 * 60 * 1000 })
+    const r = await http.pool(dsg.base, rest.slice(at, at + step), {
+      concurrency: opts.connections,
+      maxMs: 30 * 60 * 1000,
+    })
     expectAll200(ctx, 'gatsby-dsg, RSS generation', r)
     elapsedMs += r.elapsedMs
     series.push({ pages: 1 + Math.min(at + step, rest.length), rss: dsg.memory().rss })
@@ -439,10 +477,18 @@ async function memory(ctx) {
   // Twice: render workers never recycled, then recycled after lib/serve.js's default number of
   // renders (Gatsby's engine grows with every distinct page; only ending a worker gives it back).
   const runs = {}
-  for (const [name, recycleAfter] of [['neverRecycled', 0], ['recycled', DEFAULT_RECYCLE_AFTER]]) {
-    ctx.log(`measurement 6 (RSS): gatsby-dsg with --cache-size ${opts.cacheSize} B, ${name}, generating ${list.length} distinct deferred pages`)
-    runs[name] = await withFreshDsg(ctx, `rss-${name}`, { memoryCacheBytes: opts.cacheSize, recycleAfter }, (dsg, cacheDir) =>
-      generateMeasuringMemory(ctx, dsg, cacheDir, list),
+  for (const [name, recycleAfter] of [
+    ['neverRecycled', 0],
+    ['recycled', DEFAULT_RECYCLE_AFTER],
+  ]) {
+    ctx.log(
+      `measurement 6 (RSS): gatsby-dsg with --cache-size ${opts.cacheSize} B, ${name}, generating ${list.length} distinct deferred pages`,
+    )
+    runs[name] = await withFreshDsg(
+      ctx,
+      `rss-${name}`,
+      { memoryCacheBytes: opts.cacheSize, recycleAfter },
+      (dsg, cacheDir) => generateMeasuringMemory(ctx, dsg, cacheDir, list),
     )
   }
   const result = { ...runs.recycled, neverRecycled: runs.neverRecycled }
@@ -455,11 +501,25 @@ async function memory(ctx) {
     const g = await http.pool(ctx.gatsby.base, list.slice(1), { concurrency: opts.connections, maxMs: 30 * 60 * 1000 })
     expectAll200(ctx, 'gatsby serve, RSS generation', g)
     const after = await settled(ctx.gatsby)
-    gatsby = { rssBefore: before.rss, rssAfter: after.rss, peak: after.hwm, anonBefore: before.anon, anonAfter: after.anon, seconds: g.elapsedMs / 1000 }
+    gatsby = {
+      rssBefore: before.rss,
+      rssAfter: after.rss,
+      peak: after.hwm,
+      anonBefore: before.anon,
+      anonAfter: after.anon,
+      seconds: g.elapsedMs / 1000,
+    }
   } catch (error) {
     issue(ctx, `gatsby serve, RSS: ${error.message}`)
   }
-  return { cacheSize: opts.cacheSize, recycleAfter: DEFAULT_RECYCLE_AFTER, wanted: opts.rssPages, siteDeferred: candidates.length, dsg: result, gatsby }
+  return {
+    cacheSize: opts.cacheSize,
+    recycleAfter: DEFAULT_RECYCLE_AFTER,
+    wanted: opts.rssPages,
+    siteDeferred: candidates.length,
+    dsg: result,
+    gatsby,
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,7 +533,7 @@ const GALLERY_PAGES = 24
 /** Removes the gallery images a render wrote into the bench site's public/static/. */
 function removeGalleryImages(site) {
   const dir = path.join(site.dir, 'public', 'static')
-  let names = []
+  let names
   try {
     names = fs.readdirSync(dir)
   } catch {
@@ -481,13 +541,14 @@ function removeGalleryImages(site) {
   }
   for (const name of names) {
     const full = path.join(dir, name)
-    let files = []
+    let files
     try {
       files = fs.readdirSync(full)
     } catch {
       continue
     }
-    if (files.length > 0 && files.every((f) => /^photo-\d+\.png$/.test(f))) fs.rmSync(full, { recursive: true, force: true })
+    if (files.length > 0 && files.every((f) => /^photo-\d+\.png$/.test(f)))
+      fs.rmSync(full, { recursive: true, force: true })
   }
 }
 
@@ -521,13 +582,25 @@ async function ssr(ctx) {
     results['10a'] = await throughput(ctx, { dsg, gatsby: ctx.gatsby }, { id: '10a', url: SSR_PAGE })
     // 10b: nginx serves the bytes gatsby-dsg's shared cache holds, as a file.
     const first = await http.request(dsg.base, SSR_CACHED)
-    if (first.headers['x-dsg-cache'] !== 'MISS') issue(ctx, `gatsby-dsg: first GET ${SSR_CACHED} → x-dsg-cache ${first.headers['x-dsg-cache']}`)
+    if (first.headers['x-dsg-cache'] !== 'MISS')
+      issue(ctx, `gatsby-dsg: first GET ${SSR_CACHED} → x-dsg-cache ${first.headers['x-dsg-cache']}`)
     const bytesDir = path.join(ctx.runDir, 'ssr-bytes')
     fs.mkdirSync(path.join(bytesDir, 'ssr', 'cached'), { recursive: true })
     fs.writeFileSync(path.join(bytesDir, 'ssr', 'cached', 'index.html'), first.body)
-    nginx = await startNginx(ctx.site, { workDir: path.join(ctx.runDir, 'nginx-ssr'), workers: ctx.opts.workers, generatedDir: bytesDir, nginxBin: ctx.tools.nginx })
-    ctx.log('measurement 10 (SSR): an SSR page with s-maxage (gatsby-dsg: shared cache; nginx: the same bytes as a file)')
-    results['10b'] = await throughput(ctx, { dsg, nginx, gatsby: ctx.gatsby }, { id: '10b', url: SSR_CACHED, expectHit: true })
+    nginx = await startNginx(ctx.site, {
+      workDir: path.join(ctx.runDir, 'nginx-ssr'),
+      workers: ctx.opts.workers,
+      generatedDir: bytesDir,
+      nginxBin: ctx.tools.nginx,
+    })
+    ctx.log(
+      'measurement 10 (SSR): an SSR page with s-maxage (gatsby-dsg: shared cache; nginx: the same bytes as a file)',
+    )
+    results['10b'] = await throughput(
+      ctx,
+      { dsg, nginx, gatsby: ctx.gatsby },
+      { id: '10b', url: SSR_CACHED, expectHit: true },
+    )
   } finally {
     checkOutput(ctx, dsg, 'ssr')
     if (nginx) await nginx.close()

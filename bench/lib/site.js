@@ -57,7 +57,8 @@ function copyExample(dir, staticPost) {
   }
   const config = fs.readFileSync(path.join(EXAMPLE, 'gatsby-config.js'), 'utf8')
   for (const expected of [PLUGIN_REF, DEFER_OPTION, EXCLUDE_OPTION]) {
-    if (!config.includes(expected)) throw new Error(`example/gatsby-config.js no longer contains ${expected}: update bench/lib/site.js`)
+    if (!config.includes(expected))
+      throw new Error(`example/gatsby-config.js no longer contains ${expected}: update bench/lib/site.js`)
   }
   fs.writeFileSync(
     path.join(dir, 'gatsby-config.js'),
@@ -133,9 +134,13 @@ function ensureSiteLocked(pages, log) {
   const width = Math.max(5, String(pages).length) // as example/gatsby-node.js pads post numbers
   const post = (i) => `/blog/post-${String(i).padStart(width, '0')}/`
   const fresh =
-    stamp && stamp.layout === LAYOUT && stamp.pages === pages && stamp.sourcesMtime >= sourcesMtime() && fs.existsSync(manifestFile)
+    stamp &&
+    stamp.layout === LAYOUT &&
+    stamp.pages === pages &&
+    stamp.sourcesMtime >= sourcesMtime() &&
+    fs.existsSync(manifestFile)
   let buildSeconds = stamp ? stamp.buildSeconds : null
-  let createPagesSeconds = stamp ? stamp.createPagesSeconds ?? null : null
+  let createPagesSeconds = stamp ? (stamp.createPagesSeconds ?? null) : null
   if (!fresh) {
     log(`building a copy of example/ with EXAMPLE_PAGES=${pages} in ${path.relative(ROOT, dir)} (real gatsby build)`)
     copyExample(dir, post(1))
@@ -148,15 +153,26 @@ function ensureSiteLocked(pages, log) {
       timeout: 60 * 60 * 1000,
     })
     if (result.status !== 0) {
-      throw new Error(`gatsby build of the bench site failed (exit ${result.status ?? result.signal}):\n${(result.stdout || '').slice(-4000)}\n${(result.stderr || '').slice(-4000)}`)
+      throw new Error(
+        `gatsby build of the bench site failed (exit ${result.status ?? result.signal}):\n${(result.stdout || '').slice(-4000)}\n${(result.stderr || '').slice(-4000)}`,
+      )
     }
     buildSeconds = (Date.now() - started) / 1000
     createPagesSeconds = activitySeconds(result.stdout, 'createPages')
     fs.writeFileSync(
       stampFile,
-      JSON.stringify({ layout: LAYOUT, pages, sourcesMtime: sourcesMtime(), builtAt: new Date().toISOString(), buildSeconds, createPagesSeconds }),
+      JSON.stringify({
+        layout: LAYOUT,
+        pages,
+        sourcesMtime: sourcesMtime(),
+        builtAt: new Date().toISOString(),
+        buildSeconds,
+        createPagesSeconds,
+      }),
     )
-    log(`gatsby build took ${buildSeconds.toFixed(0)} s (createPages ${createPagesSeconds === null ? '?' : createPagesSeconds.toFixed(1)} s)`)
+    log(
+      `gatsby build took ${buildSeconds.toFixed(0)} s (createPages ${createPagesSeconds === null ? '?' : createPagesSeconds.toFixed(1)} s)`,
+    )
   }
   const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'))
   const deferred = manifest.pages.map((p) => p.path)

@@ -33,11 +33,16 @@ function ensureTools({ log = console.log } = {}) {
   if (missing.length > 0) {
     const packages = missing.map((bin) => wanted[bin])
     const apt = which('apt-get')
-    if (!apt) throw new Error(`${packages.join(' and ')} missing and there is no apt-get: install ${packages.join(' ')} yourself`)
+    if (!apt)
+      throw new Error(
+        `${packages.join(' and ')} missing and there is no apt-get: install ${packages.join(' ')} yourself`,
+      )
     const isRoot = process.getuid && process.getuid() === 0
     const prefix = isRoot ? [] : ['sudo', '-n']
     if (!isRoot && sh('sudo', ['-n', 'true']).status !== 0) {
-      throw new Error(`${packages.join(' and ')} missing; run as root or install them: apt-get install ${packages.join(' ')}`)
+      throw new Error(
+        `${packages.join(' and ')} missing; run as root or install them: apt-get install ${packages.join(' ')}`,
+      )
     }
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
     const run = (args) => {
@@ -61,7 +66,10 @@ function versions(tools, root) {
   const dirty = sh('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'])
   let addon = '?'
   try {
-    addon = fs.statSync(path.join(root, 'gatsby-dsg.linux-x64-gnu.node')).mtime.toISOString().replace(/\.\d+Z$/, 'Z')
+    addon = fs
+      .statSync(path.join(root, 'gatsby-dsg.linux-x64-gnu.node'))
+      .mtime.toISOString()
+      .replace(/\.\d+Z$/, 'Z')
   } catch {}
   return {
     addonBuiltAt: addon,
@@ -85,7 +93,10 @@ function machine() {
     cpu: model,
     memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
     kernel: `${os.type()} ${os.release()}`,
-    loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    loadavg: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
   }
 }
 

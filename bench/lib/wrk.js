@@ -24,12 +24,17 @@ function scriptFile(workDir) {
 
 function runOnce(wrkBin, url, { workDir, connections, threads, seconds, headers = {}, timeoutSeconds = 10 }) {
   const args = [
-    '-t', String(Math.max(1, Math.min(threads, connections))),
-    '-c', String(connections),
-    '-d', `${seconds}s`,
-    '--timeout', `${timeoutSeconds}s`,
+    '-t',
+    String(Math.max(1, Math.min(threads, connections))),
+    '-c',
+    String(connections),
+    '-d',
+    `${seconds}s`,
+    '--timeout',
+    `${timeoutSeconds}s`,
     '--latency',
-    '-s', scriptFile(workDir),
+    '-s',
+    scriptFile(workDir),
   ]
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`)
   args.push(url)

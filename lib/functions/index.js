@@ -38,7 +38,10 @@ class FunctionsProcess {
   constructor({ root, timeoutMs }) {
     this.root = root
     this.timeoutMs = timeoutMs
-    this.socketPath = path.join(os.tmpdir(), `gatsby-dsg-functions-${process.pid}-${crypto.randomBytes(4).toString('hex')}.sock`)
+    this.socketPath = path.join(
+      os.tmpdir(),
+      `gatsby-dsg-functions-${process.pid}-${crypto.randomBytes(4).toString('hex')}.sock`,
+    )
     this.child = null
     this.closed = false
     this.restarts = 0
@@ -71,7 +74,9 @@ class FunctionsProcess {
       const heartbeat = setInterval(() => {
         if (!ready) return
         if (Date.now() - lastPong > this.timeoutMs) {
-          log(`the functions process did not answer for ${Math.round((Date.now() - lastPong) / 1000)} s (a function blocks its event loop): replacing it`)
+          log(
+            `the functions process did not answer for ${Math.round((Date.now() - lastPong) / 1000)} s (a function blocks its event loop): replacing it`,
+          )
           child.kill('SIGKILL')
           return
         }

@@ -6,15 +6,15 @@ export default function echo(req, res) {
     originalname: f.originalname,
     mimetype: f.mimetype,
     size: f.size,
-    text: f.buffer.toString("utf8"),
+    text: f.buffer.toString('utf8'),
   }))
-  const body = Buffer.isBuffer(req.body) ? { raw: req.body.toString("base64") } : req.body
+  const body = Buffer.isBuffer(req.body) ? { raw: req.body.toString('base64') } : req.body
   res.status(200).json({
     method: req.method,
     query: req.query,
     params: req.params,
     cookies: req.cookies || {},
-    contentType: req.headers["content-type"] || null,
+    contentType: req.headers['content-type'] || null,
     body: body === undefined ? null : body,
     files,
   })

@@ -3,14 +3,14 @@
 // body over the limit never reached this function.
 export const config = {
   bodyParser: {
-    json: { limit: "1kb" },
-    text: { limit: "1kb" },
+    json: { limit: '1kb' },
+    text: { limit: '1kb' },
   },
 }
 
 export default function smallBody(req, res) {
   globalThis.__smallBodyRuns = globalThis.__smallBodyRuns || 0
-  if (req.method === "GET") {
+  if (req.method === 'GET') {
     res.json({ runs: globalThis.__smallBodyRuns })
     return
   }

@@ -1,5 +1,5 @@
-import * as React from "react";
-import { Link } from "gatsby";
+import * as React from 'react'
+import { Link } from 'gatsby'
 
 export default function Layout({ kind, children }) {
   return (
@@ -12,5 +12,5 @@ export default function Layout({ kind, children }) {
         <Link to="/about/">About this site</Link>
       </footer>
     </div>
-  );
+  )
 }

@@ -1,4 +1,4 @@
-import * as React from "react";
+import * as React from 'react'
 
 export default function Seo({ title, siteTitle }) {
   return (
@@ -6,5 +6,5 @@ export default function Seo({ title, siteTitle }) {
       <title>{`${title} | ${siteTitle}`}</title>
       <meta name="description" content={title} />
     </>
-  );
+  )
 }

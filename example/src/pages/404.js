@@ -1,7 +1,7 @@
-import * as React from "react";
-import { graphql } from "gatsby";
-import Layout from "../components/layout";
-import Seo from "../components/seo";
+import * as React from 'react'
+import { graphql } from 'gatsby'
+import Layout from '../components/layout'
+import Seo from '../components/seo'
 
 export default function NotFoundPage({ data }) {
   return (
@@ -9,10 +9,10 @@ export default function NotFoundPage({ data }) {
       <h1>Page not found — gatsby-dsg example</h1>
       <p>Nothing lives at this address on {data.site.siteMetadata.title}.</p>
     </Layout>
-  );
+  )
 }
 
-export const Head = ({ data }) => <Seo title="Page not found" siteTitle={data.site.siteMetadata.title} />;
+export const Head = ({ data }) => <Seo title="Page not found" siteTitle={data.site.siteMetadata.title} />
 
 export const query = graphql`
   query NotFoundPage {
@@ -22,4 +22,4 @@ export const query = graphql`
       }
     }
   }
-`;
+`

@@ -1,7 +1,7 @@
-import * as React from "react";
-import { graphql } from "gatsby";
-import Layout from "../components/layout";
-import Seo from "../components/seo";
+import * as React from 'react'
+import { graphql } from 'gatsby'
+import Layout from '../components/layout'
+import Seo from '../components/seo'
 
 export default function AboutPage({ data }) {
   return (
@@ -10,10 +10,10 @@ export default function AboutPage({ data }) {
       <p className="slug">slug: about</p>
       <p>{`${data.site.siteMetadata.description}. This page is built ahead of time (SSG).`}</p>
     </Layout>
-  );
+  )
 }
 
-export const Head = ({ data }) => <Seo title="About" siteTitle={data.site.siteMetadata.title} />;
+export const Head = ({ data }) => <Seo title="About" siteTitle={data.site.siteMetadata.title} />
 
 export const query = graphql`
   query AboutPage {
@@ -24,4 +24,4 @@ export const query = graphql`
       }
     }
   }
-`;
+`

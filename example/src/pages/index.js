@@ -1,26 +1,26 @@
-import * as React from "react";
-import { graphql, Link } from "gatsby";
-import Layout from "../components/layout";
-import Seo from "../components/seo";
+import * as React from 'react'
+import { graphql, Link } from 'gatsby'
+import Layout from '../components/layout'
+import Seo from '../components/seo'
 
 // Links to a sample of every kind of page (not all of them: the site can have 10000 posts).
 export default function IndexPage({ data }) {
-  const { posts, korean, guides, products } = data;
+  const { posts, korean, guides, products } = data
   return (
     <Layout kind="index">
       <h1>gatsby-dsg example site</h1>
       <p className="slug">slug: index</p>
       <p>
-        {posts.totalCount} blog posts, {guides.totalCount} guides and {products.totalCount} products.
-        Posts with an even number, the Korean post, the guides (except one), the products, the broken
-        page and the app are deferred: they are rendered on first request.
+        {posts.totalCount} blog posts, {guides.totalCount} guides and {products.totalCount} products. Posts with an even
+        number, the Korean post, the guides (except one), the products, the broken page and the app are deferred: they
+        are rendered on first request.
       </p>
 
       <h2>Blog posts</h2>
       <ul className="posts">
         {posts.nodes.map((post) => (
           <li key={post.slug}>
-            <Link to={`/blog/${post.slug}/`}>{post.title}</Link> ({post.index % 2 === 0 ? "deferred" : "static"})
+            <Link to={`/blog/${post.slug}/`}>{post.title}</Link> ({post.index % 2 === 0 ? 'deferred' : 'static'})
           </li>
         ))}
         <li>
@@ -52,7 +52,8 @@ export default function IndexPage({ data }) {
       <h2>Other pages</h2>
       <ul className="other">
         <li>
-          <Link to="/app/">App shell</Link> and <Link to="/app/anything/">a client route inside it</Link> (deferred, matchPath /app/*)
+          <Link to="/app/">App shell</Link> and <Link to="/app/anything/">a client route inside it</Link> (deferred,
+          matchPath /app/*)
         </li>
         <li>
           <Link to="/broken/">A page whose template throws</Link> (deferred)
@@ -65,10 +66,10 @@ export default function IndexPage({ data }) {
         </li>
       </ul>
     </Layout>
-  );
+  )
 }
 
-export const Head = ({ data }) => <Seo title="Home" siteTitle={data.site.siteMetadata.title} />;
+export const Head = ({ data }) => <Seo title="Home" siteTitle={data.site.siteMetadata.title} />
 
 export const query = graphql`
   query IndexPage {
@@ -105,4 +106,4 @@ export const query = graphql`
       }
     }
   }
-`;
+`

@@ -1,14 +1,14 @@
 /* global globalThis */
-import * as React from "react";
-import { graphql } from "gatsby";
-import Layout from "../components/layout";
+import * as React from 'react'
+import { graphql } from 'gatsby'
+import Layout from '../components/layout'
 
 // A deferred page that renders until a test asks it to fail: the test's server process sets
 // `globalThis.__gatsbyDsgExampleFail = true` (Gatsby's SSR engine runs in that process). Used to
 // prove that a failed revalidation keeps serving the last good page.
 export default function FlakyTemplate({ data }) {
   if (globalThis.__gatsbyDsgExampleFail) {
-    throw new Error("flaky template asked to fail");
+    throw new Error('flaky template asked to fail')
   }
   return (
     <Layout kind="flaky">
@@ -16,7 +16,7 @@ export default function FlakyTemplate({ data }) {
       <p className="slug">slug: flaky</p>
       <p>{`Rendered for ${data.site.siteMetadata.title}.`}</p>
     </Layout>
-  );
+  )
 }
 
 export const query = graphql`
@@ -27,4 +27,4 @@ export const query = graphql`
       }
     }
   }
-`;
+`

@@ -1,10 +1,10 @@
-import * as React from "react";
-import { graphql } from "gatsby";
-import Layout from "../components/layout";
-import Seo from "../components/seo";
+import * as React from 'react'
+import { graphql } from 'gatsby'
+import Layout from '../components/layout'
+import Seo from '../components/seo'
 
 export default function GuideTemplate({ data }) {
-  const guide = data.guide;
+  const guide = data.guide
   return (
     <Layout kind="guide">
       <article>
@@ -13,12 +13,10 @@ export default function GuideTemplate({ data }) {
         <p>{guide.summary}</p>
       </article>
     </Layout>
-  );
+  )
 }
 
-export const Head = ({ data }) => (
-  <Seo title={data.guide.title} siteTitle={data.site.siteMetadata.title} />
-);
+export const Head = ({ data }) => <Seo title={data.guide.title} siteTitle={data.site.siteMetadata.title} />
 
 export const query = graphql`
   query GuideById($id: String!) {
@@ -33,4 +31,4 @@ export const query = graphql`
       summary
     }
   }
-`;
+`

@@ -1,10 +1,10 @@
-import * as React from "react";
-import { graphql } from "gatsby";
-import Layout from "../components/layout";
-import Seo from "../components/seo";
+import * as React from 'react'
+import { graphql } from 'gatsby'
+import Layout from '../components/layout'
+import Seo from '../components/seo'
 
 export default function BlogPostTemplate({ data }) {
-  const post = data.blogPost;
+  const post = data.blogPost
   return (
     <Layout kind="blog-post">
       <article>
@@ -16,12 +16,10 @@ export default function BlogPostTemplate({ data }) {
         ))}
       </article>
     </Layout>
-  );
+  )
 }
 
-export const Head = ({ data }) => (
-  <Seo title={data.blogPost.title} siteTitle={data.site.siteMetadata.title} />
-);
+export const Head = ({ data }) => <Seo title={data.blogPost.title} siteTitle={data.site.siteMetadata.title} />
 
 export const query = graphql`
   query BlogPostById($id: String!) {
@@ -39,4 +37,4 @@ export const query = graphql`
       body
     }
   }
-`;
+`

@@ -1,4 +1,4 @@
 // A named catch-all: /api/docs/guide/intro → req.params.slug === "guide/intro".
 export default function docs(req, res) {
-  res.json({ route: "docs/[...slug]", params: req.params })
+  res.json({ route: 'docs/[...slug]', params: req.params })
 }

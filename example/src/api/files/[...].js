@@ -1,4 +1,4 @@
 // A catch-all route: /api/files/a/b.txt → req.params["*"] === "a/b.txt".
 export default function files(req, res) {
-  res.json({ route: "files/[...]", params: req.params })
+  res.json({ route: 'files/[...]', params: req.params })
 }

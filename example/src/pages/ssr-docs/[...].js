@@ -1,5 +1,5 @@
-import * as React from "react";
-import Layout from "../../components/layout";
+import * as React from 'react'
+import Layout from '../../components/layout'
 
 // An SSR catch-all (/ssr-docs/*): `params["*"]` is the rest of the path.
 export default function SsrSplatPage({ serverData }) {
@@ -7,9 +7,9 @@ export default function SsrSplatPage({ serverData }) {
     <Layout kind="ssr-splat">
       <h1>{`SSR docs ${serverData.splat}`}</h1>
     </Layout>
-  );
+  )
 }
 
 export async function getServerData({ params }) {
-  return { props: { splat: params["*"] } };
+  return { props: { splat: params['*'] } }
 }

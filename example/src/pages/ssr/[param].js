@@ -1,5 +1,5 @@
-import * as React from "react";
-import Layout from "../../components/layout";
+import * as React from 'react'
+import Layout from '../../components/layout'
 
 // An SSR page with a matchPath (/ssr/:param): `params.param` is the second path segment.
 export default function SsrParamPage({ serverData }) {
@@ -8,11 +8,11 @@ export default function SsrParamPage({ serverData }) {
       <h1>{`SSR param ${serverData.param}`}</h1>
       <p className="query">{`query: ${JSON.stringify(serverData.query)}`}</p>
     </Layout>
-  );
+  )
 }
 
-export const Head = ({ serverData }) => <title>{`SSR param ${serverData.param}`}</title>;
+export const Head = ({ serverData }) => <title>{`SSR param ${serverData.param}`}</title>
 
 export async function getServerData({ params, query }) {
-  return { props: { param: params.param, query } };
+  return { props: { param: params.param, query } }
 }

@@ -1,7 +1,7 @@
-import * as React from "react";
-import { graphql, Link } from "gatsby";
-import Layout from "../../components/layout";
-import Seo from "../../components/seo";
+import * as React from 'react'
+import { graphql, Link } from 'gatsby'
+import Layout from '../../components/layout'
+import Seo from '../../components/seo'
 
 // An SSR page (getServerData): rendered on every request, shows what the request carried.
 export default function SsrRequestPage({ data, serverData }) {
@@ -17,15 +17,15 @@ export default function SsrRequestPage({ data, serverData }) {
         <Link to="/ssr/first/">A matchPath SSR page</Link>
       </p>
     </Layout>
-  );
+  )
 }
 
-export const Head = ({ data }) => <Seo title="SSR request" siteTitle={data.site.siteMetadata.title} />;
+export const Head = ({ data }) => <Seo title="SSR request" siteTitle={data.site.siteMetadata.title} />
 
 export async function getServerData({ method, url, query, headers }) {
   return {
-    props: { method, url, query, exampleHeader: headers.get("x-example-header") || "(none)" },
-  };
+    props: { method, url, query, exampleHeader: headers.get('x-example-header') || '(none)' },
+  }
 }
 
 export const query = graphql`
@@ -36,4 +36,4 @@ export const query = graphql`
       }
     }
   }
-`;
+`
