@@ -85,6 +85,8 @@ export interface Defaults {
   /** Gatsby Functions: `--function-timeout` and `--function-max-body`. */
   functionTimeoutMs: number
   functionMaxBodyBytes: number
+  /** `--max-header-size`: request heads above it are refused with 431. */
+  maxRequestHeadBytes: number
 }
 
 export interface DeferPolicyOptions {
@@ -115,6 +117,12 @@ export interface FunctionsInput {
   maxBodyBytes?: number
 }
 
+/** A header as JS passes it: `{ key, value }`. */
+export interface HeaderInput {
+  key: string
+  value: string
+}
+
 export interface PurgeOptions {
   /** One page, by its path. */
   path?: string
@@ -125,10 +133,10 @@ export interface PurgeOptions {
 }
 
 /**
- * Adds a render callback to the server `serverId` (from any thread, e.g. a worker thread that
- * loaded Gatsby's engines). Returns the renderer's id.
+ * Adds a render callback, and the SSR render callback, to the server `serverId` (from any
+ * thread, e.g. a worker thread that loaded Gatsby's engines). Returns the renderer's id.
  */
-export declare function registerRenderer(serverId: number, render: (pagePath: string) => Promise<RenderResult>): number
+export declare function registerRenderer(serverId: number, render: (pagePath: string) => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>): number
 
 /**
  * Gives the memory malloc holds free back to the system; returns whether it could. Called after
@@ -186,7 +194,7 @@ export interface ServerOptions {
   /** gatsby-config `headers`. */
   headers?: Array<{ source: string; headers: Array<{ key: string; value: string }> }>
   /** `.cache/redirects.json`, as `createRedirect` wrote it. */
-  redirects?: Array<{ fromPath: string; toPath: string; isPermanent?: boolean; statusCode?: number; ignoreCase?: boolean; force?: boolean }>
+  redirects?: Array<{ fromPath: string; toPath: string; isPermanent?: boolean; statusCode?: number; ignoreCase?: boolean; force?: boolean; conditions?: { language?: string[]; country?: string[]; unknown?: string[] } }>
   /** `.cache/match-paths.json`: client-only routes of SSG pages. */
   clientRoutes?: Array<{ path: string; matchPath: string }>
   /** Lifetime of generated pages in shared caches (CDNs): `s-maxage` and `CDN-Cache-Control`. */
@@ -222,6 +230,18 @@ export interface ServerOptions {
   /** PEM client certificate and its key, for `rediss://` servers that require one. */
   redisCertFile?: string
   redisKeyFile?: string
+  /** SSR pages (`getServerData`), rendered for every request. */
+  ssrPages?: Array<{ path: string; matchPath?: string }>
+  /**
+   * The request header a CDN sets to the visitor's country (`createRedirect` `country`
+   * conditions); without it, country-conditioned redirects never apply.
+   */
+  countryHeader?: string
+  /**
+   * Request heads (request line and headers) above this many bytes are refused with 431.
+   * Default 16 384, Node's limit; at least 8 192.
+   */
+  maxRequestHeadBytes?: number
 }
 
 export interface ServerStats {
@@ -242,12 +262,21 @@ export interface ServerStats {
   /** Pages being generated: rendering, compressing or being stored. */
   rendersInFlight: number
   rendersQueued: number
+  /** Calls of the SSR render callback. */
+  ssrRenders: number
+  /** SSR responses kept in the shared cache, and their bytes. */
+  ssrCacheEntries: number
+  ssrCacheBytes: number
+  /** Files of `public/` found on disk after start-up, and the disk lookups made for them. */
+  runtimeFiles: number
+  runtimeFileLookups: number
 }
 
 export interface SiteSummary {
   staticFiles: number
   staticPages: number
   deferredPages: number
+  ssrPages: number
   /** Absent while the stored pages are still being counted (a big disk cache, in the background). */
   generatedPages?: number
   /** Gatsby Functions served under `/api/`. */
@@ -257,11 +286,31 @@ export interface SiteSummary {
   pathPrefix?: string
 }
 
+/** One request of an SSR page, as `renderSsr(request)` receives it. */
+export interface SsrRequest {
+  /** The page's URL path, or its page-data URL path (`getData` accepts both). */
+  path: string
+  pageData: boolean
+  method: string
+  /** The request target with its query string, without the path prefix. */
+  url: string
+  /** The raw query string, without `?`. */
+  query: string
+  headers: Array<HeaderInput>
+}
+
+/** What `renderSsr` resolves to: Gatsby's `serverDataStatus`, `serverDataHeaders`, the body. */
+export interface SsrResult {
+  status?: number
+  headers: Array<HeaderInput>
+  body: string
+}
+
 /**
  * Starts the server. Resolves once it listens. Renders go to `render` when given, and to the
  * callbacks worker threads add with `registerRenderer(server.serverId, render)`.
  */
-export declare function startServer(options: ServerOptions, render?: (pagePath: string) => Promise<RenderResult>): Promise<DsgServer>
+export declare function startServer(options: ServerOptions, render?: (pagePath: string) => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>): Promise<DsgServer>
 
 /**
  * Takes a render callback out of the server `serverId`, from the thread that registered it: a
