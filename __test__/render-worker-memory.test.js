@@ -99,7 +99,7 @@ describe('the default number of render workers', () => {
     const cli = runCli(['serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', cacheDir()])
     const line = await cli.firstLine()
     const match = line.match(
-      /, (\d+) of (\d+) render workers ready \(auto: (\d+) for (\d+) cores, (\d+) for (\d+) MiB available at 2 × (\d+) MiB \(the first worker's cost\)\)$/,
+      /, (\d+) of (\d+) render workers ready \(auto: (\d+) for (\d+) cores, (\d+) for (\d+) MiB available at 2 × (\d+) MiB \(the first worker's cost\)\)(?:, |$)/,
     )
     expect({ line, matched: match !== null }).toEqual({ line, matched: true })
     const [, ready, count, byCores, , byMemory, , firstMiB] = match.map(Number)
