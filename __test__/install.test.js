@@ -273,7 +273,7 @@ export async function main(): Promise<number> {
   const deferred: boolean = new DeferPolicy({ defer: ["/notes/**"] }).shouldDefer("/notes/first/");
   // @ts-expect-error the addon needs the site's public/ directory
   await startServer({ buildId: "x", deferredPages: [] });
-  return workersReady + stats.renders + server.summary().generatedPages + line.length + Number(deferred) + server.port;
+  return workersReady + stats.renders + (server.summary().generatedPages ?? 0) + line.length + Number(deferred) + server.port;
 }
 `
   fs.writeFileSync(path.join(site, 'types-check.ts'), source)
