@@ -5,20 +5,12 @@
 
 const fs = require('fs')
 const path = require('path')
-const { tempDir, EXAMPLE } = require('./support/site')
-const { runCli, killAll, lines } = require('./support/cli')
-const {
-  startOpsServer,
-  killServers,
-  request,
-  tracedGet,
-  waitFor,
-  sleep,
-  idle,
-  parseMetrics,
-  filesUnder,
-  exampleDeferredPages,
-} = require('./support/ops')
+const { tempDir, exampleDeferredPages, EXAMPLE } = require('./support/site')
+const { runCli, lines } = require('./support/cli')
+const { killAll } = require('./support/processes')
+const { requestText: request, tracedGet } = require('./support/http')
+const { waitFor, sleep, idle } = require('./support/wait')
+const { startOpsServer, parseMetrics, filesUnder } = require('./support/ops')
 
 const TOKEN = 's3cret-admin-token'
 const AUTH = { authorization: `Bearer ${TOKEN}` }
@@ -33,7 +25,6 @@ function makeTempDir() {
 
 afterAll(async () => {
   await killAll()
-  await killServers()
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
 })
 

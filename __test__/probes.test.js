@@ -6,8 +6,10 @@
 
 const fs = require('fs')
 const path = require('path')
-const { startOpsServer, killServers, request } = require('./support/ops')
-const { startRedis, killAll: killRedis, waitFor } = require('./support/shared-tier')
+const { startOpsServer } = require('./support/ops')
+const { requestText: request } = require('./support/http')
+const { startRedis, waitFor } = require('./support/shared-tier')
+const { killAll } = require('./support/processes')
 const { tempDir } = require('./support/site')
 const { startServer, registerRenderer } = require('..')
 
@@ -21,8 +23,7 @@ const makeTempDir = () => {
 }
 
 afterAll(async () => {
-  await killServers()
-  await killRedis()
+  await killAll()
   for (const dir of made) fs.rmSync(dir, { recursive: true, force: true })
 })
 

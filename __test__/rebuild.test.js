@@ -7,7 +7,7 @@ const { spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
 const { startServer, tempDir, EXAMPLE, ROOT } = require('./support/site')
-const { waitFor } = require('./support/ops')
+const { waitFor } = require('./support/wait')
 
 const PAGE = '/blog/post-00002/'
 let site

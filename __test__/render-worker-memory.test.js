@@ -7,9 +7,10 @@
 const fs = require('fs')
 const path = require('path')
 const { EXAMPLE, tempDir } = require('./support/site')
-const { waitFor } = require('./support/ops')
-const { startWorkersServer, killServers } = require('./support/render-workers')
-const { runCli, killAll: killClis } = require('./support/cli')
+const { waitFor } = require('./support/wait')
+const { startWorkersServer } = require('./support/render-workers')
+const { runCli } = require('./support/cli')
+const { killAll } = require('./support/processes')
 const { chooseWorkerCount } = require('../lib/render-workers')
 
 const MiB = 2 ** 20
@@ -21,8 +22,7 @@ function cacheDir() {
 }
 
 afterEach(async () => {
-  await killServers()
-  await killClis()
+  await killAll()
 })
 
 afterAll(() => {

@@ -5,9 +5,12 @@
 // (That warm renders yield to live requests is proven in Rust, by cache::gate's tests.)
 
 const fs = require('fs')
-const { tempDir, EXAMPLE } = require('./support/site')
-const { runCli, runCliToEnd, killAll, lines } = require('./support/cli')
-const { startOpsServer, killServers, request, waitFor, parseMetrics, exampleDeferredPages } = require('./support/ops')
+const { tempDir, exampleDeferredPages, EXAMPLE } = require('./support/site')
+const { runCli, runCliToEnd, lines } = require('./support/cli')
+const { killAll } = require('./support/processes')
+const { requestText: request } = require('./support/http')
+const { waitFor } = require('./support/wait')
+const { startOpsServer, parseMetrics } = require('./support/ops')
 
 const DEFERRED = exampleDeferredPages()
 const BROKEN = '/broken/'
@@ -22,7 +25,6 @@ function makeTempDir() {
 
 afterEach(async () => {
   await killAll()
-  await killServers()
 })
 
 afterAll(() => {
