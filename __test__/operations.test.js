@@ -3,9 +3,8 @@
 // pages over the admin API, revalidation (STALE while one background render refreshes), metrics,
 // health and the access log, a SIGTERM in the middle of a burst, and the bounded render queue.
 
-const fs = require('fs')
 const path = require('path')
-const { tempDir, exampleDeferredPages, EXAMPLE } = require('./support/site')
+const { trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE } = require('./support/site')
 const { runCli, lines } = require('./support/cli')
 const { killAll } = require('./support/processes')
 const { requestText: request, tracedGet } = require('./support/http')
@@ -16,16 +15,11 @@ const TOKEN = 's3cret-admin-token'
 const AUTH = { authorization: `Bearer ${TOKEN}` }
 const DEFERRED = exampleDeferredPages()
 
-const tempDirs = []
-function makeTempDir() {
-  const dir = tempDir('gatsby-dsg-ops-test-')
-  tempDirs.push(dir)
-  return dir
-}
+const makeTempDir = () => trackedTempDir('gatsby-dsg-ops-test-')
 
 afterAll(async () => {
   await killAll()
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+  removeTempDirs()
 })
 
 /** Renders done by `server` while `action` ran (after the renders it started finished). */

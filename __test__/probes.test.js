@@ -10,21 +10,16 @@ const { startOpsServer } = require('./support/ops')
 const { requestText: request } = require('./support/http')
 const { startRedis, waitFor } = require('./support/shared-tier')
 const { killAll } = require('./support/processes')
-const { tempDir } = require('./support/site')
+const { trackedTempDir, removeTempDirs } = require('./support/site')
 const { startServer, registerRenderer } = require('..')
 
 jest.setTimeout(180_000)
 
-const made = []
-const makeTempDir = () => {
-  const dir = tempDir('gatsby-dsg-probes-')
-  made.push(dir)
-  return dir
-}
+const makeTempDir = () => trackedTempDir('gatsby-dsg-probes-')
 
 afterAll(async () => {
   await killAll()
-  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true })
+  removeTempDirs()
 })
 
 const json = (res) => JSON.parse(res.body)

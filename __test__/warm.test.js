@@ -4,8 +4,7 @@
 // directory answers them all from the cache; `serve --warm <globs>` does it in the background.
 // (That warm renders yield to live requests is proven in Rust, by cache::gate's tests.)
 
-const fs = require('fs')
-const { tempDir, exampleDeferredPages, EXAMPLE } = require('./support/site')
+const { trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE } = require('./support/site')
 const { runCli, runCliToEnd, lines } = require('./support/cli')
 const { killAll } = require('./support/processes')
 const { requestText: request } = require('./support/http')
@@ -16,19 +15,14 @@ const DEFERRED = exampleDeferredPages()
 const BROKEN = '/broken/'
 const PROGRESS = /^warm: (\d+)\/(\d+) pages, \d+\.\d pages\/s, ETA (\d+|\?)s$/
 
-const tempDirs = []
-function makeTempDir() {
-  const dir = tempDir('gatsby-dsg-warm-test-')
-  tempDirs.push(dir)
-  return dir
-}
+const makeTempDir = () => trackedTempDir('gatsby-dsg-warm-test-')
 
 afterEach(async () => {
   await killAll()
 })
 
 afterAll(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+  removeTempDirs()
 })
 
 /** A page path as sent over HTTP (the example has a Korean one). */

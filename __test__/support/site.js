@@ -15,6 +15,21 @@ function tempDir(prefix = 'gatsby-dsg-test-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 }
 
+// Temp directories made by trackedTempDir, until removeTempDirs.
+const made = []
+
+/** A new temp directory that `removeTempDirs` removes (for afterAll). */
+function trackedTempDir(prefix) {
+  const dir = tempDir(prefix)
+  made.push(dir)
+  return dir
+}
+
+/** Removes every directory trackedTempDir made. */
+function removeTempDirs() {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+}
+
 /**
  * Starts a server on the example site (or `options.root`) in a child process running `script`
  * (support/server-process.js unless told); resolves to a handle with `get` (support/http.js `get`,
@@ -39,4 +54,4 @@ function exampleDeferredPages(root = EXAMPLE) {
   return manifest.pages.map((p) => (typeof p === 'string' ? p : p.path))
 }
 
-module.exports = { startServer, get, tempDir, exampleDeferredPages, EXAMPLE, ROOT }
+module.exports = { startServer, get, tempDir, trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE, ROOT }
