@@ -5,7 +5,7 @@
 
 const path = require('path')
 const { trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE } = require('./support/site')
-const { runCli, lines } = require('./support/cli')
+const { runCli, serveArgs, baseOf, lines } = require('./support/cli')
 const { killAll } = require('./support/processes')
 const { requestText: request, tracedGet } = require('./support/http')
 const { waitFor, sleep, idle } = require('./support/wait')
@@ -414,21 +414,9 @@ describe('the bounded render queue (renderSlots: 1, maxQueuedRenders: 1)', () =>
 describe('the command line in production', () => {
   /** Starts `gatsby-dsg serve` on the example; resolves to the CLI handle and its base URL. */
   async function serveCli(extra) {
-    const cli = runCli([
-      'serve',
-      '--root',
-      EXAMPLE,
-      '-p',
-      '0',
-      '-H',
-      '127.0.0.1',
-      '--cache-dir',
-      makeTempDir(),
-      ...extra,
-    ])
+    const cli = runCli(serveArgs(EXAMPLE, makeTempDir(), ...extra))
     const line = await cli.firstLine()
-    const port = Number(line.match(/http:\/\/127\.0\.0\.1:(\d+)\//)[1])
-    return { cli, base: `http://127.0.0.1:${port}`, startup: line }
+    return { cli, base: baseOf(line), startup: line }
   }
 
   test('--log-format json writes one parseable JSON line per request', async () => {

@@ -11,7 +11,7 @@ const { tempDir, EXAMPLE } = require('./support/site')
 const { tracedGet } = require('./support/http')
 const { waitFor } = require('./support/wait')
 const { startWorkersServer } = require('./support/render-workers')
-const { runCli, runCliToEnd } = require('./support/cli')
+const { runCli, runCliToEnd, serveArgs } = require('./support/cli')
 const { killAll } = require('./support/processes')
 const { AUTO_WORKERS } = require('../lib/render-workers')
 
@@ -297,19 +297,7 @@ describe('render workers', () => {
 
 describe('the command line', () => {
   test('`serve --render-workers 3` starts with at least one of 3 render workers ready and serves a deferred page', async () => {
-    const cli = runCli([
-      'serve',
-      '--root',
-      EXAMPLE,
-      '-p',
-      '0',
-      '-H',
-      '127.0.0.1',
-      '--cache-dir',
-      cacheDir(),
-      '--render-workers',
-      '3',
-    ])
+    const cli = runCli(serveArgs(EXAMPLE, cacheDir(), '--render-workers', '3'))
     const line = await cli.firstLine()
     const match = line.match(/, (\d+) of 3 render workers ready(?:, |$)/)
     expect(match).not.toBeNull()

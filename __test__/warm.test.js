@@ -5,7 +5,7 @@
 // (That warm renders yield to live requests is proven in Rust, by cache::gate's tests.)
 
 const { trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE } = require('./support/site')
-const { runCli, runCliToEnd, lines } = require('./support/cli')
+const { runCli, runCliToEnd, serveArgs, baseOf, lines } = require('./support/cli')
 const { killAll } = require('./support/processes')
 const { requestText: request } = require('./support/http')
 const { waitFor } = require('./support/wait')
@@ -105,24 +105,10 @@ describe('gatsby-dsg serve --warm', () => {
     const token = 'warm-test-token'
     const guides = DEFERRED.filter((p) => p.startsWith('/guides/'))
     expect(guides.length).toBe(19)
-    const cli = runCli([
-      'serve',
-      '--root',
-      EXAMPLE,
-      '-p',
-      '0',
-      '-H',
-      '127.0.0.1',
-      '--cache-dir',
-      makeTempDir(),
-      '--admin-token',
-      token,
-      '--no-access-log',
-      '--warm',
-      '/guides/**',
-    ])
-    const port = Number((await cli.firstLine()).match(/http:\/\/127\.0\.0\.1:(\d+)\//)[1])
-    const base = `http://127.0.0.1:${port}`
+    const cli = runCli(
+      serveArgs(EXAMPLE, makeTempDir(), '--admin-token', token, '--no-access-log', '--warm', '/guides/**'),
+    )
+    const base = baseOf(await cli.firstLine())
     await waitFor(() => cli.stderr().includes('gatsby-dsg: warmed'), { attempts: 1200, what: 'warm-up to finish' })
     // Its own line (not through Gatsby's reporter, which would prefix it with `error`).
     expect(lines(cli.stderr())).toContain(`gatsby-dsg: warmed ${guides.length} pages (0 already stored, 0 failed)`)

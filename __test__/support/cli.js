@@ -22,9 +22,23 @@ function runCliToEnd(args, options) {
   return runCli(args, options).exited
 }
 
+/**
+ * The arguments of `gatsby-dsg serve` on `root` with `cacheDir`, on a port the kernel picks on
+ * 127.0.0.1, then `extra`.
+ */
+function serveArgs(root, cacheDir, ...extra) {
+  return ['serve', '--root', root, '-p', '0', '-H', '127.0.0.1', '--cache-dir', cacheDir, ...extra]
+}
+
+/** The base URL (`http://127.0.0.1:<port>`) the start-up line of `gatsby-dsg serve` names. */
+function baseOf(startupLine) {
+  const port = Number(startupLine.match(/http:\/\/127\.0\.0\.1:(\d+)\//)[1])
+  return `http://127.0.0.1:${port}`
+}
+
 /** The non-empty lines of `text`. */
 function lines(text) {
   return text.split('\n').filter((line) => line.trim() !== '')
 }
 
-module.exports = { runCli, runCliToEnd, lines, BIN }
+module.exports = { runCli, runCliToEnd, serveArgs, baseOf, lines, BIN }

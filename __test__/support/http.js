@@ -4,6 +4,7 @@
 // validators) or as text; and one GET that reports what happened on the connection (tracedGet).
 
 const http = require('http')
+const net = require('net')
 const zlib = require('zlib')
 
 /**
@@ -53,6 +54,18 @@ function get(url, init) {
 async function fetchRaw(url, init) {
   const res = await request(...splitUrl(url), init)
   return { ...res, text: res.body.toString('utf8') }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
 }
 
 /** The body of `res` decoded as its Content-Encoding says (identity when there is none). */
@@ -121,4 +134,4 @@ function tracedGet(base, rawPath) {
   return { sent, done }
 }
 
-module.exports = { request, requestText, get, fetchRaw, tracedGet, decoded }
+module.exports = { request, requestText, get, fetchRaw, tracedGet, decoded, freePort }

@@ -9,22 +9,12 @@ const fs = require('fs')
 const net = require('net')
 const path = require('path')
 const { startServer } = require('./site')
+const { freePort } = require('./http')
 const { track } = require('./processes')
 const { waitFor: pollUntil } = require('./wait')
 
 const REDIS_SERVER = '/usr/bin/redis-server'
 const REDIS_CLI = '/usr/bin/redis-cli'
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * Runs `redis-cli <connection> args...` (connection: `-p <port>`, TLS and auth options); returns
