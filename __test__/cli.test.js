@@ -5,7 +5,8 @@
 const fs = require('fs')
 const path = require('path')
 const { get, tempDir, EXAMPLE } = require('./support/site')
-const { runCli, runCliToEnd, killAll, lines } = require('./support/cli')
+const { runCli, runCliToEnd, lines } = require('./support/cli')
+const { killAll } = require('./support/processes')
 
 const PUBLIC = path.join(EXAMPLE, 'public')
 const APP_DATA = path.join(PUBLIC, 'page-data', 'app-data.json')

@@ -4,9 +4,9 @@
 // Runs on a copy of the example site sharing its node_modules (as rebuild.test.js does).
 
 const fs = require('fs')
-const net = require('net')
 const path = require('path')
 const { get, EXAMPLE } = require('./support/site')
+const { freePort } = require('./support/http')
 const { copyExampleSources } = require('./support/example-copy')
 const { start, killAll } = require('./support/processes')
 const { launchChromium } = require('./support/browser')
@@ -18,17 +18,6 @@ const PAGE_DATA = '/page-data/guides/guide-01/page-data.json'
 
 let site
 let browser
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * Resolves once `gatsby develop` says the site can be viewed (its development bundle is built);

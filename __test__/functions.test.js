@@ -5,7 +5,8 @@
 
 const net = require('net')
 const { startServer, tempDir } = require('./support/site')
-const { request, waitFor } = require('./support/http')
+const { request } = require('./support/http')
+const { waitFor } = require('./support/wait')
 
 const FUNCTION_TIMEOUT_MS = 3000
 const MAX_BODY = 1024 * 1024

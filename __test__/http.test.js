@@ -8,9 +8,11 @@ const fs = require('fs')
 const path = require('path')
 const zlib = require('zlib')
 const { startServer, tempDir, EXAMPLE } = require('./support/site')
-const { request, decoded, waitFor, idle } = require('./support/http')
+const { request, decoded } = require('./support/http')
+const { waitFor, idle } = require('./support/wait')
 const { staticCopy, png } = require('./support/example-copy')
-const { runCli, killAll } = require('./support/cli')
+const { runCli } = require('./support/cli')
+const { killAll } = require('./support/processes')
 
 const PUBLIC = path.join(EXAMPLE, 'public')
 const publicFile = (pattern) => {

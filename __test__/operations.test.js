@@ -3,38 +3,23 @@
 // pages over the admin API, revalidation (STALE while one background render refreshes), metrics,
 // health and the access log, a SIGTERM in the middle of a burst, and the bounded render queue.
 
-const fs = require('fs')
 const path = require('path')
-const { tempDir, EXAMPLE } = require('./support/site')
-const { runCli, killAll, lines } = require('./support/cli')
-const {
-  startOpsServer,
-  killServers,
-  request,
-  tracedGet,
-  waitFor,
-  sleep,
-  idle,
-  parseMetrics,
-  filesUnder,
-  exampleDeferredPages,
-} = require('./support/ops')
+const { trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE } = require('./support/site')
+const { runCli, serveArgs, baseOf, lines } = require('./support/cli')
+const { killAll } = require('./support/processes')
+const { requestText: request, tracedGet } = require('./support/http')
+const { waitFor, sleep, idle } = require('./support/wait')
+const { startOpsServer, parseMetrics, filesUnder } = require('./support/ops')
 
 const TOKEN = 's3cret-admin-token'
 const AUTH = { authorization: `Bearer ${TOKEN}` }
 const DEFERRED = exampleDeferredPages()
 
-const tempDirs = []
-function makeTempDir() {
-  const dir = tempDir('gatsby-dsg-ops-test-')
-  tempDirs.push(dir)
-  return dir
-}
+const makeTempDir = () => trackedTempDir('gatsby-dsg-ops-test-')
 
 afterAll(async () => {
   await killAll()
-  await killServers()
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+  removeTempDirs()
 })
 
 /** Renders done by `server` while `action` ran (after the renders it started finished). */
@@ -429,21 +414,9 @@ describe('the bounded render queue (renderSlots: 1, maxQueuedRenders: 1)', () =>
 describe('the command line in production', () => {
   /** Starts `gatsby-dsg serve` on the example; resolves to the CLI handle and its base URL. */
   async function serveCli(extra) {
-    const cli = runCli([
-      'serve',
-      '--root',
-      EXAMPLE,
-      '-p',
-      '0',
-      '-H',
-      '127.0.0.1',
-      '--cache-dir',
-      makeTempDir(),
-      ...extra,
-    ])
+    const cli = runCli(serveArgs(EXAMPLE, makeTempDir(), ...extra))
     const line = await cli.firstLine()
-    const port = Number(line.match(/http:\/\/127\.0\.0\.1:(\d+)\//)[1])
-    return { cli, base: `http://127.0.0.1:${port}`, startup: line }
+    return { cli, base: baseOf(line), startup: line }
   }
 
   test('--log-format json writes one parseable JSON line per request', async () => {

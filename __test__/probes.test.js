@@ -6,24 +6,20 @@
 
 const fs = require('fs')
 const path = require('path')
-const { startOpsServer, killServers, request } = require('./support/ops')
-const { startRedis, killAll: killRedis, waitFor } = require('./support/shared-tier')
-const { tempDir } = require('./support/site')
+const { startOpsServer } = require('./support/ops')
+const { requestText: request } = require('./support/http')
+const { startRedis, waitFor } = require('./support/shared-tier')
+const { killAll } = require('./support/processes')
+const { trackedTempDir, removeTempDirs } = require('./support/site')
 const { startServer, registerRenderer } = require('..')
 
 jest.setTimeout(180_000)
 
-const made = []
-const makeTempDir = () => {
-  const dir = tempDir('gatsby-dsg-probes-')
-  made.push(dir)
-  return dir
-}
+const makeTempDir = () => trackedTempDir('gatsby-dsg-probes-')
 
 afterAll(async () => {
-  await killServers()
-  await killRedis()
-  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true })
+  await killAll()
+  removeTempDirs()
 })
 
 const json = (res) => JSON.parse(res.body)

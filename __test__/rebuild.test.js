@@ -6,31 +6,15 @@
 const { spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
-const { startServer, tempDir, EXAMPLE, ROOT } = require('./support/site')
-const { waitFor } = require('./support/ops')
+const { startServer, tempDir, EXAMPLE } = require('./support/site')
+const { waitFor } = require('./support/wait')
+const { copyExampleSources } = require('./support/example-copy')
 
 const PAGE = '/blog/post-00002/'
 let site
 let cacheDir
 // The revision the site in `site` was last built with.
 let built
-
-/** A copy of the example site sharing its node_modules, with the plugin at its absolute path. */
-function copyExample() {
-  const dir = tempDir('gatsby-dsg-rebuild-')
-  for (const entry of ['gatsby-node.js', 'package.json', 'src']) {
-    fs.cpSync(path.join(EXAMPLE, entry), path.join(dir, entry), { recursive: true })
-  }
-  const config = fs.readFileSync(path.join(EXAMPLE, 'gatsby-config.js'), 'utf8')
-  const pluginRef = 'require.resolve("../gatsby-plugin")'
-  expect(config).toContain(pluginRef)
-  fs.writeFileSync(
-    path.join(dir, 'gatsby-config.js'),
-    config.replace(pluginRef, JSON.stringify(path.join(ROOT, 'gatsby-plugin'))),
-  )
-  fs.symlinkSync(path.join(EXAMPLE, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
-  return dir
-}
 
 function build(revision) {
   const result = spawnSync(process.execPath, [path.join(EXAMPLE, 'node_modules', 'gatsby', 'cli.js'), 'build'], {
@@ -57,7 +41,7 @@ async function visit(pagePath) {
 }
 
 beforeAll(() => {
-  site = copyExample()
+  site = copyExampleSources('gatsby-dsg-rebuild-')
   cacheDir = tempDir()
 })
 

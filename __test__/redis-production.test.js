@@ -11,11 +11,11 @@ const {
   startCluster,
   makeCertificates,
   startInstance,
-  killAll,
   waitFor,
-  within,
   freePort,
 } = require('./support/shared-tier')
+const { within } = require('./support/wait')
+const { killAll } = require('./support/processes')
 
 const NAMESPACE = 'dsg-prod'
 const ADMIN_TOKEN = 'redis-production-admin-token'

@@ -6,7 +6,9 @@
 
 const path = require('path')
 const { tempDir } = require('./support/site')
-const { startRedis, startInstance, killAll, waitFor, within, freePort } = require('./support/shared-tier')
+const { startRedis, startInstance, waitFor, freePort } = require('./support/shared-tier')
+const { within } = require('./support/wait')
+const { killAll } = require('./support/processes')
 
 const NAMESPACE = 'dsg-e2e'
 const ADMIN_TOKEN = 'redis-e2e-admin-token'

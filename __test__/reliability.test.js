@@ -4,7 +4,7 @@
 // render callback that throws, rejects, hangs or returns the wrong type is a 500 that is not
 // cached; Gatsby's engines crashing at load is a clear start-up error.
 //
-// Every server runs in a child process (tracked; afterAll SIGKILLs what is left). Waits are
+// Every server runs in a child process (tracked; afterAll SIGKILLs what is left: support/processes.js). Waits are
 // bounded; nothing here asserts on timing.
 
 const { execFileSync } = require('child_process')
@@ -12,6 +12,10 @@ const fs = require('fs')
 const os = require('os')
 const path = require('path')
 const R = require('./support/reliability')
+const { exampleDeferredPages } = require('./support/site')
+const { runCliToEnd } = require('./support/cli')
+const { killAll } = require('./support/processes')
+const { waitFor } = require('./support/wait')
 
 const ADDON_SERVER = path.join(__dirname, 'support', 'addon-server.js')
 // Node's announced default: an exception left pending by a N-API callback is an uncaught
@@ -26,7 +30,7 @@ function tempDir(prefix = 'gatsby-dsg-reliability-') {
 }
 
 afterAll(async () => {
-  await R.killAll()
+  await killAll()
   for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true })
 })
 
@@ -55,9 +59,7 @@ function storedPageData(buildDir, page) {
 // -------------------------------------------------------------------------------------------------
 
 describe('kill -9 during a burst of first renders', () => {
-  const pages = R.exampleDeferredPages()
-    .map((p) => p.path)
-    .filter((p) => p !== '/broken/' && p !== '/flaky/')
+  const pages = exampleDeferredPages().filter((p) => p !== '/broken/' && p !== '/flaky/')
 
   test('leaves only whole artifacts; the restarted server removes temp files and serves what was stored', async () => {
     const cacheDir = tempDir()
@@ -78,10 +80,9 @@ describe('kill -9 during a burst of first renders', () => {
         () => null, // cut off by the kill
       ),
     )
-    await R.waitFor(
-      'a few pages were answered and stored',
-      () => answered >= 6 && R.checkArtifacts(buildDir).html.length >= 3,
-    )
+    await waitFor(() => answered >= 6 && R.checkArtifacts(buildDir).html.length >= 3, {
+      what: 'a few pages were answered and stored',
+    })
     const { signal } = await first.kill('SIGKILL')
     expect(signal).toBe('SIGKILL')
     const settled = await Promise.all(results)
@@ -167,7 +168,9 @@ describe('kill -9 during a burst of first renders', () => {
       // The rest of the burst completes on the restarted server, and all of it is whole.
       const rest = await Promise.all(burst.map((url) => second.get(url)))
       expect(rest.map((r) => r.status).filter((s) => s !== 200)).toEqual([])
-      await R.waitFor('every render and write finished', async () => (await second.stats()).rendersInFlight === 0)
+      await waitFor(async () => (await second.stats()).rendersInFlight === 0, {
+        what: 'every render and write finished',
+      })
       const final = R.checkArtifacts(cacheDir)
       expect(final.problems).toEqual([])
       expect(final.temps).toEqual([])
@@ -194,7 +197,7 @@ describe('disk faults', () => {
       expect([page, res.status, res.headers['x-dsg-cache']]).toEqual([page, 200, 'MISS'])
       expect(res.text).toContain(`<h1>Blog post ${Number(page.match(/\d+/)[0])}</h1>`)
     }
-    await R.waitFor('the renders and writes ended', async () => (await server.stats()).rendersInFlight === 0)
+    await waitFor(async () => (await server.stats()).rendersInFlight === 0, { what: 'the renders and writes ended' })
     for (const page of BLOG) {
       const html = await server.get(R.urlOf(page))
       expect([page, html.status, html.headers['x-dsg-cache']]).toEqual([page, 200, 'HIT'])
@@ -238,7 +241,7 @@ describe('disk faults', () => {
   test('a cache directory that cannot be created at start-up is one clear start-up error', async () => {
     const file = path.join(tempDir(), 'not-a-directory')
     fs.writeFileSync(file, 'x')
-    const { code, stdout, stderr } = await R.runCli(
+    const { code, stdout, stderr } = await runCliToEnd(
       ['serve', '--root', R.EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--no-access-log', '--cache-dir', file],
       { timeoutMs: 60_000 },
     )
@@ -281,7 +284,9 @@ describe('disk faults', () => {
           const res = await server.get(R.urlOf(page))
           expect([page, res.status]).toEqual([page, 200])
         }
-        await R.waitFor('the renders and writes ended', async () => (await server.stats()).rendersInFlight === 0)
+        await waitFor(async () => (await server.stats()).rendersInFlight === 0, {
+          what: 'the renders and writes ended',
+        })
         for (const page of BLOG) {
           const res = await server.get(R.urlOf(page))
           expect([page, res.status, res.headers['x-dsg-cache']]).toEqual([page, 200, 'HIT'])
@@ -296,7 +301,9 @@ describe('disk faults', () => {
         fs.rmSync(filler)
         const later = ['/guides/guide-01/', '/products/product-01/']
         for (const page of later) expect((await server.get(R.urlOf(page))).status).toBe(200)
-        await R.waitFor('the renders and writes ended', async () => (await server.stats()).rendersInFlight === 0)
+        await waitFor(async () => (await server.stats()).rendersInFlight === 0, {
+          what: 'the renders and writes ended',
+        })
         const freed = R.checkArtifacts(cacheDir)
         expect(freed.problems).toEqual([])
         expect(freed.temps).toEqual([])
@@ -442,13 +449,13 @@ describe('renderer faults: the addon with a render callback that misbehaves', ()
     ])('%s serves its page-data and is a 500 for its HTML, which is never cached', async (page, reason) => {
       const pageData = await server.get(R.pageDataUrlOf(page))
       expect([pageData.status, JSON.parse(pageData.text).path]).toEqual([200, page])
-      await R.waitFor('the HTML render ended', async () => (await server.stats()).rendersInFlight === 0)
+      await waitFor(async () => (await server.stats()).rendersInFlight === 0, { what: 'the HTML render ended' })
       const html = await server.get(page)
       expect([html.status, html.headers['x-dsg-cache']]).toEqual([500, 'MISS'])
       expect((await server.request('calls')).calls[page]).toBe(2)
       // Stored: the page-data alone (its write may still be under way once the render ended).
       const stored = () => storedFor(site.cacheDir, page).map((f) => path.basename(f))
-      await R.waitFor('the page-data alone is stored', () => stored().join() === 'page-data.json')
+      await waitFor(() => stored().join() === 'page-data.json', { what: 'the page-data alone is stored' })
       expect(linesMatching(server.stderr(), new RegExp(`html of ${page} not generated`))[0]).toMatch(reason)
     })
 
@@ -528,16 +535,10 @@ describe("Gatsby's engines crash at start", () => {
     '%s: `gatsby-dsg serve` exits 1 with a clear error and serves nothing',
     async (_, queryEngine, pageSsr, reason) => {
       const root = siteWithEngines(queryEngine, pageSsr)
-      const { code, signal, stdout, stderr } = await R.runCli([
-        'serve',
-        '--root',
-        root,
-        '-p',
-        '0',
-        '-H',
-        '127.0.0.1',
-        '--no-access-log',
-      ])
+      const { code, signal, stdout, stderr } = await runCliToEnd(
+        ['serve', '--root', root, '-p', '0', '-H', '127.0.0.1', '--no-access-log'],
+        { timeoutMs: 60_000 },
+      )
       expect(signal).toBeNull()
       expect(code).toBe(1)
       expect(stdout).not.toContain('serving')

@@ -6,27 +6,22 @@
 
 const fs = require('fs')
 const path = require('path')
-const { EXAMPLE, tempDir } = require('./support/site')
-const { waitFor } = require('./support/ops')
-const { startWorkersServer, killServers } = require('./support/render-workers')
-const { runCli, killAll: killClis } = require('./support/cli')
+const { EXAMPLE, trackedTempDir, removeTempDirs } = require('./support/site')
+const { waitFor } = require('./support/wait')
+const { startWorkersServer } = require('./support/render-workers')
+const { runCli } = require('./support/cli')
+const { killAll } = require('./support/processes')
 const { chooseWorkerCount } = require('../lib/render-workers')
 
 const MiB = 2 ** 20
-const tempDirs = []
-function cacheDir() {
-  const dir = tempDir('gatsby-dsg-worker-memory-test-')
-  tempDirs.push(dir)
-  return dir
-}
+const cacheDir = () => trackedTempDir('gatsby-dsg-worker-memory-test-')
 
 afterEach(async () => {
-  await killServers()
-  await killClis()
+  await killAll()
 })
 
 afterAll(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+  removeTempDirs()
 })
 
 const pageDataUrl = (p) => `/page-data/${p === '/' ? 'index' : p.replace(/^\/|\/$/g, '')}/page-data.json`

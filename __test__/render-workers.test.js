@@ -8,9 +8,11 @@ const fs = require('fs')
 const path = require('path')
 const { builtCopy } = require('./support/example-copy')
 const { tempDir, EXAMPLE } = require('./support/site')
-const { tracedGet, waitFor } = require('./support/ops')
-const { startWorkersServer, killServers } = require('./support/render-workers')
-const { runCli, runCliToEnd, killAll: killClis } = require('./support/cli')
+const { tracedGet } = require('./support/http')
+const { waitFor } = require('./support/wait')
+const { startWorkersServer } = require('./support/render-workers')
+const { runCli, runCliToEnd, serveArgs } = require('./support/cli')
+const { killAll } = require('./support/processes')
 const { AUTO_WORKERS } = require('../lib/render-workers')
 
 /** Renders that may run at once (the server's render slots): the most a dying worker can hold. */
@@ -24,8 +26,7 @@ function cacheDir() {
 }
 
 afterEach(async () => {
-  await killServers()
-  await killClis()
+  await killAll()
 })
 
 afterAll(() => {
@@ -296,19 +297,7 @@ describe('render workers', () => {
 
 describe('the command line', () => {
   test('`serve --render-workers 3` starts with at least one of 3 render workers ready and serves a deferred page', async () => {
-    const cli = runCli([
-      'serve',
-      '--root',
-      EXAMPLE,
-      '-p',
-      '0',
-      '-H',
-      '127.0.0.1',
-      '--cache-dir',
-      cacheDir(),
-      '--render-workers',
-      '3',
-    ])
+    const cli = runCli(serveArgs(EXAMPLE, cacheDir(), '--render-workers', '3'))
     const line = await cli.firstLine()
     const match = line.match(/, (\d+) of 3 render workers ready(?:, |$)/)
     expect(match).not.toBeNull()

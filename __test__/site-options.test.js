@@ -8,7 +8,8 @@
 const fs = require('fs')
 const path = require('path')
 const { startServer, tempDir } = require('./support/site')
-const { request, idle } = require('./support/http')
+const { request } = require('./support/http')
+const { idle } = require('./support/wait')
 const { copyExampleSources, gatsbyBuild } = require('./support/example-copy')
 
 const PREFIX = '/site-prefix'

@@ -4,29 +4,25 @@
 // directory answers them all from the cache; `serve --warm <globs>` does it in the background.
 // (That warm renders yield to live requests is proven in Rust, by cache::gate's tests.)
 
-const fs = require('fs')
-const { tempDir, EXAMPLE } = require('./support/site')
-const { runCli, runCliToEnd, killAll, lines } = require('./support/cli')
-const { startOpsServer, killServers, request, waitFor, parseMetrics, exampleDeferredPages } = require('./support/ops')
+const { trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE } = require('./support/site')
+const { runCli, runCliToEnd, serveArgs, baseOf, lines } = require('./support/cli')
+const { killAll } = require('./support/processes')
+const { requestText: request } = require('./support/http')
+const { waitFor } = require('./support/wait')
+const { startOpsServer, parseMetrics } = require('./support/ops')
 
 const DEFERRED = exampleDeferredPages()
 const BROKEN = '/broken/'
 const PROGRESS = /^warm: (\d+)\/(\d+) pages, \d+\.\d pages\/s, ETA (\d+|\?)s$/
 
-const tempDirs = []
-function makeTempDir() {
-  const dir = tempDir('gatsby-dsg-warm-test-')
-  tempDirs.push(dir)
-  return dir
-}
+const makeTempDir = () => trackedTempDir('gatsby-dsg-warm-test-')
 
 afterEach(async () => {
   await killAll()
-  await killServers()
 })
 
 afterAll(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+  removeTempDirs()
 })
 
 /** A page path as sent over HTTP (the example has a Korean one). */
@@ -109,24 +105,10 @@ describe('gatsby-dsg serve --warm', () => {
     const token = 'warm-test-token'
     const guides = DEFERRED.filter((p) => p.startsWith('/guides/'))
     expect(guides.length).toBe(19)
-    const cli = runCli([
-      'serve',
-      '--root',
-      EXAMPLE,
-      '-p',
-      '0',
-      '-H',
-      '127.0.0.1',
-      '--cache-dir',
-      makeTempDir(),
-      '--admin-token',
-      token,
-      '--no-access-log',
-      '--warm',
-      '/guides/**',
-    ])
-    const port = Number((await cli.firstLine()).match(/http:\/\/127\.0\.0\.1:(\d+)\//)[1])
-    const base = `http://127.0.0.1:${port}`
+    const cli = runCli(
+      serveArgs(EXAMPLE, makeTempDir(), '--admin-token', token, '--no-access-log', '--warm', '/guides/**'),
+    )
+    const base = baseOf(await cli.firstLine())
     await waitFor(() => cli.stderr().includes('gatsby-dsg: warmed'), { attempts: 1200, what: 'warm-up to finish' })
     // Its own line (not through Gatsby's reporter, which would prefix it with `error`).
     expect(lines(cli.stderr())).toContain(`gatsby-dsg: warmed ${guides.length} pages (0 already stored, 0 failed)`)

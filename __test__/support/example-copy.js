@@ -16,8 +16,9 @@ function copyExampleSources(prefix = 'gatsby-dsg-example-copy-') {
     fs.cpSync(path.join(EXAMPLE, entry), path.join(dir, entry), { recursive: true })
   }
   const config = fs.readFileSync(path.join(EXAMPLE, 'gatsby-config.js'), 'utf8')
-  const pluginRef = 'require.resolve("../gatsby-plugin")'
-  if (!config.includes(pluginRef)) throw new Error(`example/gatsby-config.js no longer contains ${pluginRef}`)
+  // Either quote: prettier writes single quotes (the lint config), older sources had double.
+  const pluginRef = /require\.resolve\((['"])\.\.\/gatsby-plugin\1\)/
+  if (!pluginRef.test(config)) throw new Error(`example/gatsby-config.js no longer matches ${pluginRef}`)
   fs.writeFileSync(
     path.join(dir, 'gatsby-config.js'),
     config.replace(pluginRef, JSON.stringify(path.join(ROOT, 'gatsby-plugin'))),

@@ -1,31 +1,49 @@
 'use strict'
-// Long-running commands (npm, gatsby, npx gatsby-dsg) in their own process groups, so a test can
-// stop a command together with the processes it started itself (npx runs the bin under a shell,
-// `gatsby develop` forks a develop process), and afterAll can kill whatever is left.
+// Every child process a test starts, and the one `killAll` that ends whatever a test left running
+// (for afterEach/afterAll): commands started here (npm, gatsby, npx gatsby-dsg, the CLI), children
+// tracked with `track` (redis-server), and servers behind the control channel
+// (scripts/support/control.js).
+//
+// Long-running commands run in their own process groups, so a test can stop a command together
+// with the processes it started itself (npx runs the bin under a shell, `gatsby develop` forks a
+// develop process).
 
 const { spawn } = require('child_process')
+const { killControlled } = require('../../scripts/support/control')
 
 // Process groups started here. A group outlives its leader while any member is left, so killAll
 // signals every group started, not only those whose leader still runs.
 const groups = new Set()
+// Every child started or tracked here that has not closed yet.
 const running = new Set()
 
+/** Has `killAll` SIGKILL `child` if it is still running then. */
+function track(child) {
+  running.add(child)
+  child.once('close', () => running.delete(child))
+  return child
+}
+
 /**
- * Starts `command args` in a new process group. The handle collects stdout and stderr, exposes
- * `exited` (resolves to `{ code, signal, stdout, stderr }`), `waitForOutput(regex)` and `stop()`.
+ * Starts `command args`. The handle collects stdout and stderr, exposes `exited` (resolves to
+ * `{ code, signal, stdout, stderr }`), `waitForOutput(regex)`, `firstLine()` and `stop()`.
+ * By default in a new process group (`group: false`: in the test's own) and in the environment of
+ * a user's shell (`shellEnv: false`: Jest's environment as it is). With `timeoutMs`, the command
+ * is SIGKILLed once it has run that long (a bound, not a measure).
  */
-function start(command, args, { cwd, env = {} } = {}) {
+function start(command, args, { cwd, env = {}, group = true, shellEnv = true, timeoutMs } = {}) {
   // The environment of a user's shell, not Jest's: Jest sets NODE_ENV=test and JEST_WORKER_ID,
   // and Gatsby changes behaviour on both (`gatsby develop` fails to compile under NODE_ENV=test).
   const { NODE_ENV, JEST_WORKER_ID, ...inherited } = process.env
   const child = spawn(command, args, {
     cwd,
-    env: { ...inherited, GATSBY_TELEMETRY_DISABLED: '1', CI: 'true', ...env },
+    env: shellEnv ? { ...inherited, GATSBY_TELEMETRY_DISABLED: '1', CI: 'true', ...env } : { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+    detached: group,
   })
-  groups.add(child.pid)
-  running.add(child)
+  if (group) groups.add(child.pid)
+  track(child)
+  const timer = timeoutMs && setTimeout(() => child.kill('SIGKILL'), timeoutMs)
   let stdout = ''
   let stderr = ''
   const waiters = []
@@ -52,7 +70,7 @@ function start(command, args, { cwd, env = {} } = {}) {
     })
     child.on('close', (code, signal) => {
       done = true
-      running.delete(child)
+      clearTimeout(timer)
       for (const waiter of waiters.splice(0)) {
         waiter.reject(
           new Error(
@@ -74,6 +92,10 @@ function start(command, args, { cwd, env = {} } = {}) {
       if (match) return Promise.resolve(match)
       if (done) return Promise.reject(new Error(`${command} exited before printing ${regex}:\n${stdout}\n${stderr}`))
       return new Promise((resolve, reject) => waiters.push({ regex, resolve, reject }))
+    },
+    /** The first complete line on stdout (rejects if the command ends first). */
+    firstLine() {
+      return this.waitForOutput(/^(.*)\n/).then((match) => match[1])
     },
     /** Sends `signal` to the whole process group and resolves once the command has exited. */
     stop(signal = 'SIGTERM') {
@@ -103,12 +125,16 @@ function killGroup(pgid, signal) {
   }
 }
 
-/** SIGKILLs every process group started here (for afterAll/afterEach). */
+/**
+ * SIGKILLs every process group started here, every tracked child and every control-channel server
+ * still running; resolves once they have all exited.
+ */
 async function killAll() {
   const waits = [...running].map((child) => new Promise((resolve) => child.once('close', resolve)))
   for (const pgid of groups) killGroup(pgid, 'SIGKILL')
   groups.clear()
-  await Promise.all(waits)
+  for (const child of running) child.kill('SIGKILL')
+  await Promise.all([...waits, killControlled()])
 }
 
-module.exports = { start, run, killAll }
+module.exports = { start, run, track, killAll }

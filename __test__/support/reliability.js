@@ -1,30 +1,25 @@
 'use strict'
-// Shared by reliability.test.js and scripts/soak.js: servers in child processes that a test may
-// SIGKILL (every one is tracked, so afterAll can kill what is left), raw HTTP, and a check of
-// every artifact gatsby-dsg stored on disk.
+// For reliability.test.js: servers in child processes that a test may SIGKILL (support/processes.js
+// `killAll` ends what is left), and a check of every artifact gatsby-dsg stored on disk.
 
-const { spawn } = require('child_process')
 const fs = require('fs')
-const http = require('http')
 const path = require('path')
-const { startControlled: startChild, killControlled } = require('../../scripts/support/control')
-const { waitFor: pollUntil } = require('./http')
+const { startControlled: startChild } = require('../../scripts/support/control')
+const { fetchRaw } = require('./http')
+const { ROOT, EXAMPLE } = require('./site')
 const zlib = require('zlib')
-
-const ROOT = path.resolve(__dirname, '..', '..')
-const EXAMPLE = path.join(ROOT, 'example')
-const BIN = path.join(ROOT, 'bin', 'gatsby-dsg.js')
-
-/** CLI runs (runCli) still running. */
-const children = new Set()
 
 /**
  * Starts `node <script> <JSON options>` with its JSON-lines control channel (scripts/support/control.js),
- * the handle with `get` (raw HTTP, the body as a Buffer) and `request(cmd)` (= `call`).
+ * the handle with `get` (support/http.js `fetchRaw`: the body as a Buffer and as `text`; no
+ * answer within 30 s unless told is an error) and `request(cmd)` (= `call`).
  */
 async function startControlled(script, options, { nodeArgs = [] } = {}) {
   const server = await startChild(script, options, { nodeArgs })
-  return Object.assign(server, { get: (urlPath, init) => fetchRaw(server.base + urlPath, init), request: server.call })
+  return Object.assign(server, {
+    get: (urlPath, init) => fetchRaw(server.base + urlPath, { timeoutMs: 30_000, ...init }),
+    request: server.call,
+  })
 }
 
 /** gatsby-dsg on the example site (lib/serve.js in a child), as __test__/support/site.js starts it. */
@@ -35,64 +30,6 @@ function startExample(options = {}) {
     port: 0,
     ...options,
   })
-}
-
-/** Runs `node bin/gatsby-dsg.js ...args` to its end (killed after `timeoutMs`). */
-function runCli(args, { cwd = ROOT, timeoutMs = 60_000 } = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(child)
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8')
-  child.stderr.setEncoding('utf8')
-  child.stdout.on('data', (c) => (stdout += c))
-  child.stderr.on('data', (c) => (stderr += c))
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-  return new Promise((resolve) =>
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      children.delete(child)
-      resolve({ code, signal, stdout, stderr })
-    }),
-  )
-}
-
-/** SIGKILLs every child started here (servers and CLI runs) that is still running. */
-async function killAll() {
-  const waits = []
-  for (const child of children) {
-    waits.push(new Promise((resolve) => child.once('close', resolve)))
-    child.kill('SIGKILL')
-  }
-  await Promise.all([...waits, killControlled()])
-}
-
-/**
- * One request with Node's client, no pooling, the path sent as given; the body as a Buffer.
- * Rejects on a network error or after `timeoutMs` (a bounded wait, not a timing assertion).
- */
-function fetchRaw(url, { method = 'GET', headers = {}, timeoutMs = 30_000, agent = false } = {}) {
-  const { hostname, port } = new URL(url)
-  const rawPath = url.slice(url.indexOf('/', 'http://'.length))
-  return new Promise((resolve, reject) => {
-    const req = http.request({ hostname, port, path: rawPath, method, headers, agent }, (res) => {
-      const chunks = []
-      res.on('data', (c) => chunks.push(c))
-      res.on('end', () => {
-        const body = Buffer.concat(chunks)
-        resolve({ status: res.statusCode, headers: res.headers, body, text: body.toString('utf8') })
-      })
-      res.on('error', reject)
-    })
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer to ${method} ${rawPath} within ${timeoutMs} ms`)))
-    req.on('error', reject)
-    req.end()
-  })
-}
-
-/** Polls `condition` until it holds; throws after `attempts` tries. */
-function waitFor(what, condition, options = {}) {
-  return pollUntil(condition, { ...options, what })
 }
 
 function walk(dir) {
@@ -170,14 +107,6 @@ function buildDirs(cacheDir) {
     .map((name) => path.join(cacheDir, name))
 }
 
-/** The deferred pages of the example site, as its build listed them. */
-function exampleDeferredPages() {
-  const manifest = JSON.parse(
-    fs.readFileSync(path.join(EXAMPLE, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'),
-  )
-  return manifest.pages
-}
-
 /** A page path's URL as a client sends it (non-ASCII percent-encoded). */
 function urlOf(pagePath) {
   return pagePath
@@ -202,18 +131,12 @@ function rssOf(pid) {
 module.exports = {
   ROOT,
   EXAMPLE,
-  BIN,
   startControlled,
   startExample,
-  runCli,
-  killAll,
-  fetchRaw,
-  waitFor,
   walk,
   isTemp,
   checkArtifacts,
   buildDirs,
-  exampleDeferredPages,
   urlOf,
   pageDataUrlOf,
   rssOf,

@@ -5,8 +5,8 @@
 
 const path = require('path')
 const { EXAMPLE } = require('./site')
-const { request } = require('./ops')
-const { startControlled, killControlled } = require('../../scripts/support/control')
+const { requestText } = require('./http')
+const { startControlled } = require('../../scripts/support/control')
 
 /**
  * Starts a server on the example site in a child process. The handle has `get`, `stats`,
@@ -23,7 +23,7 @@ async function startWorkersServer(options = {}) {
   const { call } = server
   return Object.assign(server, {
     startPool: server.ready.pool,
-    get: (urlPath, init) => request(server.base, urlPath, init),
+    get: (urlPath, init) => requestText(server.base, urlPath, init),
     renderWorkers: async () => (await call('renderWorkers')).workers,
     pool: async () => (await call('pool')).pool,
     terminate: async (rendererId) => (await call('terminate', { rendererId })).exitCode,
@@ -35,7 +35,4 @@ async function startWorkersServer(options = {}) {
   })
 }
 
-/** Kills every server process still running (for afterAll). */
-const killServers = killControlled
-
-module.exports = { startWorkersServer, killServers }
+module.exports = { startWorkersServer }

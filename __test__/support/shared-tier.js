@@ -2,32 +2,19 @@
 // Several gatsby-dsg instances of the example site sharing one real `redis-server` (Debian's, on
 // a free loopback port): starting and stopping Redis (plain, TLS-only with certificates made by
 // openssl, or a Redis Cluster of masters with one replica each), talking to it with redis-cli,
-// starting instances in child processes, and killing whatever is left in afterAll.
+// starting instances in child processes (support/processes.js `killAll` ends what is left).
 
 const { spawn, execFileSync } = require('child_process')
 const fs = require('fs')
 const net = require('net')
 const path = require('path')
-const { get, EXAMPLE } = require('./site')
-const { startControlled, killControlled } = require('../../scripts/support/control')
-const { waitFor: pollUntil } = require('./http')
+const { startServer } = require('./site')
+const { freePort } = require('./http')
+const { track } = require('./processes')
+const { waitFor: pollUntil } = require('./wait')
 
 const REDIS_SERVER = '/usr/bin/redis-server'
 const REDIS_CLI = '/usr/bin/redis-cli'
-
-/** redis-server processes still running. */
-const children = new Set()
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * Runs `redis-cli <connection> args...` (connection: `-p <port>`, TLS and auth options); returns
@@ -56,16 +43,11 @@ async function startRedis(port, options = {}) {
   const child = spawn(REDIS_SERVER, [...args, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  children.add(child)
+  track(child)
   let output = ''
   child.stdout.on('data', (c) => (output += c))
   child.stderr.on('data', (c) => (output += c))
-  const exited = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      children.delete(child)
-      resolve({ code, signal })
-    }),
-  )
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   const redis = {
     port,
     url: `${scheme}://127.0.0.1:${port}/`,
@@ -93,47 +75,13 @@ async function startRedis(port, options = {}) {
  * shared-instance-process.js, whose render hook `setGlobal('__gatsbyDsgTestHoldRenders', true)`
  * turns on (with `renderWorkers: 0`).
  */
-async function startInstance(options = {}) {
-  const server = await startControlled(path.join(__dirname, 'shared-instance-process.js'), {
-    root: EXAMPLE,
-    host: '127.0.0.1',
-    port: 0,
-    ...options,
-  })
-  return Object.assign(server, {
-    get: (urlPath, init) => get(server.base + urlPath, init),
-    setGlobal: (name, value) => server.call('setGlobal', { name, value }),
-  })
+function startInstance(options = {}) {
+  return startServer(options, { script: path.join(__dirname, 'shared-instance-process.js') })
 }
 
-/** SIGKILLs every instance and redis-server still running; resolves once they have exited. */
-async function killAll() {
-  const left = [...children]
-  await Promise.all([
-    killControlled(),
-    ...left.map(
-      (child) =>
-        new Promise((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve()
-          child.once('exit', resolve)
-          child.kill('SIGKILL')
-        }),
-    ),
-  ])
-}
-
-/** support/http.js's `waitFor`, giving up after 200 tries (5 s) unless told otherwise. */
+/** support/wait.js's `waitFor`, giving up after 200 tries (5 s) unless told otherwise. */
 function waitFor(condition, { attempts = 200, ...options } = {}) {
   return pollUntil(condition, { attempts, ...options })
-}
-
-/** Resolves to `promise`'s value, or rejects when it takes longer than `ms` (a bound, not a measure). */
-function within(ms, what, promise) {
-  let timer
-  const bound = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer))
 }
 
 /** Runs openssl in `dir`; throws with its stderr when it fails. */
@@ -336,8 +284,6 @@ module.exports = {
   startCluster,
   makeCertificates,
   startInstance,
-  killAll,
   waitFor,
-  within,
   freePort,
 }

@@ -1,11 +1,12 @@
 'use strict'
-// Starting gatsby-dsg on the example site (built by real Gatsby) in a child process, and HTTP.
+// The example site (built by real Gatsby) and gatsby-dsg serving it in a child process behind the
+// control channel (scripts/support/control.js); temp directories.
 
 const fs = require('fs')
-const http = require('http')
 const os = require('os')
 const path = require('path')
 const { startControlled } = require('../../scripts/support/control')
+const { get } = require('./http')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const EXAMPLE = path.join(ROOT, 'example')
@@ -14,9 +15,28 @@ function tempDir(prefix = 'gatsby-dsg-test-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 }
 
-/** Starts a server on the example site; resolves to a handle with `get`, `stats`, `setGlobal`, `close`. */
-async function startServer(options = {}) {
-  const server = await startControlled(path.join(__dirname, 'server-process.js'), {
+// Temp directories made by trackedTempDir, until removeTempDirs.
+const made = []
+
+/** A new temp directory that `removeTempDirs` removes (for afterAll). */
+function trackedTempDir(prefix) {
+  const dir = tempDir(prefix)
+  made.push(dir)
+  return dir
+}
+
+/** Removes every directory trackedTempDir made. */
+function removeTempDirs() {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+}
+
+/**
+ * Starts a server on the example site (or `options.root`) in a child process running `script`
+ * (support/server-process.js unless told); resolves to a handle with `get` (support/http.js `get`,
+ * the body as text), `stats`, `setGlobal`, `close`.
+ */
+async function startServer(options = {}, { script = path.join(__dirname, 'server-process.js') } = {}) {
+  const server = await startControlled(script, {
     root: EXAMPLE,
     host: '127.0.0.1',
     port: 0,
@@ -28,25 +48,10 @@ async function startServer(options = {}) {
   })
 }
 
-/** One HTTP request with Node's own client (no pooling surprises); the path is sent as given. */
-function get(url, { method = 'GET', headers = {} } = {}) {
-  const { hostname, port, pathname, search } = new URL(url)
-  const rawPath = url.slice(url.indexOf('/', 'http://'.length))
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { hostname, port, path: rawPath || pathname + search, method, headers, agent: false },
-      (res) => {
-        const chunks = []
-        res.on('data', (c) => chunks.push(c))
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8')
-          resolve({ status: res.statusCode, headers: res.headers, body })
-        })
-      },
-    )
-    req.on('error', reject)
-    req.end()
-  })
+/** The deferred pages of a built site (the example unless told), as its manifest lists them: URL paths. */
+function exampleDeferredPages(root = EXAMPLE) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'))
+  return manifest.pages.map((p) => (typeof p === 'string' ? p : p.path))
 }
 
-module.exports = { startServer, get, tempDir, EXAMPLE, ROOT }
+module.exports = { startServer, get, tempDir, trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE, ROOT }
