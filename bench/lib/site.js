@@ -10,7 +10,7 @@ const path = require('path')
 const ROOT = path.resolve(__dirname, '..', '..')
 const EXAMPLE = path.join(ROOT, 'example')
 const WORK = path.join(ROOT, 'bench', '.work')
-const PLUGIN_REF = 'require.resolve("../gatsby-plugin")'
+const PLUGIN_REF = "require.resolve('../gatsby-plugin')"
 const DEFER_OPTION = 'defer: ["/guides/**"]'
 const EXCLUDE_OPTION = 'exclude: ["/guides/keep-static/"]'
 // Bumped when the copy is made differently: an older build is then rebuilt.
