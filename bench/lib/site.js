@@ -11,8 +11,8 @@ const ROOT = path.resolve(__dirname, '..', '..')
 const EXAMPLE = path.join(ROOT, 'example')
 const WORK = path.join(ROOT, 'bench', '.work')
 const PLUGIN_REF = "require.resolve('../gatsby-plugin')"
-const DEFER_OPTION = 'defer: ["/guides/**"]'
-const EXCLUDE_OPTION = 'exclude: ["/guides/keep-static/"]'
+const DEFER_OPTION = "defer: ['/guides/**']"
+const EXCLUDE_OPTION = "exclude: ['/guides/keep-static/']"
 // Bumped when the copy is made differently: an older build is then rebuilt.
 const LAYOUT = 2
 
