@@ -9,6 +9,7 @@ use crate::access_log::LogFormat;
 use crate::build_id::BuildId;
 use crate::functions::FunctionsConfig;
 use crate::pages::DeferredPageSpec;
+use crate::partytown::PartytownConfig;
 use crate::site::SiteOptions;
 
 /// The shared tier: Redis URL, key namespace (instances of one site share it), render-lock TTL,
@@ -97,6 +98,9 @@ pub struct ServerConfig {
     pub site: SiteOptions,
     /// Gatsby Functions, forwarded to the functions process; `None`: the site has none.
     pub functions: Option<FunctionsConfig>,
+    /// Partytown's `/__third-party-proxy` for gatsby-config `partytownProxiedURLs`; `None`: the
+    /// site lists none (the path is then an ordinary 404).
+    pub partytown: Option<PartytownConfig>,
     /// How long `Server::start` waits for the disk sweep to count what is stored (the summary's
     /// `generated_pages`); the server is already answering meanwhile, and a bigger store is
     /// counted in the background.
@@ -158,6 +162,7 @@ impl ServerConfig {
             max_request_head_bytes: Self::DEFAULT_MAX_REQUEST_HEAD_BYTES,
             site: SiteOptions::default(),
             functions: None,
+            partytown: None,
             disk_count_wait: Self::DEFAULT_DISK_COUNT_WAIT,
             before_disk_sweep: None,
         }

@@ -28,6 +28,8 @@ pub enum RouteKind {
     method_not_allowed,
     admin,
     function,
+    /// Partytown's `/__third-party-proxy` for a listed URL.
+    partytown,
     /// `/__dsg/livez` and `/__dsg/readyz`.
     probe,
 }

@@ -15,5 +15,5 @@
 pub mod proxy;
 pub mod routes;
 
-pub use proxy::{ApiRoute, FunctionsConfig, FunctionsProxy, ProxyBody};
+pub use proxy::{plain, ApiRoute, FunctionsConfig, FunctionsProxy, ProxyBody};
 pub use routes::{BodyLimitSpec, FunctionRoutes, FunctionSpec};

@@ -35,26 +35,30 @@ impl FunctionsConfig {
     pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
 }
 
-/// The body of a function route's response: the function's, streamed, or the engine's own
-/// (413, 502, 504).
+/// The body of a proxied response: the function's, streamed, or the engine's own (413, 502,
+/// 504); or a Partytown upstream's, streamed under a size bound ([`crate::partytown`]).
 pub enum ProxyBody {
     Upstream(Incoming),
     Engine(Full<Bytes>),
+    Bounded(http_body_util::Limited<Incoming>),
 }
 
 impl Body for ProxyBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.get_mut() {
-            ProxyBody::Upstream(body) => Pin::new(body).poll_frame(cx),
+            ProxyBody::Upstream(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|r| r.map_err(Into::into))),
             ProxyBody::Engine(body) => Pin::new(body)
                 .poll_frame(cx)
                 .map(|frame| frame.map(|r| r.map_err(|never| match never {}))),
+            ProxyBody::Bounded(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
@@ -62,6 +66,7 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Upstream(body) => body.is_end_stream(),
             ProxyBody::Engine(body) => body.is_end_stream(),
+            ProxyBody::Bounded(body) => body.is_end_stream(),
         }
     }
 
@@ -69,6 +74,7 @@ impl Body for ProxyBody {
         match self {
             ProxyBody::Upstream(body) => body.size_hint(),
             ProxyBody::Engine(body) => body.size_hint(),
+            ProxyBody::Bounded(body) => body.size_hint(),
         }
     }
 }

@@ -57,6 +57,8 @@ pub(crate) struct App {
     pub(crate) access_log: Option<AccessLog>,
     /// Gatsby Functions, when the site has any.
     pub(crate) functions: Option<FunctionsProxy>,
+    /// Partytown's proxy, when gatsby-config lists `partytownProxiedURLs`.
+    pub(crate) partytown: Option<crate::partytown::PartytownProxy>,
     /// SSR pages: renderer, render queue and shared cache.
     pub(crate) ssr: Ssr,
     /// The request header a CDN sets to the visitor's country (redirect conditions).
@@ -228,6 +230,11 @@ impl Server {
             metrics,
             access_log: config.access_log.map(AccessLog::to_stdout),
             functions: config.functions.as_ref().map(FunctionsProxy::new),
+            partytown: config
+                .partytown
+                .clone()
+                .filter(|p| !p.urls.is_empty())
+                .map(crate::partytown::PartytownProxy::new),
             ssr,
             country_header,
         });

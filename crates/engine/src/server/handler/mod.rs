@@ -3,6 +3,9 @@
 //! 1. pre-process ([`serve`]): count the request, note what the access log needs; a Gatsby
 //!    Function's route (`/api/*`, any method) goes to [`function`], which streams the function's
 //!    own response back untouched by the header stage (as `gatsby serve` adds none to it);
+//!    Partytown's proxy (`/__third-party-proxy?url=` a listed URL, GET or HEAD) goes to
+//!    [`partytown`], which streams the upstream's answer back, also untouched by the header stage
+//!    (an unlisted `url` goes on to the site's routing, as under `gatsby serve`: a 404);
 //! 2. the probes (`/__dsg/livez`, `/__dsg/readyz`) go to [`crate::admin::probes`], the rest of
 //!    admin (`/__dsg/`) to [`crate::admin::handle`]; methods other than GET/HEAD are answered
 //!    here (OPTIONS, 405);
@@ -19,6 +22,7 @@
 
 mod deferred;
 mod function;
+mod partytown;
 mod ssr;
 mod static_file;
 
@@ -57,22 +61,31 @@ pub(super) async fn serve(
                 .map_or_else(|| "/".to_string(), |p| p.to_string()),
         )
     });
-    let (response, route, cache) = match function::route(app, &req) {
-        Some(forward) => {
-            let response = function::serve(app, req, forward, remote).await;
-            (response.map(ResponseBody::Right), RouteKind::function, None)
-        }
-        None => {
-            let (
-                Reply {
-                    mut response,
-                    facts,
-                },
-                route,
-            ) = handle(app, req).await;
-            app.headers.apply(response.headers_mut(), &facts);
-            (response.map(ResponseBody::Left), route, facts.cache_status)
-        }
+    let forward = function::route(app, &req);
+    let proxied = forward
+        .is_none()
+        .then(|| partytown::route(app, &req))
+        .flatten();
+    let (response, route, cache) = if let Some(forward) = forward {
+        let response = function::serve(app, req, forward, remote).await;
+        (response.map(ResponseBody::Right), RouteKind::function, None)
+    } else if let Some(url) = proxied {
+        let response = partytown::serve(app, &req, &url).await;
+        (
+            response.map(ResponseBody::Right),
+            RouteKind::partytown,
+            None,
+        )
+    } else {
+        let (
+            Reply {
+                mut response,
+                facts,
+            },
+            route,
+        ) = handle(app, req).await;
+        app.headers.apply(response.headers_mut(), &facts);
+        (response.map(ResponseBody::Left), route, facts.cache_status)
     };
     let status = response.status().as_u16();
     app.metrics.record_request(RequestLabels {
@@ -100,7 +113,7 @@ pub(super) async fn serve(
     response
 }
 
-/// A response body: the engine's own, or a function's, streamed.
+/// A response body: the engine's own, or a function's or Partytown upstream's, streamed.
 pub(crate) type ResponseBody = http_body_util::Either<respond::Body, ProxyBody>;
 
 /// The reply to a request, and the route kind it is counted under.
