@@ -114,7 +114,7 @@ impl PartytownProxy {
             return ProxyRoute::NotProxy;
         }
         match query.and_then(url_param) {
-            Some(url) if self.config.urls.iter().any(|u| *u == url) => ProxyRoute::Listed(url),
+            Some(url) if self.config.urls.contains(&url) => ProxyRoute::Listed(url),
             _ => ProxyRoute::Unlisted,
         }
     }
