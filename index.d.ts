@@ -242,6 +242,8 @@ export interface ServerOptions {
    * Default 16 384, Node's limit; at least 8 192.
    */
   maxRequestHeadBytes?: number
+  /** gatsby-config `partytownProxiedURLs`: served at `/__third-party-proxy?url=…`, only these. */
+  partytownProxiedURLs?: Array<string>
 }
 
 export interface ServerStats {

@@ -3,9 +3,11 @@
 // built by real Gatsby with other settings:
 //  - `gatsby build --prefix-paths` with trailingSlash "never" (pathPrefix "/site-prefix"), served
 //    with and without prefixPaths, as `gatsby serve` with and without --prefix-paths;
-//  - trailingSlash "ignore".
+//  - trailingSlash "ignore", with gatsby-config `partytownProxiedURLs` listing a loopback server
+//    (Partytown's `/__third-party-proxy`).
 
 const fs = require('fs')
+const http = require('http')
 const path = require('path')
 const { startServer, tempDir } = require('./support/site')
 const { request } = require('./support/http')
@@ -201,17 +203,51 @@ describe('a site built with --prefix-paths and trailingSlash "never"', () => {
 
 describe('a site built with trailingSlash "ignore"', () => {
   let server
+  let thirdParty
+  let thirdPartyHits = 0
+  let listedURL
+  let siteDir
   const get = (p, init) => request(server.base, p, init)
 
   beforeAll(async () => {
+    // The third party of Partytown's proxy: a real HTTP server on loopback, listed before the build.
+    thirdParty = http.createServer((req, res) => {
+      thirdPartyHits += 1
+      res.writeHead(200, { 'content-type': 'text/javascript', 'set-cookie': 'third=party' })
+      res.end(`/* third party ${req.url} */`)
+    })
+    await new Promise((resolve) => thirdParty.listen(0, '127.0.0.1', resolve))
+    listedURL = `http://127.0.0.1:${thirdParty.address().port}/tag.js?id=G-1`
     const site = copyExampleSources('gatsby-dsg-ignore-')
+    siteDir = site
     sites.push(site)
-    gatsbyBuild(site, { env: { EXAMPLE_PAGES: '10', EXAMPLE_TRAILING_SLASH: 'ignore' } })
+    gatsbyBuild(site, {
+      env: { EXAMPLE_PAGES: '10', EXAMPLE_TRAILING_SLASH: 'ignore', EXAMPLE_PARTYTOWN_URLS: listedURL },
+    })
     server = await startServer({ root: site, cacheDir: tempDir() })
   }, BUILD_TIMEOUT)
 
   afterAll(async () => {
     if (server) await server.close()
+    if (thirdParty) await new Promise((resolve) => thirdParty.close(resolve))
+  })
+
+  test("Partytown's proxy fetches a listed URL and answers the site's 404 for any other", async () => {
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(siteDir, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'),
+    )
+    expect(manifest.site.partytownProxiedURLs).toEqual([listedURL])
+    const proxied = await get(`/__third-party-proxy?url=${encodeURIComponent(listedURL)}`)
+    expect(proxied.status).toBe(200)
+    expect(proxied.headers['content-type']).toBe('text/javascript')
+    expect(proxied.headers['set-cookie']).toBeUndefined()
+    expect(proxied.body.toString()).toBe('/* third party /tag.js?id=G-1 */')
+    expect(thirdPartyHits).toBe(1)
+
+    const unlisted = await get(`/__third-party-proxy?url=${encodeURIComponent(`${listedURL}&x=1`)}`)
+    expect(unlisted.status).toBe(404)
+    expect(unlisted.body.toString()).toContain('Page not found')
+    expect(thirdPartyHits).toBe(1)
   })
 
   test('a deferred page is served with and without the trailing slash from one render, never redirected', async () => {

@@ -11,6 +11,9 @@ module.exports = {
   pathPrefix: '/site-prefix',
   // Gatsby 5's default; a test builds a copy with EXAMPLE_TRAILING_SLASH=never.
   trailingSlash: process.env.EXAMPLE_TRAILING_SLASH || 'always',
+  // Partytown's proxy (`/__third-party-proxy?url=…`); a test builds a copy listing a loopback
+  // server through EXAMPLE_PARTYTOWN_URLS (comma-separated).
+  partytownProxiedURLs: (process.env.EXAMPLE_PARTYTOWN_URLS || '').split(',').filter(Boolean),
   headers: [
     {
       source: '/blog/*',

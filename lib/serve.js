@@ -86,6 +86,7 @@ function engineOptions(site, settings, functions, functionRoutes) {
     headers: site.options.headers,
     redirects: site.options.redirects,
     clientRoutes: site.options.clientRoutes,
+    partytownProxiedURLs: site.options.partytownProxiedURLs,
     sharedMaxAgeSeconds: settings.cdnMaxAge,
     revalidateSeconds: settings.revalidate,
     renderSlots: settings.renderSlots,

@@ -95,7 +95,7 @@ function readSite(siteRoot) {
       ssrPages: [],
       hasEngines,
       options,
-      unserved: unserved(root, null),
+      unserved: unserved(),
     }
   }
 
@@ -119,25 +119,16 @@ function readSite(siteRoot) {
     ssrPages,
     hasEngines,
     options: readSiteOptions(root, manifest),
-    unserved: unserved(root, manifest),
+    unserved: unserved(),
   }
 }
 
 /**
- * What of the site gatsby-dsg does not serve, for the start-up line: Partytown's proxy when
- * gatsby-config lists URLs.
+ * What of the site gatsby-dsg does not serve, for the start-up line. Nothing known today:
+ * Partytown's proxy, the last entry, is served since the engine fetches `partytownProxiedURLs`.
  */
-function unserved(root, manifest) {
-  const out = []
-  const proxied = (manifest && manifest.site && manifest.site.partytownProxiedURLs) || []
-  if (proxied.length > 0) {
-    out.push({
-      what: 'Partytown proxied URLs',
-      count: proxied.length,
-      example: `/__third-party-proxy?url=${proxied[0]}`,
-    })
-  }
-  return out
+function unserved() {
+  return []
 }
 
 module.exports = { readSite, SiteError, MANIFEST }

@@ -168,6 +168,9 @@ pub struct ServerOptions {
     /// Request heads (request line and headers) above this many bytes are refused with 431.
     /// Default 16 384, Node's limit; at least 8 192.
     pub max_request_head_bytes: Option<u32>,
+    /// gatsby-config `partytownProxiedURLs`: served at `/__third-party-proxy?url=…`, only these.
+    #[napi(js_name = "partytownProxiedURLs")]
+    pub partytown_proxied_urls: Option<Vec<String>>,
 }
 
 impl TryFrom<ServerOptions> for engine::ServerConfig {
@@ -252,6 +255,10 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
     if let Some(bytes) = options.max_request_head_bytes {
         config.max_request_head_bytes = bytes as usize;
     }
+    config.partytown = options
+        .partytown_proxied_urls
+        .filter(|urls| !urls.is_empty())
+        .map(engine::PartytownConfig::new);
     if let Some(functions) = options.functions {
         config.functions = Some(functions_config(functions)?);
     }
