@@ -4,7 +4,7 @@
 
 const fs = require('fs')
 const path = require('path')
-const { startServer, tempDir, EXAMPLE } = require('./support/site')
+const { startServer, tempDir, rendersDuring: countRenders, EXAMPLE } = require('./support/site')
 const { waitFor } = require('./support/wait')
 
 const PUBLIC = path.join(EXAMPLE, 'public')
@@ -23,11 +23,7 @@ afterAll(async () => {
 })
 
 /** Renders done by the server while `action` ran. */
-async function rendersDuring(action) {
-  const before = (await server.stats()).renders
-  const result = await action()
-  return { result, renders: (await server.stats()).renders - before }
-}
+const rendersDuring = (action) => countRenders(server, action)
 
 function expectGatsbyHeaders(res, contentType) {
   expect(res.headers['content-type']).toBe(contentType)

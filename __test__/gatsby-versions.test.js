@@ -6,7 +6,7 @@
 const fs = require('fs')
 const path = require('path')
 const { execFileSync } = require('child_process')
-const { startServer, tempDir, EXAMPLE } = require('./support/site')
+const { startServer, tempDir, rendersDuring: countRenders, EXAMPLE } = require('./support/site')
 const { idle } = require('./support/http')
 const { fixtureDir } = require('../scripts/fixtures')
 
@@ -76,11 +76,7 @@ describe.each(SITES)('a site built with Gatsby $gatsby', (site) => {
     if (server) await server.close()
   })
 
-  async function rendersDuring(action) {
-    const before = (await server.stats()).renders
-    const result = await action()
-    return { result, renders: (await server.stats()).renders - before }
-  }
+  const rendersDuring = (action) => countRenders(server, action)
 
   test(`was built by Gatsby ${site.gatsby}, whose engines look pages up with ${site.pageLookup}`, () => {
     const out = execFileSync(

@@ -54,4 +54,21 @@ function exampleDeferredPages(root = EXAMPLE) {
   return manifest.pages.map((p) => (typeof p === 'string' ? p : p.path))
 }
 
-module.exports = { startServer, get, tempDir, trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE, ROOT }
+/** What `action` resolved to, and how many renders `server` did while it ran. */
+async function rendersDuring(server, action) {
+  const before = (await server.stats()).renders
+  const result = await action()
+  return { result, renders: (await server.stats()).renders - before }
+}
+
+module.exports = {
+  startServer,
+  get,
+  rendersDuring,
+  tempDir,
+  trackedTempDir,
+  removeTempDirs,
+  exampleDeferredPages,
+  EXAMPLE,
+  ROOT,
+}
