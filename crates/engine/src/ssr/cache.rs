@@ -445,6 +445,24 @@ mod tests {
         String::from_utf8(served.0.content.identity.bytes.to_vec()).unwrap()
     }
 
+    /// `n` GETs of the key `k`, started at once.
+    fn concurrent_gets(
+        cache: &Arc<SsrCache>,
+        render: &Render,
+        n: usize,
+    ) -> Vec<tokio::task::JoinHandle<Result<Served, RenderError>>> {
+        (0..n)
+            .map(|_| {
+                let (cache, render) = (Arc::clone(cache), render.clone());
+                tokio::spawn(async move {
+                    cache
+                        .serve("k".into(), &HeaderMap::new(), true, false, render)
+                        .await
+                })
+            })
+            .collect()
+    }
+
     #[tokio::test]
     async fn a_shareable_response_is_stored_and_then_a_hit() {
         let cache = SsrCache::new(1 << 20);
@@ -495,16 +513,7 @@ mod tests {
     async fn concurrent_requests_of_a_first_seen_key_are_not_collapsed() {
         let cache = Arc::new(SsrCache::new(1 << 20));
         let (render, calls) = renderer("public, s-maxage=60", vec![]);
-        let requests: Vec<_> = (0..4)
-            .map(|_| {
-                let (cache, render) = (Arc::clone(&cache), render.clone());
-                tokio::spawn(async move {
-                    cache
-                        .serve("k".into(), &HeaderMap::new(), true, false, render)
-                        .await
-                })
-            })
-            .collect();
+        let requests = concurrent_gets(&cache, &render, 4);
         for r in requests {
             r.await.unwrap().unwrap();
         }
@@ -520,16 +529,7 @@ mod tests {
             .await
             .unwrap();
         tokio::time::advance(Duration::from_secs(2)).await;
-        let requests: Vec<_> = (0..5)
-            .map(|_| {
-                let (cache, render) = (Arc::clone(&cache), render.clone());
-                tokio::spawn(async move {
-                    cache
-                        .serve("k".into(), &HeaderMap::new(), true, false, render)
-                        .await
-                })
-            })
-            .collect();
+        let requests = concurrent_gets(&cache, &render, 5);
         for r in requests {
             let served = r.await.unwrap().unwrap();
             assert_eq!(body(&served), "render 2");
