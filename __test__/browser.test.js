@@ -7,7 +7,7 @@ const fs = require('fs')
 const path = require('path')
 const { startServer, tempDir, ROOT } = require('./support/site')
 const { launchChromium, newContextWithoutPrefetch, watch } = require('./support/browser')
-const { idle } = require('./support/wait')
+const { idle } = require('../scripts/support/wait')
 
 jest.setTimeout(180_000)
 

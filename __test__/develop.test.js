@@ -6,7 +6,7 @@
 const fs = require('fs')
 const path = require('path')
 const { get, EXAMPLE } = require('./support/site')
-const { freePort } = require('./support/http')
+const { freePort } = require('../scripts/support/ports')
 const { copyExampleSources } = require('./support/example-copy')
 const { start, killAll } = require('./support/processes')
 const { launchChromium } = require('./support/browser')

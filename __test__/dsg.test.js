@@ -5,7 +5,7 @@
 const fs = require('fs')
 const path = require('path')
 const { startServer, tempDir, rendersDuring: countRenders, EXAMPLE } = require('./support/site')
-const { waitFor } = require('./support/wait')
+const { waitFor } = require('../scripts/support/wait')
 
 const PUBLIC = path.join(EXAMPLE, 'public')
 const KOREAN_ENCODED = '/blog/' + encodeURIComponent('안녕하세요') + '/'

@@ -6,7 +6,7 @@
 const net = require('net')
 const { startServer, tempDir } = require('./support/site')
 const { request } = require('./support/http')
-const { waitFor } = require('./support/wait')
+const { waitFor } = require('../scripts/support/wait')
 
 const FUNCTION_TIMEOUT_MS = 3000
 const MAX_BODY = 1024 * 1024

@@ -7,7 +7,7 @@ const fs = require('fs')
 const path = require('path')
 const { execFileSync } = require('child_process')
 const { startServer, tempDir, rendersDuring: countRenders, EXAMPLE } = require('./support/site')
-const { idle } = require('./support/http')
+const { idle } = require('../scripts/support/wait')
 const { fixtureDir } = require('../scripts/fixtures')
 
 const FIXTURE_PAGES = {

@@ -14,7 +14,7 @@ const { tempDir, get, ROOT } = require('./support/site')
 const { start, run, killAll } = require('./support/processes')
 const { writeFreshSite, NOTES } = require('./support/fresh-site')
 const { freshClone } = require('./support/fresh-clone')
-const { waitFor } = require('./support/http')
+const { waitFor } = require('../scripts/support/wait')
 
 jest.setTimeout(20 * 60_000)
 

@@ -8,7 +8,7 @@ const { trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE } = requir
 const { runCli, serveArgs, baseOf, lines } = require('./support/cli')
 const { killAll } = require('./support/processes')
 const { requestText: request, tracedGet } = require('./support/http')
-const { waitFor, sleep, idle } = require('./support/wait')
+const { waitFor, sleep, idle } = require('../scripts/support/wait')
 const { startOpsServer, parseMetrics, filesUnder } = require('./support/ops')
 
 const TOKEN = 's3cret-admin-token'

@@ -8,7 +8,8 @@ const fs = require('fs')
 const path = require('path')
 const { startOpsServer } = require('./support/ops')
 const { requestText: request } = require('./support/http')
-const { startRedis, waitFor } = require('./support/shared-tier')
+const { startRedis } = require('../scripts/support/redis')
+const { waitFor } = require('../scripts/support/wait')
 const { killAll } = require('./support/processes')
 const { trackedTempDir, removeTempDirs } = require('./support/site')
 const { startServer, registerRenderer } = require('..')
@@ -93,7 +94,10 @@ test('with --redis, readyz is 503 while the real redis-server is down — the se
   let redis = await startRedis()
   const server = await startOpsServer({ cacheDir: makeTempDir(), renderWorkers: 1, redis: redis.url })
   try {
-    await waitFor(async () => (await server.get('/__dsg/readyz')).status === 200, { what: 'ready with Redis up' })
+    await waitFor(async () => (await server.get('/__dsg/readyz')).status === 200, {
+      attempts: 200,
+      what: 'ready with Redis up',
+    })
     expect(json(await server.get('/__dsg/readyz')).redis).toBe('reachable')
 
     await redis.stop()
@@ -110,6 +114,7 @@ test('with --redis, readyz is 503 while the real redis-server is down — the se
 
     redis = await startRedis(redis.port)
     await waitFor(async () => (await server.get('/__dsg/readyz')).status === 200, {
+      attempts: 200,
       what: 'ready again once Redis is back',
     })
     expect(json(await server.get('/__dsg/readyz')).redis).toBe('reachable')

@@ -7,7 +7,7 @@ const { spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
 const { startServer, tempDir, EXAMPLE } = require('./support/site')
-const { waitFor } = require('./support/wait')
+const { waitFor } = require('../scripts/support/wait')
 const { copyExampleSources } = require('./support/example-copy')
 
 const PAGE = '/blog/post-00002/'

@@ -6,15 +6,10 @@
 
 const path = require('path')
 const { tempDir } = require('./support/site')
-const {
-  startTlsRedis,
-  startCluster,
-  makeCertificates,
-  startInstance,
-  waitFor,
-  freePort,
-} = require('./support/shared-tier')
-const { within } = require('./support/wait')
+const { startInstance } = require('./support/shared-tier')
+const { startTlsRedis, startCluster, makeCertificates } = require('../scripts/support/redis')
+const { freePort } = require('../scripts/support/ports')
+const { waitFor, within } = require('../scripts/support/wait')
 const { killAll } = require('./support/processes')
 
 const NAMESPACE = 'dsg-prod'
@@ -35,6 +30,7 @@ async function settled(instances) {
   await waitFor(
     async () => (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.rendersInFlight === 0),
     {
+      attempts: 200,
       what: 'no render, compression or store in flight',
     },
   )
@@ -116,7 +112,7 @@ describe('a TLS-only Redis', () => {
     const res = await within(REQUEST_BOUND_MS, 'a page while Redis is refused', instance.get(post(50)))
     expect(res.status).toBe(200)
     expect(res.body).toContain(heading(50))
-    await waitFor(() => redisLines(instance).length > 0, { what: 'the line about Redis' })
+    await waitFor(() => redisLines(instance).length > 0, { attempts: 200, what: 'the line about Redis' })
     // It keeps retrying (every second) without logging more.
     await new Promise((r) => setTimeout(r, 2500))
     expect(redisLines(instance)).toEqual([
@@ -216,7 +212,7 @@ describe('a Redis Cluster of 3 masters and 3 replicas', () => {
         (await Promise.all(instances.map((i) => i.stats()))).every(
           (s, n) => s.memoryEntries === before[n].memoryEntries - 2,
         ),
-      { what: 'the purged page gone from the memory of all three instances' },
+      { attempts: 200, what: 'the purged page gone from the memory of all three instances' },
     )
 
     const all = await purge(instances[2], 'all=1')
@@ -226,6 +222,7 @@ describe('a Redis Cluster of 3 masters and 3 replicas', () => {
       async () =>
         (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.memoryEntries === 0 && s.diskEntries === 0),
       {
+        attempts: 200,
         what: 'every instance empty after purging all',
       },
     )
@@ -250,11 +247,11 @@ describe('a Redis Cluster of 3 masters and 3 replicas', () => {
       }
       return statuses
     })
-    await waitFor(() => answered >= 30, { what: 'load under way' })
+    await waitFor(() => answered >= 30, { attempts: 200, what: 'load under way' })
     const killed = await cluster.killMaster(0)
     await cluster.ok()
     const atFailover = answered
-    await waitFor(() => answered >= atFailover + 60, { what: 'requests answered after the failover' })
+    await waitFor(() => answered >= atFailover + 60, { attempts: 200, what: 'requests answered after the failover' })
     stop = true
     const statuses = (await Promise.all(load)).flat()
     expect({ killed, statuses: [...new Set(statuses)] }).toEqual({ killed, statuses: [200] })

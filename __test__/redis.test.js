@@ -6,8 +6,10 @@
 
 const path = require('path')
 const { tempDir } = require('./support/site')
-const { startRedis, startInstance, waitFor, freePort } = require('./support/shared-tier')
-const { within } = require('./support/wait')
+const { startInstance } = require('./support/shared-tier')
+const { startRedis } = require('../scripts/support/redis')
+const { freePort } = require('../scripts/support/ports')
+const { waitFor, within } = require('../scripts/support/wait')
 const { killAll } = require('./support/processes')
 
 const NAMESPACE = 'dsg-e2e'
@@ -34,6 +36,7 @@ async function settled(instances = cluster) {
   await waitFor(
     async () => (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.rendersInFlight === 0),
     {
+      attempts: 200,
       what: 'no render, compression or store in flight',
     },
   )
@@ -84,6 +87,7 @@ function redisLog(instance, { fromStart = false } = {}) {
     lines,
     waitFor: (regex, what) =>
       waitFor(() => lines().some((line) => regex.test(line)), {
+        attempts: 200,
         what: () => `${what}, in ${JSON.stringify(instance.stderr().slice(start))}`,
       }),
   }
@@ -171,7 +175,7 @@ describe('three instances sharing one Redis', () => {
           (s, n) => s.memoryEntries === before[n].memoryEntries - 2 && s.diskEntries === before[n].diskEntries - 2,
         )
       },
-      { what: 'the purged page gone from the memory and disk of all three instances' },
+      { attempts: 200, what: 'the purged page gone from the memory and disk of all three instances' },
     )
 
     const again = await cluster[2].get(page)
@@ -198,6 +202,7 @@ describe('three instances sharing one Redis', () => {
       async () =>
         (await Promise.all(cluster.map((i) => i.stats()))).every((s) => s.memoryEntries === 0 && s.diskEntries === 0),
       {
+        attempts: 200,
         what: 'every instance empty after purging all',
       },
     )
@@ -222,7 +227,10 @@ describe('an instance killed in the middle of a render', () => {
     await connected(4)
     await victim.setGlobal('__gatsbyDsgTestHoldRenders', true)
     const pending = victim.get(page).catch((error) => error)
-    await waitFor(async () => (await victim.stats()).renders === 1, { what: 'the render started on the victim' })
+    await waitFor(async () => (await victim.stats()).renders === 1, {
+      attempts: 200,
+      what: 'the render started on the victim',
+    })
     const owner = redis.cli('GET', key('lock', tag(page)))
     expect(owner).toBeTruthy()
     // Its render lock is renewed while it renders: it outlives its 1000 ms TTL.
@@ -333,6 +341,7 @@ describe('Redis going away', () => {
     })
     expect(purge.status).toBe(200)
     await waitFor(async () => (await cluster[0].stats()).memoryEntries === before[0].memoryEntries - 2, {
+      attempts: 200,
       what: 'the purge published after Redis came back reaching another instance',
     })
     expect((await cluster[0].get(shared.page)).headers['x-dsg-cache']).toBe('MISS')

@@ -15,7 +15,7 @@ const R = require('./support/reliability')
 const { exampleDeferredPages } = require('./support/site')
 const { runCliToEnd } = require('./support/cli')
 const { killAll } = require('./support/processes')
-const { waitFor } = require('./support/wait')
+const { waitFor } = require('../scripts/support/wait')
 
 const ADDON_SERVER = path.join(__dirname, 'support', 'addon-server.js')
 // Node's announced default: an exception left pending by a N-API callback is an uncaught

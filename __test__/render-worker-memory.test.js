@@ -7,7 +7,7 @@
 const fs = require('fs')
 const path = require('path')
 const { EXAMPLE, trackedTempDir, removeTempDirs } = require('./support/site')
-const { waitFor } = require('./support/wait')
+const { waitFor } = require('../scripts/support/wait')
 const { startWorkersServer } = require('./support/render-workers')
 const { runCli } = require('./support/cli')
 const { killAll } = require('./support/processes')

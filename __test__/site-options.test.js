@@ -11,7 +11,7 @@ const http = require('http')
 const path = require('path')
 const { startServer, tempDir } = require('./support/site')
 const { request } = require('./support/http')
-const { idle } = require('./support/wait')
+const { idle } = require('../scripts/support/wait')
 const { copyExampleSources, gatsbyBuild } = require('./support/example-copy')
 
 const PREFIX = '/site-prefix'

@@ -8,7 +8,7 @@ const { trackedTempDir, removeTempDirs, exampleDeferredPages, EXAMPLE } = requir
 const { runCli, runCliToEnd, serveArgs, baseOf, lines } = require('./support/cli')
 const { killAll } = require('./support/processes')
 const { requestText: request } = require('./support/http')
-const { waitFor } = require('./support/wait')
+const { waitFor } = require('../scripts/support/wait')
 const { startOpsServer, parseMetrics } = require('./support/ops')
 
 const DEFERRED = exampleDeferredPages()

@@ -197,8 +197,13 @@ function removeStaleRunDirs(work) {
   }
 }
 
-/** `--scale`: bench/lib/scale.js at every size, into the scale section of BENCHMARKS.md. */
-async function scaleMain(opts, bins, tools, work, t0) {
+/**
+ * This run's own directory under `work` (cache directories, nginx, scripts), so two runs at once
+ * do not collide; removed when the process exits. It holds a copy of gatsby-dsg's addon as it is
+ * now, loaded for the whole run: a rebuild of the repository's addon while the bench runs then
+ * neither mixes two engines nor rewrites a library a server has mapped.
+ */
+function openRunDir(work) {
   removeStaleRunDirs(work)
   const runDir = path.join(work, `run-${process.pid}`)
   fs.rmSync(runDir, { recursive: true, force: true })
@@ -207,6 +212,12 @@ async function scaleMain(opts, bins, tools, work, t0) {
   const addon = path.join(runDir, 'gatsby-dsg.linux-x64-gnu.node')
   fs.copyFileSync(path.join(ROOT, 'gatsby-dsg.linux-x64-gnu.node'), addon)
   process.env.NAPI_RS_NATIVE_LIBRARY_PATH = addon
+  return runDir
+}
+
+/** `--scale`: bench/lib/scale.js at every size, into the scale section of BENCHMARKS.md. */
+async function scaleMain(opts, bins, tools, work, t0) {
+  const runDir = openRunDir(work)
   const out = opts.out === path.join(ROOT, 'BENCHMARKS.md') || !opts.out ? path.join(ROOT, 'BENCHMARKS.md') : opts.out
   const ctx = { opts, tools: bins, runDir, issues: [], log }
   const results = await require('./lib/scale').scaleRun(ctx, opts.scale, {
@@ -242,18 +253,7 @@ async function main() {
   if (site.deferredPosts.length < 4 || site.staticPosts.length < 1)
     throw new Error(`--pages ${opts.pages} is too small`)
 
-  // This run's own directory (cache directories, nginx, scripts): two runs at once do not collide.
-  removeStaleRunDirs(WORK)
-  const runDir = path.join(WORK, `run-${process.pid}`)
-  fs.rmSync(runDir, { recursive: true, force: true })
-  fs.mkdirSync(runDir, { recursive: true })
-  process.on('exit', () => fs.rmSync(runDir, { recursive: true, force: true }))
-
-  // gatsby-dsg's addon as it is now, for the whole run: a rebuild of the repository's addon while
-  // the bench runs then neither mixes two engines nor rewrites a library a server has mapped.
-  const addon = path.join(runDir, 'gatsby-dsg.linux-x64-gnu.node')
-  fs.copyFileSync(path.join(ROOT, 'gatsby-dsg.linux-x64-gnu.node'), addon)
-  process.env.NAPI_RS_NATIVE_LIBRARY_PATH = addon
+  const runDir = openRunDir(WORK)
 
   const pages = {
     static: site.staticPosts[0],

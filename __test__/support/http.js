@@ -4,12 +4,7 @@
 // validators) or as text; and one GET that reports what happened on the connection (tracedGet).
 
 const http = require('http')
-const net = require('net')
 const zlib = require('zlib')
-// Re-exported for install.test.js and gatsby-versions.test.js only, which still import them from
-// here: they could not be run (a fresh clone's addon build; the fixture builds) when wait.js took
-// these over. Move their imports to ./wait and drop this line.
-const { waitFor, idle } = require('./wait')
 
 /**
  * One request, the path sent exactly as given, with an optional `body` (string or Buffer);
@@ -58,18 +53,6 @@ function get(url, init) {
 async function fetchRaw(url, init) {
   const res = await request(...splitUrl(url), init)
   return { ...res, text: res.body.toString('utf8') }
-}
-
-/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /** The body of `res` decoded as its Content-Encoding says (identity when there is none). */
@@ -138,4 +121,4 @@ function tracedGet(base, rawPath) {
   return { sent, done }
 }
 
-module.exports = { request, requestText, get, fetchRaw, tracedGet, decoded, freePort, waitFor, idle }
+module.exports = { request, requestText, get, fetchRaw, tracedGet, decoded }

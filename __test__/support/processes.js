@@ -1,8 +1,8 @@
 'use strict'
 // Every child process a test starts, and the one `killAll` that ends whatever a test left running
-// (for afterEach/afterAll): commands started here (npm, gatsby, npx gatsby-dsg, the CLI), children
-// tracked with `track` (redis-server), and servers behind the control channel
-// (scripts/support/control.js).
+// (for afterEach/afterAll): commands started here (npm, gatsby, npx gatsby-dsg, the CLI), servers
+// behind the control channel (scripts/support/control.js) and redis-servers
+// (scripts/support/redis.js).
 //
 // Long-running commands run in their own process groups, so a test can stop a command together
 // with the processes it started itself (npx runs the bin under a shell, `gatsby develop` forks a
@@ -10,11 +10,12 @@
 
 const { spawn } = require('child_process')
 const { killControlled } = require('../../scripts/support/control')
+const { killRedis } = require('../../scripts/support/redis')
 
 // Process groups started here. A group outlives its leader while any member is left, so killAll
 // signals every group started, not only those whose leader still runs.
 const groups = new Set()
-// Every child started or tracked here that has not closed yet.
+// Every child started here that has not closed yet.
 const running = new Set()
 
 /** Has `killAll` SIGKILL `child` if it is still running then. */
@@ -126,15 +127,15 @@ function killGroup(pgid, signal) {
 }
 
 /**
- * SIGKILLs every process group started here, every tracked child and every control-channel server
- * still running; resolves once they have all exited.
+ * SIGKILLs every process group and command started here, every control-channel server
+ * and every redis-server still running; resolves once they have all exited.
  */
 async function killAll() {
   const waits = [...running].map((child) => new Promise((resolve) => child.once('close', resolve)))
   for (const pgid of groups) killGroup(pgid, 'SIGKILL')
   groups.clear()
   for (const child of running) child.kill('SIGKILL')
-  await Promise.all([...waits, killControlled()])
+  await Promise.all([...waits, killControlled(), killRedis()])
 }
 
-module.exports = { start, run, track, killAll }
+module.exports = { start, run, killAll }

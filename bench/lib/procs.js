@@ -1,9 +1,10 @@
 'use strict'
 // Every process the bench starts is registered here and killed at the end, even on error or ^C.
 // Each runs in its own process group (nginx and gatsby have children): its group is what we kill.
+// redis-servers are started and tracked by scripts/support/redis.js; `killAll` ends those too.
 
 const { spawn } = require('child_process')
-const net = require('net')
+const { killRedis } = require('../../scripts/support/redis')
 
 const live = new Set()
 
@@ -47,6 +48,7 @@ async function stop(child, { signal = 'SIGTERM', graceMs = 3000 } = {}) {
 function killAll() {
   for (const child of live) killGroup(child, 'SIGKILL')
   live.clear()
+  killRedis() // signals at once; the exit handler cannot wait
 }
 
 let installed = false
@@ -62,19 +64,4 @@ function installExitHandlers() {
   }
 }
 
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-module.exports = { start, stop, killAll, installExitHandlers, freePort, sleep }
+module.exports = { start, stop, killAll, installExitHandlers }

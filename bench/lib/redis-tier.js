@@ -4,112 +4,25 @@
 // whose page was rendered and stored before wrk starts, interleaved per round. A HIT is answered
 // from the instance's memory, so the goal is ≥ 0.95× of the no-Redis figure for both.
 
-const { execFileSync } = require('child_process')
-const fs = require('fs')
-const net = require('net')
 const path = require('path')
 const http = require('./http')
 const wrk = require('./wrk')
-const procs = require('./procs')
 const { startDsg } = require('./servers')
 const { medianBy } = require('./format')
+const { startRedis, startTlsRedis, makeCertificates } = require('../../scripts/support/redis')
+const { sleep } = require('../../scripts/support/wait')
 
 const ENCODINGS = { 'Accept-Encoding': 'br, gzip' }
 
-function certificates(ctx, dir) {
-  fs.mkdirSync(dir, { recursive: true })
-  const openssl = (...args) => execFileSync(ctx.tools.openssl, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-subj',
-    '/CN=gatsby-dsg bench CA',
-  )
-  fs.writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n')
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=127.0.0.1',
-  )
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-out',
-    'server.pem',
-    '-extfile',
-    'server.ext',
-  )
-  return { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') }
-}
-
-async function startRedis(ctx, tls) {
-  const port = await procs.freePort()
-  const listen = tls
-    ? [
-        '--port',
-        '0',
-        '--tls-port',
-        String(port),
-        '--tls-cert-file',
-        tls.cert,
-        '--tls-key-file',
-        tls.key,
-        '--tls-ca-cert-file',
-        tls.ca,
-        '--tls-auth-clients',
-        'no',
-      ]
-    : ['--port', String(port)]
-  const child = procs.start(ctx.tools.redis, [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  })
-  const listening = () =>
-    new Promise((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => socket.end(() => resolve(true)))
-      socket.on('error', () => resolve(false))
-    })
-  const deadline = Date.now() + 10_000
-  while (!(await listening())) {
-    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`)
-    await procs.sleep(50)
-  }
-  return { child, url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}/` }
-}
-
 async function redisTier(ctx) {
   const { opts, pages } = ctx
-  const tls = certificates(ctx, path.join(ctx.runDir, 'redis-tls'))
-  const plain = await startRedis(ctx, null)
-  const secure = await startRedis(ctx, tls)
+  const certs = makeCertificates(path.join(ctx.runDir, 'redis-tls'), { bin: ctx.tools.openssl })
+  const plain = await startRedis(0, { bin: ctx.tools.redis })
+  const secure = await startTlsRedis(certs, { bin: ctx.tools.redis })
   const variants = [
     { key: 'none', options: {} },
     { key: 'plain', options: { redis: plain.url } },
-    { key: 'tls', options: { redis: secure.url, redisCa: tls.ca } },
+    { key: 'tls', options: { redis: secure.url, redisCa: certs.ca } },
   ]
   const result = { url: pages.generated, variants: {} }
   try {
@@ -122,7 +35,7 @@ async function redisTier(ctx) {
           // Rendered (and stored in Redis when there is one), then every request is a HIT.
           const first = await http.request(dsg.base, pages.generated, { headers: ENCODINGS })
           if (first.status !== 200) ctx.issues.push(`redis tier ${v.key}: first GET → ${first.status}`)
-          await procs.sleep(500)
+          await sleep(500)
           const check = await http.request(dsg.base, pages.generated, { headers: ENCODINGS })
           if (check.headers['x-dsg-cache'] !== 'HIT')
             ctx.issues.push(`redis tier ${v.key}: x-dsg-cache ${check.headers['x-dsg-cache']}`)
@@ -144,8 +57,8 @@ async function redisTier(ctx) {
       }
     }
   } finally {
-    await procs.stop(plain.child)
-    await procs.stop(secure.child)
+    await plain.stop()
+    await secure.stop()
   }
   for (const v of Object.values(result.variants)) v.best = medianBy(v.runs, 'rps')
   return result

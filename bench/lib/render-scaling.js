@@ -8,7 +8,7 @@ const { spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
 const http = require('./http')
-const procs = require('./procs')
+const { sleep } = require('../../scripts/support/wait')
 const { startDsg } = require('./servers')
 const f = require('./format')
 
@@ -62,7 +62,7 @@ async function allWorkersReady(dsg, count, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs
   let state = await dsg.renderWorkers()
   while ((state.ready < count || state.workers.length < count) && Date.now() < deadline) {
-    await procs.sleep(100)
+    await sleep(100)
     state = await dsg.renderWorkers()
   }
   return state

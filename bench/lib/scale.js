@@ -10,7 +10,8 @@ const fs = require('fs')
 const path = require('path')
 const http = require('./http')
 const wrk = require('./wrk')
-const procs = require('./procs')
+const { sleep } = require('../../scripts/support/wait')
+const { freePort } = require('../../scripts/support/ports')
 const { ensureSite, pageDataUrl } = require('./site')
 const { startDsg, startGatsbyServe } = require('./servers')
 const { runEngineDirect } = require('./scenarios')
@@ -37,7 +38,7 @@ async function firstAnswer(base, url, startedAt, timeoutMs = 120_000) {
       if (res.status === 200) return Date.now() - startedAt
     } catch {}
     if (Date.now() - startedAt > timeoutMs) return NaN
-    await procs.sleep(5)
+    await sleep(5)
   }
 }
 
@@ -89,7 +90,7 @@ async function measureSize(ctx, n) {
   }
 
   log(`scale ${n}: gatsby-dsg restarted over ${r.stored} stored pages, first static answer`)
-  const port = await procs.freePort()
+  const port = await freePort()
   started = Date.now()
   const base = `http://127.0.0.1:${port}`
   const answered = firstAnswer(base, encodeURI(site.staticPosts[0]), started)
@@ -152,7 +153,7 @@ function dirSize(dir) {
 async function settledMemory(server) {
   let last = server.memory()
   for (let i = 0; i < 20; i++) {
-    await procs.sleep(500)
+    await sleep(500)
     const now = server.memory()
     if (Math.abs(now.rss - last.rss) < 2 * MiB) return now
     last = now

@@ -10,6 +10,7 @@ const path = require('path')
 const http = require('./http')
 const wrk = require('./wrk')
 const procs = require('./procs')
+const { sleep } = require('../../scripts/support/wait')
 const { startDsg, startNginx } = require('./servers')
 const { medianBy } = require('./format')
 const { DEFAULT_RECYCLE_AFTER } = require('../../lib/render-workers')
@@ -113,7 +114,7 @@ async function startWarmServers(ctx) {
     path.join(dsg.summary.cacheDir, pages.generatedData),
   ]
   const deadline = Date.now() + 10_000
-  while (!files.every((f) => fs.existsSync(f)) && Date.now() < deadline) await procs.sleep(50)
+  while (!files.every((f) => fs.existsSync(f)) && Date.now() < deadline) await sleep(50)
   for (const f of files) {
     if (!fs.existsSync(f)) issue(ctx, `gatsby-dsg did not write ${path.relative(ctx.runDir, f)} within 10 s`)
     else if ((fs.statSync(f).mode & 0o044) !== 0o044) {
@@ -273,7 +274,7 @@ async function firstRequest(ctx) {
         await dsg.renderTimings()
         const r = await http.sequential(dsg.base, list, { maxMs })
         const renders = (await dsg.stats()).renders - before
-        await procs.sleep(100)
+        await sleep(100)
         const timings = await dsg.renderTimings()
         // Inside gatsby-dsg's process: from the call of the render callback to its HTML.
         r.callback = http.summarize(timings.map((t) => t.htmlMs))
@@ -329,7 +330,7 @@ async function stampede(ctx) {
         // The HTML of a render finishes after its page-data: let in-flight work settle (bounded).
         let stats = await dsg.stats()
         for (let i = 0; i < 100 && stats.rendersInFlight > 0; i += 1) {
-          await procs.sleep(50)
+          await sleep(50)
           stats = await dsg.stats()
         }
         const renders = stats.renders - before
@@ -410,7 +411,7 @@ async function coldPages(ctx, engine) {
 async function settled(server) {
   let last = server.memory()
   for (let i = 0; i < 20; i += 1) {
-    await procs.sleep(1000)
+    await sleep(1000)
     const now = server.memory()
     if (Math.abs(now.rss - last.rss) < 2 ** 20) return now
     last = now
@@ -445,7 +446,7 @@ async function generateMeasuringMemory(ctx, dsg, cacheDir, list) {
   // Let the background HTML renders and disk writes finish (bounded), then read memory.
   let stats = await dsg.stats()
   for (let i = 0; i < 100 && stats.rendersInFlight > 0; i += 1) {
-    await procs.sleep(50)
+    await sleep(50)
     stats = await dsg.stats()
   }
   const after = await settled(dsg)

@@ -5,6 +5,8 @@
 const fs = require('fs')
 const path = require('path')
 const procs = require('./procs')
+const { sleep } = require('../../scripts/support/wait')
+const { freePort } = require('../../scripts/support/ports')
 const { waitForHttp } = require('./http')
 const { EXAMPLE } = require('./site')
 const { connectControl } = require('../../scripts/support/control')
@@ -93,7 +95,7 @@ async function startDsg(
     alive: () => child.exitCode === null && child.signalCode === null,
     close: async () => {
       try {
-        await Promise.race([ask('close'), procs.sleep(10_000)])
+        await Promise.race([ask('close'), sleep(10_000)])
       } catch {}
       await procs.stop(child, { graceMs: 2000 })
     },
@@ -109,7 +111,7 @@ async function startNginx(site, { workDir, workers, generatedDir, nginxBin }) {
   const prefix = path.join(workDir, 'nginx')
   fs.rmSync(prefix, { recursive: true, force: true })
   fs.mkdirSync(path.join(prefix, 'logs'), { recursive: true })
-  const port = await procs.freePort()
+  const port = await freePort()
   const mimeTypes = ['/etc/nginx/mime.types', path.join(path.dirname(nginxBin), '..', 'conf', 'mime.types')].find((f) =>
     fs.existsSync(f),
   )
@@ -199,7 +201,7 @@ function readIf(file) {
 
 /** `gatsby serve` in the site's directory (it needs the site as its working directory). */
 async function startGatsbyServe(site) {
-  const port = await procs.freePort()
+  const port = await freePort()
   const child = procs.start(
     process.execPath,
     [path.join(EXAMPLE, 'node_modules', 'gatsby', 'cli.js'), 'serve', '-p', String(port), '-H', HOST],

@@ -27,8 +27,14 @@ function sh(command, args, options = {}) {
 
 /** Installs the Debian packages of the missing tools; returns `{ nginx, wrk, redis, openssl }` binary paths. */
 function ensureTools({ log = console.log } = {}) {
-  // binary → Debian package (redis-server and openssl: row 9, the Redis tier over TLS)
-  const wanted = { nginx: 'nginx', wrk: 'wrk', 'redis-server': 'redis-server', openssl: 'openssl' }
+  // binary → Debian package (redis-server, redis-cli and openssl: row 11, the Redis tier over TLS)
+  const wanted = {
+    nginx: 'nginx',
+    wrk: 'wrk',
+    'redis-server': 'redis-server',
+    'redis-cli': 'redis-tools',
+    openssl: 'openssl',
+  }
   const missing = Object.keys(wanted).filter((bin) => !which(bin))
   if (missing.length > 0) {
     const packages = missing.map((bin) => wanted[bin])

@@ -1,7 +1,7 @@
 'use strict'
-// Bounded waits for work a server or a child process finishes in the background. Every wait gives
-// up after a number of attempts (or milliseconds) and says what it waited for: a bound, never a
-// timing assertion.
+// Bounded waits for work a server or a child process finishes in the background, for __test__/ and
+// bench/ alike. Every wait gives up after a number of attempts (or milliseconds) and says what it
+// waited for: a bound, never a timing assertion. Not part of the package's API.
 
 /**
  * Polls `condition` (sync or async) until it is truthy; throws after `attempts` tries, naming
@@ -20,7 +20,7 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-/** Until the server has no render, compression or disk write under way. */
+/** Until `server` (any handle with `stats()`) has no render, compression or disk write under way. */
 function idle(server) {
   return waitFor(async () => (await server.stats()).rendersInFlight === 0, { what: 'rendersInFlight === 0' })
 }
