@@ -535,10 +535,6 @@ describe('paths', () => {
       '/static/..%2f..%2f.cache%2fgatsby-dsg%2fdeferred-pages.json',
       '/blog/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
     ]
-    for (const p of escaping) {
-      const res = await get(p)
-      expect([p, res.status]).toEqual([p, 400])
-    }
     const outside = [
       '/gatsby-config.js',
       '/package.json',
@@ -547,14 +543,17 @@ describe('paths', () => {
       '/..%5cgatsby-config.js',
       '/node_modules/gatsby/package.json',
     ]
-    for (const p of outside) {
+    const invalid = ['/a%00b/', '/%ff/', '/%c0%ae%c0%ae/']
+    const expected = [
+      ...escaping.map((p) => [p, 400]),
+      ...outside.map((p) => [p, 404]),
+      ...invalid.map((p) => [p, 400]),
+    ]
+    for (const [p, status] of expected) {
       const res = await get(p)
-      expect([p, res.status]).toEqual([p, 404])
-      expect(res.body.toString()).toContain('Page not found — gatsby-dsg example')
-    }
-    for (const p of ['/a%00b/', '/%ff/', '/%c0%ae%c0%ae/']) {
-      const res = await get(p)
-      expect([p, res.status]).toEqual([p, 400])
+      expect([p, res.status]).toEqual([p, status])
+      // A 404 here is the site's own 404 page, never a file from outside public/.
+      if (status === 404) expect(res.body.toString()).toContain('Page not found — gatsby-dsg example')
     }
   })
 

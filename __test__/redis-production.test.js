@@ -6,7 +6,7 @@
 
 const path = require('path')
 const { tempDir } = require('./support/site')
-const { startInstance } = require('./support/shared-tier')
+const { startInstance, startInstances, totalRenders, settled } = require('./support/shared-tier')
 const { startTlsRedis, startCluster, makeCertificates } = require('../scripts/support/redis')
 const { freePort } = require('../scripts/support/ports')
 const { waitFor, within } = require('../scripts/support/wait')
@@ -20,21 +20,6 @@ const post = (n) => `/blog/post-${String(n).padStart(5, '0')}/`
 /** The example defers the even-numbered posts (60 of them: 0, 2, … 118). */
 const deferred = (i) => post(2 * i)
 const heading = (n) => `<h1>Blog post ${n}</h1>`
-
-async function totalRenders(instances) {
-  const stats = await Promise.all(instances.map((i) => i.stats()))
-  return stats.reduce((sum, s) => sum + s.renders, 0)
-}
-
-async function settled(instances) {
-  await waitFor(
-    async () => (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.rendersInFlight === 0),
-    {
-      attempts: 200,
-      what: 'no render, compression or store in flight',
-    },
-  )
-}
 
 function purge(instance, query) {
   return instance.get(`/__dsg/purge?${query}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
@@ -148,17 +133,12 @@ describe('a Redis Cluster of 3 masters and 3 replicas', () => {
 
   beforeAll(async () => {
     cluster = await startCluster(tempDir())
-    instances = await Promise.all(
-      [0, 1, 2].map(() =>
-        startInstance({
-          cacheDir: tempDir(),
-          redis: cluster.url,
-          redisNamespace: NAMESPACE,
-          adminToken: ADMIN_TOKEN,
-          renderWorkers: 1,
-        }),
-      ),
-    )
+    instances = await startInstances(3, {
+      redis: cluster.url,
+      redisNamespace: NAMESPACE,
+      adminToken: ADMIN_TOKEN,
+      renderWorkers: 1,
+    })
     // Each instance connected: a command connection on every master, a purge subscription somewhere.
     await waitFor(
       () => {

@@ -5,8 +5,7 @@
 // instance; a dead renderer's lock expires; Redis paused or gone leaves every instance serving.
 
 const path = require('path')
-const { tempDir } = require('./support/site')
-const { startInstance } = require('./support/shared-tier')
+const { startInstance, startInstances, totalRenders, settled } = require('./support/shared-tier')
 const { startRedis } = require('../scripts/support/redis')
 const { freePort } = require('../scripts/support/ports')
 const { waitFor, within } = require('../scripts/support/wait')
@@ -26,21 +25,6 @@ const heading = (n) => `<h1>Blog post ${n}</h1>`
 const key = (...rest) => [NAMESPACE, buildId, ...rest].join(':')
 /** A page's part of its keys: a hash tag, so that all of a page's keys share one cluster slot. */
 const tag = (pagePath) => `{${pagePath}}`
-
-async function totalRenders(instances = cluster) {
-  const stats = await Promise.all(instances.map((i) => i.stats()))
-  return stats.reduce((sum, s) => sum + s.renders, 0)
-}
-
-async function settled(instances = cluster) {
-  await waitFor(
-    async () => (await Promise.all(instances.map((i) => i.stats()))).every((s) => s.rendersInFlight === 0),
-    {
-      attempts: 200,
-      what: 'no render, compression or store in flight',
-    },
-  )
-}
 
 /**
  * Each instance holds a connection subscribed to the purge channel and, once it has used Redis, one
@@ -95,17 +79,12 @@ function redisLog(instance, { fromStart = false } = {}) {
 
 beforeAll(async () => {
   redis = await startRedis()
-  cluster = await Promise.all(
-    [0, 1, 2].map(() =>
-      startInstance({
-        cacheDir: tempDir(),
-        redis: redis.url,
-        redisNamespace: NAMESPACE,
-        adminToken: ADMIN_TOKEN,
-        renderWorkers: 1,
-      }),
-    ),
-  )
+  cluster = await startInstances(3, {
+    redis: redis.url,
+    redisNamespace: NAMESPACE,
+    adminToken: ADMIN_TOKEN,
+    renderWorkers: 1,
+  })
   // The build id names each instance's cache directory and namespaces the Redis keys.
   buildId = path.basename(cluster[0].summary.cacheDir)
   expect(cluster.map((i) => path.basename(i.summary.cacheDir))).toEqual([buildId, buildId, buildId])
@@ -119,19 +98,19 @@ afterAll(async () => {
 describe('three instances sharing one Redis', () => {
   test('100 concurrent first requests spread over all three render the page once in total, with identical bodies', async () => {
     const page = post(2)
-    const before = await totalRenders()
+    const before = await totalRenders(cluster)
     const responses = await Promise.all(Array.from({ length: 100 }, (_, n) => cluster[n % 3].get(page)))
     expect(responses.map((r) => r.status)).toEqual(Array(100).fill(200))
     expect(new Set(responses.map((r) => r.body)).size).toBe(1)
     expect(responses[0].body).toContain(heading(2))
-    await settled()
-    expect((await totalRenders()) - before).toBe(1)
+    await settled(cluster)
+    expect((await totalRenders(cluster)) - before).toBe(1)
     expect(artifactKeys(page)).toEqual([key('artifact', 'html', tag(page)), key('artifact', 'page-data', tag(page))])
   })
 
   test('a page rendered by one instance is a HIT on the others, HTML and page-data', async () => {
     const page = post(4)
-    const before = await totalRenders()
+    const before = await totalRenders(cluster)
     const first = await cluster[0].get(page)
     expect(first.status).toBe(200)
     expect(first.headers['x-dsg-cache']).toBe('MISS')
@@ -148,7 +127,7 @@ describe('three instances sharing one Redis', () => {
       const br = await other.get(page, { headers: { 'accept-encoding': 'br' } })
       expect([br.headers['x-dsg-cache'], br.headers['content-encoding']]).toEqual(['HIT', 'br'])
     }
-    expect((await totalRenders()) - before).toBe(1)
+    expect((await totalRenders(cluster)) - before).toBe(1)
   })
 
   test('a purge on one instance (POST /__dsg/purge) removes the page from Redis and from every instance', async () => {
@@ -156,7 +135,7 @@ describe('three instances sharing one Redis', () => {
     await cluster[0].get(page)
     await settled([cluster[0]])
     for (const other of cluster.slice(1)) expect((await other.get(page)).headers['x-dsg-cache']).toBe('HIT')
-    await settled()
+    await settled(cluster)
     const before = await Promise.all(cluster.map((i) => i.stats()))
     expect(before.every((s) => s.diskEntries >= 2)).toBe(true)
     const rendersBefore = before.reduce((sum, s) => sum + s.renders, 0)
@@ -181,8 +160,8 @@ describe('three instances sharing one Redis', () => {
     const again = await cluster[2].get(page)
     expect([again.status, again.headers['x-dsg-cache']]).toEqual([200, 'MISS'])
     expect(again.body).toContain(heading(6))
-    await settled()
-    expect((await totalRenders()) - rendersBefore).toBe(1)
+    await settled(cluster)
+    expect((await totalRenders(cluster)) - rendersBefore).toBe(1)
     expect((await cluster[0].get(page)).headers['x-dsg-cache']).toBe('HIT')
   })
 
@@ -191,7 +170,7 @@ describe('three instances sharing one Redis', () => {
     await cluster[0].get(page)
     await settled([cluster[0]])
     await cluster[1].get(page)
-    await settled()
+    await settled(cluster)
     const purge = await cluster[0].get('/__dsg/purge?all=1', {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -207,7 +186,7 @@ describe('three instances sharing one Redis', () => {
       },
     )
     expect((await cluster[2].get(post(2))).headers['x-dsg-cache']).toBe('MISS')
-    await settled()
+    await settled(cluster)
   })
 })
 
@@ -241,17 +220,17 @@ describe('an instance killed in the middle of a render', () => {
     // The victim's own request ends with its process, unanswered.
     expect((await pending).status).toBeUndefined()
 
-    const before = await totalRenders()
+    const before = await totalRenders(cluster)
     const waiting = [cluster[1].get(page), cluster[2].get(page)]
     // While the dead owner's lock stands, nobody renders (read renders first, then the lock).
-    const rendersMeanwhile = await totalRenders()
+    const rendersMeanwhile = await totalRenders(cluster)
     if (redis.cli('GET', key('lock', tag(page))) === owner) expect(rendersMeanwhile).toBe(before)
     const responses = await within(15000, 'the render after the lock TTL', Promise.all(waiting))
     expect(responses.map((r) => r.status)).toEqual([200, 200])
     expect(responses[0].body).toContain(heading(8))
     expect(responses[1].body).toBe(responses[0].body)
-    await settled()
-    expect((await totalRenders()) - before).toBe(1)
+    await settled(cluster)
+    expect((await totalRenders(cluster)) - before).toBe(1)
     expect(redis.cli('EXISTS', key('lock', tag(page)))).toBe('0')
   })
 })
@@ -294,7 +273,7 @@ describe('Redis that stops answering (SIGSTOP)', () => {
       await log.waitFor(BACK, 'the line saying Redis is back')
       expect(log.lines()).toEqual([expect.stringMatching(UNAVAILABLE), expect.stringMatching(BACK)])
     }
-    await settled()
+    await settled(cluster)
   })
 })
 
@@ -315,7 +294,7 @@ describe('Redis going away', () => {
       expect(res.status).toBe(200)
       expect(res.body).toContain(heading(n))
     }
-    await settled()
+    await settled(cluster)
     for (const log of logs) {
       await log.waitFor(UNAVAILABLE, 'the line saying Redis is unavailable')
       expect(log.lines()).toEqual([expect.stringMatching(UNAVAILABLE)])
@@ -333,7 +312,7 @@ describe('Redis going away', () => {
 
     // Purges reach every instance again once they have subscribed anew.
     await connected(3, { commands: false })
-    await settled()
+    await settled(cluster)
     const before = await Promise.all(cluster.map((i) => i.stats()))
     const purge = await cluster[1].get(`/__dsg/purge?path=${encodeURIComponent(shared.page)}`, {
       method: 'POST',

@@ -98,18 +98,20 @@ function installExample() {
   run(NPM, ['install', '--no-audit', '--no-fund'], EXAMPLE)
 }
 
+/** What a build of the example site is made from: a newer file in these means a rebuild. */
+const EXAMPLE_SOURCES = [
+  path.join(EXAMPLE, 'src'),
+  path.join(EXAMPLE, 'gatsby-config.js'),
+  path.join(EXAMPLE, 'gatsby-node.js'),
+  path.join(EXAMPLE, 'package-lock.json'),
+  path.join(ROOT, 'gatsby-plugin'),
+]
+
 /** Builds the example site with real Gatsby when it has no build or its sources changed. */
 function buildExample() {
   const built = path.join(EXAMPLE, 'public', 'page-data', 'app-data.json')
   const manifest = path.join(EXAMPLE, '.cache', 'gatsby-dsg', 'deferred-pages.json')
-  const sources = newest(
-    path.join(EXAMPLE, 'src'),
-    path.join(EXAMPLE, 'gatsby-config.js'),
-    path.join(EXAMPLE, 'gatsby-node.js'),
-    path.join(EXAMPLE, 'package-lock.json'),
-    path.join(ROOT, 'gatsby-plugin'),
-  )
-  if (fs.existsSync(manifest) && mtime(built) >= sources) return
+  if (fs.existsSync(manifest) && mtime(built) >= newest(...EXAMPLE_SOURCES)) return
   run(process.execPath, [path.join(EXAMPLE, 'node_modules', 'gatsby', 'cli.js'), 'build'], EXAMPLE)
 }
 
@@ -120,7 +122,7 @@ function prepare() {
   buildExample()
 }
 
-module.exports = { prepare, run, mtime, newest, installRoot, buildAddon, addonState, ROOT, EXAMPLE }
+module.exports = { prepare, run, mtime, newest, installRoot, buildAddon, addonState, ROOT, EXAMPLE, EXAMPLE_SOURCES }
 
 if (require.main === module) {
   try {

@@ -2,7 +2,8 @@
 //! page) and `renderSsr(request)` (an SSR page) are called on their JS thread with
 //! `call_async_catch` (never blocking it); anything they throw, reject or return that is not a
 //! promise of the expected shape is a render error, never an exception thrown into Node. The
-//! callbacks are released when their server closes, so that Node can exit.
+//! callbacks are released when their server closes, so that Node can exit. Each napi type has its
+//! one conversion to or from the engine's type beside it; the rest only wires the calls.
 
 use std::sync::Arc;
 
@@ -23,32 +24,17 @@ pub struct RenderResult {
     pub html: Promise<String>,
 }
 
-/// `render(pagePath)`: called with the page's path as the build lists it.
-pub type RenderCallback = ThreadsafeFunction<String, RenderReturn, String, Status, false>;
-
-/// What the render callback returned, checked before it is converted: anything but a promise is
-/// a clear render error, never an exception thrown into Node.
-pub enum RenderReturn {
-    Promise(Promise<RenderResult>),
-    NotAPromise,
-}
-
-impl FromNapiValue for RenderReturn {
-    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
-        let mut is_promise = false;
-        check_status!(
-            unsafe { sys::napi_is_promise(env, value, &mut is_promise) },
-            "checking what render returned"
-        )?;
-        if is_promise {
-            Ok(RenderReturn::Promise(unsafe {
-                Promise::from_napi_value(env, value)
-            }?))
-        } else {
-            Ok(RenderReturn::NotAPromise)
+impl From<RenderResult> for engine::RenderedPage {
+    fn from(RenderResult { page_data, html }: RenderResult) -> Self {
+        engine::RenderedPage {
+            page_data: Bytes::from(page_data),
+            html: Box::pin(async move { html.await.map(Bytes::from).map_err(js_error) }),
         }
     }
 }
+
+/// `render(pagePath)`: called with the page's path as the build lists it.
+pub type RenderCallback = ThreadsafeFunction<String, Returned<RenderResult>, String, Status, false>;
 
 /// One request of an SSR page, as `renderSsr(request)` receives it.
 #[napi(object, object_from_js = false)]
@@ -64,6 +50,26 @@ pub struct SsrRequest {
     pub headers: Vec<HeaderInput>,
 }
 
+impl From<&engine::SsrRequest> for SsrRequest {
+    fn from(request: &engine::SsrRequest) -> Self {
+        SsrRequest {
+            path: request.path.clone(),
+            page_data: request.page_data,
+            method: request.method.clone(),
+            url: request.url.clone(),
+            query: request.query.clone(),
+            headers: request
+                .headers
+                .iter()
+                .map(|(key, value)| HeaderInput {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// What `renderSsr` resolves to: Gatsby's `serverDataStatus`, `serverDataHeaders`, the body.
 #[napi(object, object_to_js = false)]
 pub struct SsrResult {
@@ -72,28 +78,45 @@ pub struct SsrResult {
     pub body: String,
 }
 
-/// `renderSsr(request)`.
-pub type SsrCallback = ThreadsafeFunction<SsrRequest, SsrReturn, SsrRequest, Status, false>;
+impl From<SsrResult> for engine::SsrResponse {
+    /// A status that is not a `u16` is left out (the response is a 200).
+    fn from(result: SsrResult) -> Self {
+        engine::SsrResponse {
+            status: result.status.and_then(|s| u16::try_from(s).ok()),
+            headers: result
+                .headers
+                .into_iter()
+                .map(|h| (h.key, h.value))
+                .collect(),
+            body: Bytes::from(result.body),
+        }
+    }
+}
 
-/// What the SSR callback returned, checked as [`RenderReturn`] is.
-pub enum SsrReturn {
-    Promise(Promise<SsrResult>),
+/// `renderSsr(request)`.
+pub type SsrCallback =
+    ThreadsafeFunction<SsrRequest, Returned<SsrResult>, SsrRequest, Status, false>;
+
+/// What a render callback returned, checked before it is converted: anything but a promise is a
+/// clear render error, never an exception thrown into Node.
+pub enum Returned<T: FromNapiValue + 'static> {
+    Promise(Promise<T>),
     NotAPromise,
 }
 
-impl FromNapiValue for SsrReturn {
+impl<T: FromNapiValue + 'static> FromNapiValue for Returned<T> {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
         let mut is_promise = false;
         check_status!(
             unsafe { sys::napi_is_promise(env, value, &mut is_promise) },
-            "checking what renderSsr returned"
+            "checking whether a render callback returned a promise"
         )?;
         if is_promise {
-            Ok(SsrReturn::Promise(unsafe {
+            Ok(Returned::Promise(unsafe {
                 Promise::from_napi_value(env, value)
             }?))
         } else {
-            Ok(SsrReturn::NotAPromise)
+            Ok(Returned::NotAPromise)
         }
     }
 }
@@ -137,18 +160,12 @@ impl engine::Renderer for JsRenderer {
                 .call_async_catch(page_path)
                 .await
                 .map_err(call_error)?;
-            let RenderReturn::Promise(promise) = returned else {
+            let Returned::Promise(promise) = returned else {
                 return Err(engine::RenderError::failed(
                     "render(pagePath) must return a Promise of { pageData, html }",
                 ));
             };
-            let RenderResult { page_data, html } = promise.await.map_err(js_error)?;
-            let html: BoxFuture<'static, _> =
-                Box::pin(async move { html.await.map(Bytes::from).map_err(js_error) });
-            Ok(engine::RenderedPage {
-                page_data: Bytes::from(page_data),
-                html,
-            })
+            Ok(promise.await.map_err(js_error)?.into())
         })
     }
 
@@ -157,21 +174,7 @@ impl engine::Renderer for JsRenderer {
         request: Arc<engine::SsrRequest>,
     ) -> BoxFuture<'static, std::result::Result<engine::SsrResponse, engine::RenderError>> {
         let callback = self.ssr.lock().clone();
-        let request = SsrRequest {
-            path: request.path.clone(),
-            page_data: request.page_data,
-            method: request.method.clone(),
-            url: request.url.clone(),
-            query: request.query.clone(),
-            headers: request
-                .headers
-                .iter()
-                .map(|(key, value)| HeaderInput {
-                    key: key.clone(),
-                    value: value.clone(),
-                })
-                .collect(),
-        };
+        let request = SsrRequest::from(&*request);
         Box::pin(async move {
             let callback = callback.ok_or_else(|| {
                 engine::RenderError::failed("this renderer was registered without renderSsr")
@@ -180,21 +183,12 @@ impl engine::Renderer for JsRenderer {
                 .call_async_catch(request)
                 .await
                 .map_err(call_error)?;
-            let SsrReturn::Promise(promise) = returned else {
+            let Returned::Promise(promise) = returned else {
                 return Err(engine::RenderError::failed(
                     "renderSsr(request) must return a Promise of { status, headers, body }",
                 ));
             };
-            let result = promise.await.map_err(js_error)?;
-            Ok(engine::SsrResponse {
-                status: result.status.and_then(|s| u16::try_from(s).ok()),
-                headers: result
-                    .headers
-                    .into_iter()
-                    .map(|h| (h.key, h.value))
-                    .collect(),
-                body: Bytes::from(result.body),
-            })
+            Ok(promise.await.map_err(js_error)?.into())
         })
     }
 }

@@ -26,19 +26,28 @@ function rpsRatio(a, b) {
   return f.ratio(a && a.best && a.best.rps, b && b.best && b.best.rps)
 }
 
-function throughputRow(id, label, r) {
+/**
+ * A row measuring the three servers side by side: `cell` of each, then `ratio` of gatsby-dsg to
+ * nginx and to gatsby serve.
+ */
+function serversRow(id, label, r, cell, ratio) {
   const s = r.servers
   return [
     id,
     label,
-    wrkCell(s.dsg),
-    wrkCell(s.nginx),
-    wrkCell(s.gatsby),
+    cell(s.dsg),
+    cell(s.nginx),
+    cell(s.gatsby),
     DASH,
-    rpsRatio(s.dsg, s.nginx),
-    rpsRatio(s.dsg, s.gatsby),
+    ratio(s.dsg, s.nginx),
+    ratio(s.dsg, s.gatsby),
     DASH,
   ]
+}
+
+/** req/s · p50 / p99 of each server (wrk). */
+function throughputRow(id, label, r) {
+  return serversRow(id, label, r, wrkCell, rpsRatio)
 }
 
 function compressionCell(s) {
@@ -51,19 +60,9 @@ function compressionRatio(a, b) {
   return `req/s ${f.ratio(a.best.rps, b.best.rps)} · bytes ${f.ratio(a.check.bodyBytes, b.check.bodyBytes)}`
 }
 
+/** Body bytes as sent and req/s of each server. */
 function compressionRow(id, label, r) {
-  const s = r.servers
-  return [
-    id,
-    label,
-    compressionCell(s.dsg),
-    compressionCell(s.nginx),
-    compressionCell(s.gatsby),
-    DASH,
-    compressionRatio(s.dsg, s.nginx),
-    compressionRatio(s.dsg, s.gatsby),
-    DASH,
-  ]
+  return serversRow(id, label, r, compressionCell, compressionRatio)
 }
 
 function signed(n) {

@@ -71,19 +71,10 @@ async function measureSize(ctx, n) {
   r.workers = dsg.renderThreads
   r.firstWorkerBytes = dsg.choice ? dsg.choice.firstWorkerBytes : NaN
   try {
-    await http.request(dsg.base, warm)
-    const first = await http.sequential(dsg.base, firstList, { maxMs: Math.max(60_000, maxMs * 3) })
-    r.dsgFirstP50 = first.p50
-    const cold = await http.pool(dsg.base, coldList, { concurrency: opts.connections, maxMs })
-    r.dsgColdPerSecond = cold.completed / (cold.elapsedMs / 1000)
-    const hit = await wrk.measure(ctx.tools.wrk, dsg.base + firstList[0], {
-      workDir: ctx.runDir,
-      connections: opts.connections,
-      threads: opts.threads,
-      seconds: opts.duration,
-      warmupSeconds: opts.warmup,
-    })
-    r.dsgHitRps = hit.rps
+    const m = await measureRequests(ctx, dsg.base, { warm, firstList, coldList, maxMs })
+    r.dsgFirstP50 = m.firstP50
+    r.dsgColdPerSecond = m.coldPerSecond
+    r.dsgHitRps = m.rps
     r.stored = (await dsg.stats()).renders
   } finally {
     await dsg.close()
@@ -107,19 +98,10 @@ async function measureSize(ctx, n) {
   r.gatsbyStartSeconds = (Date.now() - started) / 1000
   r.gatsbyRssAfterStart = (await settledMemory(gatsby)).rss
   try {
-    await http.request(gatsby.base, warm)
-    const first = await http.sequential(gatsby.base, firstList, { maxMs: Math.max(60_000, maxMs * 3) })
-    r.gatsbyFirstP50 = first.p50
-    const cold = await http.pool(gatsby.base, coldList, { concurrency: opts.connections, maxMs })
-    r.gatsbyColdPerSecond = cold.completed / (cold.elapsedMs / 1000)
-    const again = await wrk.measure(ctx.tools.wrk, gatsby.base + firstList[0], {
-      workDir: ctx.runDir,
-      connections: opts.connections,
-      threads: opts.threads,
-      seconds: opts.duration,
-      warmupSeconds: opts.warmup,
-    })
-    r.gatsbyRps = again.rps
+    const m = await measureRequests(ctx, gatsby.base, { warm, firstList, coldList, maxMs })
+    r.gatsbyFirstP50 = m.firstP50
+    r.gatsbyColdPerSecond = m.coldPerSecond
+    r.gatsbyRps = m.rps
   } finally {
     await gatsby.close()
   }
@@ -137,6 +119,26 @@ async function measureSize(ctx, n) {
   fs.rmSync(cacheDir, { recursive: true, force: true })
   log(`scale ${n}: ${JSON.stringify(r)}`)
   return r
+}
+
+/**
+ * The requests both servers are measured with, at `base`: `warm` once, then `firstList` one after
+ * another (their p50: first requests), `coldList` by `opts.connections` clients (pages per
+ * second) and wrk on `firstList[0]` (req/s, a page asked before).
+ */
+async function measureRequests(ctx, base, { warm, firstList, coldList, maxMs }) {
+  const { opts } = ctx
+  await http.request(base, warm)
+  const first = await http.sequential(base, firstList, { maxMs: Math.max(60_000, maxMs * 3) })
+  const cold = await http.pool(base, coldList, { concurrency: opts.connections, maxMs })
+  const again = await wrk.measure(ctx.tools.wrk, base + firstList[0], {
+    workDir: ctx.runDir,
+    connections: opts.connections,
+    threads: opts.threads,
+    seconds: opts.duration,
+    warmupSeconds: opts.warmup,
+  })
+  return { firstP50: first.p50, coldPerSecond: cold.completed / (cold.elapsedMs / 1000), rps: again.rps }
 }
 
 function dirSize(dir) {

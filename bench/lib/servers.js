@@ -17,6 +17,31 @@ function tail(text, max = 8000) {
   return text.length > max ? text.slice(-max) : text
 }
 
+/** The last 8000 characters `child` wrote to stdout and stderr, as a function of now. */
+function outputOf(child) {
+  let output = ''
+  child.stdout.on('data', (c) => (output = tail(output + c)))
+  child.stderr.on('data', (c) => (output = tail(output + c)))
+  return () => output
+}
+
+/**
+ * Starts `command args` (`options` as procs.start's), a server on `port`, and resolves once it
+ * answers HTTP at `/` (within `timeoutMs`); otherwise stops it and rejects with its output.
+ */
+async function startAnswering(name, port, command, args, options, timeoutMs) {
+  const child = procs.start(command, args, options)
+  const output = outputOf(child)
+  const base = `http://${HOST}:${port}`
+  try {
+    await waitForHttp(base, '/', timeoutMs, () => child.exitCode === null)
+  } catch (error) {
+    await procs.stop(child)
+    throw new Error(`${name} did not start: ${error.message}\n${output()}`, { cause: error })
+  }
+  return { child, base, output }
+}
+
 /** Resident and peak memory of a process, in bytes (Linux /proc). */
 function memoryOf(pid) {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -54,17 +79,15 @@ async function startDsg(
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     },
   )
-  let output = ''
-  child.stdout.on('data', (c) => (output = tail(output + c)))
-  child.stderr.on('data', (c) => (output = tail(output + c)))
+  const output = outputOf(child)
   const channel = connectControl(child, child.exited)
   const ask = (cmd) =>
     channel.call(cmd, {}, { timeoutMs: 30_000 }).catch((error) => {
-      throw new Error(`gatsby-dsg: ${error.message}: ${tail(output, 2000)}`, { cause: error })
+      throw new Error(`gatsby-dsg: ${error.message}: ${tail(output(), 2000)}`, { cause: error })
     })
   const ready = await new Promise((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`gatsby-dsg did not start within 120 s: ${tail(output, 2000)}`)),
+      () => reject(new Error(`gatsby-dsg did not start within 120 s: ${tail(output(), 2000)}`)),
       120_000,
     )
     channel.first.then((message) => {
@@ -74,7 +97,7 @@ async function startDsg(
     })
     child.once('exit', (code) => {
       clearTimeout(timer)
-      reject(new Error(`gatsby-dsg exited with ${code} while starting: ${tail(output, 2000)}`))
+      reject(new Error(`gatsby-dsg exited with ${code} while starting: ${tail(output(), 2000)}`))
     })
   })
   return {
@@ -91,7 +114,7 @@ async function startDsg(
     /** `{ workers: [{ id, renders, inFlight }], ready, count }` of the render workers. */
     renderWorkers: async () => ask('renderWorkers'),
     memory: () => memoryOf(child.pid),
-    output: () => output,
+    output,
     alive: () => child.exitCode === null && child.signalCode === null,
     close: async () => {
       try {
@@ -168,17 +191,14 @@ http {
 `
   const confFile = path.join(prefix, 'nginx.conf')
   fs.writeFileSync(confFile, conf)
-  const child = procs.start(nginxBin, ['-p', prefix, '-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (c) => (output = tail(output + c)))
-  child.stderr.on('data', (c) => (output = tail(output + c)))
-  const base = `http://${HOST}:${port}`
-  try {
-    await waitForHttp(base, '/', 30_000, () => child.exitCode === null)
-  } catch (error) {
-    await procs.stop(child)
-    throw new Error(`nginx did not start: ${error.message}\n${output}`, { cause: error })
-  }
+  const { child, base, output } = await startAnswering(
+    'nginx',
+    port,
+    nginxBin,
+    ['-p', prefix, '-c', confFile],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+    30_000,
+  )
   return {
     name: 'nginx',
     base,
@@ -186,7 +206,7 @@ http {
     conf,
     confFile,
     pid: child.pid,
-    output: () => output + readIf(path.join(prefix, 'logs', 'error.log')),
+    output: () => output() + readIf(path.join(prefix, 'logs', 'error.log')),
     close: () => procs.stop(child, { signal: 'SIGQUIT', graceMs: 3000 }),
   }
 }
@@ -202,7 +222,9 @@ function readIf(file) {
 /** `gatsby serve` in the site's directory (it needs the site as its working directory). */
 async function startGatsbyServe(site) {
   const port = await freePort()
-  const child = procs.start(
+  const { child, base, output } = await startAnswering(
+    'gatsby serve',
+    port,
     process.execPath,
     [path.join(EXAMPLE, 'node_modules', 'gatsby', 'cli.js'), 'serve', '-p', String(port), '-H', HOST],
     {
@@ -210,24 +232,15 @@ async function startGatsbyServe(site) {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, GATSBY_TELEMETRY_DISABLED: '1', CI: '1' },
     },
+    120_000,
   )
-  let output = ''
-  child.stdout.on('data', (c) => (output = tail(output + c)))
-  child.stderr.on('data', (c) => (output = tail(output + c)))
-  const base = `http://${HOST}:${port}`
-  try {
-    await waitForHttp(base, '/', 120_000, () => child.exitCode === null)
-  } catch (error) {
-    await procs.stop(child)
-    throw new Error(`gatsby serve did not start: ${error.message}\n${output}`, { cause: error })
-  }
   return {
     name: 'gatsby serve',
     base,
     port,
     pid: child.pid,
     memory: () => memoryOf(child.pid),
-    output: () => output,
+    output,
     close: () => procs.stop(child, { signal: 'SIGTERM', graceMs: 5000 }),
   }
 }

@@ -6,9 +6,8 @@
 const { spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
+const { newest, EXAMPLE_SOURCES, ROOT, EXAMPLE } = require('../../scripts/prepare')
 
-const ROOT = path.resolve(__dirname, '..', '..')
-const EXAMPLE = path.join(ROOT, 'example')
 const WORK = path.join(ROOT, 'bench', '.work')
 const PLUGIN_REF = "require.resolve('../gatsby-plugin')"
 const DEFER_OPTION = "defer: ['/guides/**']"
@@ -16,32 +15,8 @@ const EXCLUDE_OPTION = "exclude: ['/guides/keep-static/']"
 // Bumped when the copy is made differently: an older build is then rebuilt.
 const LAYOUT = 2
 
-function newest(...entries) {
-  let latest = 0
-  const visit = (entry) => {
-    let stat
-    try {
-      stat = fs.statSync(entry)
-    } catch {
-      return
-    }
-    if (stat.isDirectory()) {
-      for (const name of fs.readdirSync(entry)) if (name !== 'node_modules') visit(path.join(entry, name))
-    } else latest = Math.max(latest, stat.mtimeMs)
-  }
-  entries.forEach(visit)
-  return latest
-}
-
 function sourcesMtime() {
-  return newest(
-    path.join(EXAMPLE, 'src'),
-    path.join(EXAMPLE, 'gatsby-config.js'),
-    path.join(EXAMPLE, 'gatsby-node.js'),
-    path.join(EXAMPLE, 'package.json'),
-    path.join(EXAMPLE, 'package-lock.json'),
-    path.join(ROOT, 'gatsby-plugin'),
-  )
+  return newest(...EXAMPLE_SOURCES, path.join(EXAMPLE, 'package.json'))
 }
 
 /**
