@@ -34,7 +34,7 @@ impl From<RenderResult> for engine::RenderedPage {
 }
 
 /// `render(pagePath)`: called with the page's path as the build lists it.
-pub type RenderCallback = ThreadsafeFunction<String, Returned<RenderResult>, String, Status, false>;
+pub type RenderCallback = JsCallback<String, RenderResult>;
 
 /// One request of an SSR page, as `renderSsr(request)` receives it.
 #[napi(object, object_from_js = false)]
@@ -94,8 +94,10 @@ impl From<SsrResult> for engine::SsrResponse {
 }
 
 /// `renderSsr(request)`.
-pub type SsrCallback =
-    ThreadsafeFunction<SsrRequest, Returned<SsrResult>, SsrRequest, Status, false>;
+pub type SsrCallback = JsCallback<SsrRequest, SsrResult>;
+
+/// A JS callback called with an `A`, returning (it should) a promise of a `T`.
+pub type JsCallback<A, T> = ThreadsafeFunction<A, Returned<T>, A, Status, false>;
 
 /// What a render callback returned, checked before it is converted: anything but a promise is a
 /// clear render error, never an exception thrown into Node.
@@ -145,51 +147,54 @@ fn call_error(error: napi::Error) -> engine::RenderError {
     )))
 }
 
+/// Calls `callback` with `argument` on its JS thread (never blocking it) and converts what the
+/// promise it returned resolves to. `missing` is the error when there is no callback (the server
+/// is closing, or it was never registered); `shape` says what the callback must return.
+async fn call_js<A, T, R>(
+    callback: Option<Arc<JsCallback<A, T>>>,
+    missing: fn() -> engine::RenderError,
+    argument: A,
+    shape: &'static str,
+) -> std::result::Result<R, engine::RenderError>
+where
+    A: JsValuesTupleIntoVec + 'static,
+    T: FromNapiValue + 'static,
+    R: From<T>,
+{
+    let callback = callback.ok_or_else(missing)?;
+    let returned = callback
+        .call_async_catch(argument)
+        .await
+        .map_err(call_error)?;
+    let Returned::Promise(promise) = returned else {
+        return Err(engine::RenderError::failed(shape));
+    };
+    Ok(promise.await.map_err(js_error)?.into())
+}
+
 impl engine::Renderer for JsRenderer {
     fn render(
         &self,
         page_path: &str,
     ) -> BoxFuture<'static, std::result::Result<engine::RenderedPage, engine::RenderError>> {
-        let callback = self.callback.lock().clone();
-        let page_path = page_path.to_string();
-        Box::pin(async move {
-            let callback = callback.ok_or_else(|| {
-                engine::RenderError::Unavailable(Arc::from("the server is closing"))
-            })?;
-            let returned = callback
-                .call_async_catch(page_path)
-                .await
-                .map_err(call_error)?;
-            let Returned::Promise(promise) = returned else {
-                return Err(engine::RenderError::failed(
-                    "render(pagePath) must return a Promise of { pageData, html }",
-                ));
-            };
-            Ok(promise.await.map_err(js_error)?.into())
-        })
+        Box::pin(call_js(
+            self.callback.lock().clone(),
+            || engine::RenderError::Unavailable(Arc::from("the server is closing")),
+            page_path.to_string(),
+            "render(pagePath) must return a Promise of { pageData, html }",
+        ))
     }
 
     fn render_ssr(
         &self,
         request: Arc<engine::SsrRequest>,
     ) -> BoxFuture<'static, std::result::Result<engine::SsrResponse, engine::RenderError>> {
-        let callback = self.ssr.lock().clone();
-        let request = SsrRequest::from(&*request);
-        Box::pin(async move {
-            let callback = callback.ok_or_else(|| {
-                engine::RenderError::failed("this renderer was registered without renderSsr")
-            })?;
-            let returned = callback
-                .call_async_catch(request)
-                .await
-                .map_err(call_error)?;
-            let Returned::Promise(promise) = returned else {
-                return Err(engine::RenderError::failed(
-                    "renderSsr(request) must return a Promise of { status, headers, body }",
-                ));
-            };
-            Ok(promise.await.map_err(js_error)?.into())
-        })
+        Box::pin(call_js(
+            self.ssr.lock().clone(),
+            || engine::RenderError::failed("this renderer was registered without renderSsr"),
+            SsrRequest::from(&*request),
+            "renderSsr(request) must return a Promise of { status, headers, body }",
+        ))
     }
 }
 

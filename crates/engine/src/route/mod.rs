@@ -1,9 +1,10 @@
 //! Request path → what answers it. Decided entirely in Rust, without calling JavaScript.
 //!
 //! Each [`Route`] variant is answered by one module of `server/handler/` (`static_file`,
-//! `deferred`; redirects and errors straight from `respond`). A new kind of page (SSR pages,
-//! Functions) is a new variant here, decided in [`Router::route`]'s order, with its module beside
-//! `server/handler/deferred.rs`.
+//! `deferred`, `ssr`; redirects and errors straight from `respond`). A new kind of page is a new
+//! variant here, decided in [`Router::route`]'s order, with its module beside
+//! `server/handler/deferred.rs`. (Gatsby Functions and Partytown's proxy never get here: the
+//! handler's pre-process takes them.)
 
 use std::sync::Arc;
 
