@@ -445,6 +445,14 @@ mod tests {
         String::from_utf8(served.0.content.identity.bytes.to_vec()).unwrap()
     }
 
+    /// One GET of `key` without request headers, which must not fail.
+    async fn get(cache: &SsrCache, key: String, render: &Render) -> Served {
+        cache
+            .serve(key, &HeaderMap::new(), true, false, render.clone())
+            .await
+            .unwrap()
+    }
+
     /// `n` GETs of the key `k`, started at once.
     fn concurrent_gets(
         cache: &Arc<SsrCache>,
@@ -468,28 +476,13 @@ mod tests {
         let cache = SsrCache::new(1 << 20);
         let (render, calls) = renderer("public, s-maxage=60", vec![]);
         let key = SsrCache::key(false, "/ssr/", Some("a=1"));
-        let first = cache
-            .serve(key.clone(), &HeaderMap::new(), true, false, render.clone())
-            .await
-            .unwrap();
+        let first = get(&cache, key.clone(), &render).await;
         assert_eq!(first.1, Some(CacheStatus::Miss));
-        let second = cache
-            .serve(key.clone(), &HeaderMap::new(), true, false, render.clone())
-            .await
-            .unwrap();
+        let second = get(&cache, key.clone(), &render).await;
         assert_eq!(second.1, Some(CacheStatus::Hit));
         assert_eq!(body(&second), "render 1");
         // Another query string is another key.
-        let other = cache
-            .serve(
-                SsrCache::key(false, "/ssr/", Some("a=2")),
-                &HeaderMap::new(),
-                true,
-                false,
-                render,
-            )
-            .await
-            .unwrap();
+        let other = get(&cache, SsrCache::key(false, "/ssr/", Some("a=2")), &render).await;
         assert_eq!(body(&other), "render 2");
         assert_eq!(calls.load(Relaxed), 2);
     }
@@ -499,10 +492,7 @@ mod tests {
         let cache = SsrCache::new(1 << 20);
         let (render, calls) = renderer("private, s-maxage=60", vec![]);
         for _ in 0..3 {
-            let served = cache
-                .serve("k".into(), &HeaderMap::new(), true, false, render.clone())
-                .await
-                .unwrap();
+            let served = get(&cache, "k".into(), &render).await;
             assert_eq!(served.1, None);
         }
         assert_eq!(calls.load(Relaxed), 3);
@@ -524,10 +514,7 @@ mod tests {
     async fn an_expired_known_key_is_refreshed_by_one_render_for_all_concurrent_requests() {
         let cache = Arc::new(SsrCache::new(1 << 20));
         let (render, calls) = renderer("public, s-maxage=1", vec![]);
-        cache
-            .serve("k".into(), &HeaderMap::new(), true, false, render.clone())
-            .await
-            .unwrap();
+        get(&cache, "k".into(), &render).await;
         tokio::time::advance(Duration::from_secs(2)).await;
         let requests = concurrent_gets(&cache, &render, 5);
         for r in requests {
@@ -541,24 +528,15 @@ mod tests {
     async fn within_stale_while_revalidate_the_old_response_is_served_while_one_render_refreshes() {
         let cache = SsrCache::new(1 << 20);
         let (render, calls) = renderer("public, s-maxage=1, stale-while-revalidate=60", vec![]);
-        cache
-            .serve("k".into(), &HeaderMap::new(), true, false, render.clone())
-            .await
-            .unwrap();
+        get(&cache, "k".into(), &render).await;
         tokio::time::advance(Duration::from_secs(2)).await;
         for _ in 0..3 {
-            let stale = cache
-                .serve("k".into(), &HeaderMap::new(), true, false, render.clone())
-                .await
-                .unwrap();
+            let stale = get(&cache, "k".into(), &render).await;
             assert_eq!(stale.1, Some(CacheStatus::Stale));
             assert_eq!(body(&stale), "render 1");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let fresh = cache
-            .serve("k".into(), &HeaderMap::new(), true, false, render)
-            .await
-            .unwrap();
+        let fresh = get(&cache, "k".into(), &render).await;
         assert_eq!(fresh.1, Some(CacheStatus::Hit));
         assert_eq!(body(&fresh), "render 2");
         assert_eq!(calls.load(Relaxed), 2);
@@ -598,14 +576,8 @@ mod tests {
     async fn set_cookie_and_other_methods_are_never_stored() {
         let cache = SsrCache::new(1 << 20);
         let (render, calls) = renderer("public, s-maxage=60", vec![("set-cookie", "a=b")]);
-        cache
-            .serve("k".into(), &HeaderMap::new(), true, false, render.clone())
-            .await
-            .unwrap();
-        cache
-            .serve("k".into(), &HeaderMap::new(), true, false, render)
-            .await
-            .unwrap();
+        get(&cache, "k".into(), &render).await;
+        get(&cache, "k".into(), &render).await;
         assert_eq!(calls.load(Relaxed), 2);
         let (render, calls) = renderer("public, s-maxage=60", vec![]);
         cache
@@ -625,16 +597,7 @@ mod tests {
         let cache = SsrCache::new(4 * 1024);
         let (render, _) = renderer("public, s-maxage=60", vec![]);
         for i in 0..100 {
-            cache
-                .serve(
-                    format!("k{i}"),
-                    &HeaderMap::new(),
-                    true,
-                    false,
-                    render.clone(),
-                )
-                .await
-                .unwrap();
+            get(&cache, format!("k{i}"), &render).await;
         }
         assert!(cache.bytes() <= 4 * 1024);
         assert!(cache.len() < 100);
