@@ -26,7 +26,7 @@
 const crypto = require('crypto')
 const fs = require('fs')
 const path = require('path')
-const zlib = require('zlib')
+const { rgbPng } = require('./src/png')
 
 const KOREAN_SLUG = '안녕하세요'
 const KEEP_STATIC_GUIDE = 'keep-static'
@@ -186,41 +186,6 @@ exports.createSchemaCustomization = ({ actions }) => {
   `)
 }
 
-// PNG of one colour, made with zlib only (no native image library in the query engine).
-function crc32(buffer) {
-  let crc = ~0
-  for (const byte of buffer) {
-    crc ^= byte
-    for (let k = 0; k < 8; k += 1) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1))
-  }
-  return ~crc >>> 0
-}
-
-function pngChunk(type, data) {
-  const length = Buffer.alloc(4)
-  length.writeUInt32BE(data.length)
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
-  const crc = Buffer.alloc(4)
-  crc.writeUInt32BE(crc32(body))
-  return Buffer.concat([length, body, crc])
-}
-
-function solidPng(size, [r, g, b]) {
-  const header = Buffer.alloc(13)
-  header.writeUInt32BE(size, 0)
-  header.writeUInt32BE(size, 4)
-  header.set([8, 2, 0, 0, 0], 8) // 8-bit RGB
-  const row = Buffer.alloc(1 + size * 3)
-  for (let x = 0; x < size; x += 1) row.set([r, g, b], 1 + x * 3)
-  const pixels = Buffer.concat(Array.from({ length: size }, () => row))
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', header),
-    pngChunk('IDAT', zlib.deflateSync(pixels)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ])
-}
-
 function hueToRgb(hue) {
   const f = (n) => {
     const k = (n + hue / 60) % 6
@@ -239,7 +204,8 @@ exports.createResolvers = ({ createResolvers }) => {
       image: {
         type: 'PhotoImage!',
         resolve: async (source) => {
-          const png = solidPng(PHOTO_SIZE, hueToRgb(source.hue))
+          const colour = hueToRgb(source.hue)
+          const png = rgbPng(PHOTO_SIZE, () => colour)
           const hash = crypto.createHash('md5').update(png).digest('hex')
           const dir = path.join(process.cwd(), 'public', 'static', hash)
           const file = path.join(dir, `${source.slug}.png`)

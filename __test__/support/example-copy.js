@@ -1,12 +1,13 @@
 'use strict'
 // Copies of the example site, built by real Gatsby with other gatsby-config settings (through the
 // example's environment variables) into a temporary directory; and a static-only copy of its
-// public/ with a few extra files, for what the example itself does not contain.
+// public/ with a few extra files (images drawn with the example's own example/src/png.js), for
+// what the example itself does not contain.
 
 const { spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
-const zlib = require('zlib')
+const { rgbPng } = require('../../example/src/png')
 const { tempDir, EXAMPLE, ROOT } = require('./site')
 
 /** A copy of the example's sources sharing its node_modules, with the plugin at its absolute path. */
@@ -75,50 +76,14 @@ function staticCopy(extra = {}) {
   return dir
 }
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-  return c >>> 0
-})
-
-function crc32(bytes) {
-  let c = 0xffffffff
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
-}
-
-function chunk(type, data) {
-  const length = Buffer.alloc(4)
-  length.writeUInt32BE(data.length)
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
-  const crc = Buffer.alloc(4)
-  crc.writeUInt32BE(crc32(body))
-  return Buffer.concat([length, body, crc])
-}
-
 /** A valid RGB PNG of `size`×`size` pseudo-random pixels (several KB: not a "tiny" body). */
 function png(size = 48) {
-  const header = Buffer.alloc(13)
-  header.writeUInt32BE(size, 0)
-  header.writeUInt32BE(size, 4)
-  header[8] = 8 // bit depth
-  header[9] = 2 // RGB
-  const rows = []
   let x = 12345
-  for (let y = 0; y < size; y++) {
-    const row = Buffer.alloc(1 + size * 3) // filter byte 0
-    for (let i = 1; i < row.length; i++) {
-      x = (x * 1103515245 + 12345) >>> 0
-      row[i] = x >>> 24
-    }
-    rows.push(row)
+  const next = () => {
+    x = (x * 1103515245 + 12345) >>> 0
+    return x >>> 24
   }
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))),
-    chunk('IEND', Buffer.alloc(0)),
-  ])
+  return rgbPng(size, () => [next(), next(), next()])
 }
 
 module.exports = { copyExampleSources, gatsbyBuild, builtCopy, staticCopy, png }
