@@ -197,7 +197,10 @@ function hueToRgb(hue) {
 // `Photo.image` is made when a query asks for it, like gatsby-plugin-sharp's gatsbyImageData:
 // the PNG is written into public/static/<content hash>/ while the query runs (at request time for
 // a deferred page), and the query resolves only once the file is complete. The working directory
-// is the site (gatsby build and gatsby-dsg both run there).
+// is the site (gatsby build and gatsby-dsg both run there). The directory is `path.resolve`d from
+// it: written as `path.join(process.cwd(), 'public', …)`, Gatsby's engine bundler (its asset
+// relocator) rewrote it into a path under the query engine's own assets once this file required
+// ./src/png (seen with gatsby 5.16.1), and the photos were written where nothing serves them.
 exports.createResolvers = ({ createResolvers }) => {
   createResolvers({
     Photo: {
@@ -207,7 +210,7 @@ exports.createResolvers = ({ createResolvers }) => {
           const colour = hueToRgb(source.hue)
           const png = rgbPng(PHOTO_SIZE, () => colour)
           const hash = crypto.createHash('md5').update(png).digest('hex')
-          const dir = path.join(process.cwd(), 'public', 'static', hash)
+          const dir = path.resolve('public', 'static', hash)
           const file = path.join(dir, `${source.slug}.png`)
           if (!fs.existsSync(file)) {
             await fs.promises.mkdir(dir, { recursive: true })
