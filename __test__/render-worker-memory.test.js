@@ -11,7 +11,7 @@ const { waitFor } = require('../scripts/support/wait')
 const { startWorkersServer } = require('./support/render-workers')
 const { runCli } = require('./support/cli')
 const { killAll } = require('./support/processes')
-const { chooseWorkerCount } = require('../lib/render-workers')
+const { chooseWorkerCount, chooseRecycleMemory, shouldRecycle } = require('../lib/render-workers')
 
 const MiB = 2 ** 20
 const cacheDir = () => trackedTempDir('gatsby-dsg-worker-memory-test-')
@@ -105,6 +105,63 @@ describe('the default number of render workers', () => {
     expect(firstMiB).toBeGreaterThan(20)
     cli.signal('SIGTERM')
     expect(await cli.exited).toEqual(expect.objectContaining({ code: 0, signal: null }))
+  })
+})
+
+describe('when a render worker is recycled', () => {
+  const due = (over) =>
+    shouldRecycle({
+      renders: 10,
+      recycleAfter: 1000,
+      grownBytes: 0,
+      growthPerMs: 0,
+      reloadMs: 5000,
+      recycleMemory: 500 * MiB,
+      ...over,
+    })
+
+  test('is once it has rendered recycleAfter pages, or never with 0', () => {
+    expect(due({ renders: 999 })).toBeNull()
+    expect(due({ renders: 1000 })).toBe('renders')
+    expect(due({ renders: 5000, recycleAfter: 0 })).toBeNull()
+  })
+
+  test('is once its own memory grew past the budget, or never with 0', () => {
+    expect(due({ grownBytes: 499 * MiB })).toBeNull()
+    expect(due({ grownBytes: 500 * MiB })).toBe('memory')
+    expect(due({ grownBytes: 5000 * MiB, recycleMemory: 0 })).toBeNull()
+  })
+
+  test('is early enough that its growth while a replacement loads stays within the budget', () => {
+    // Growing 20 MiB/s: 100 MiB more by the time a 5 s reload is done.
+    const rate = (20 * MiB) / 1000
+    expect(due({ grownBytes: 399 * MiB, growthPerMs: rate, reloadMs: 5000 })).toBeNull()
+    expect(due({ grownBytes: 400 * MiB, growthPerMs: rate, reloadMs: 5000 })).toBe('memory')
+    // The slower the reload, the earlier: 200 MiB more in 10 s.
+    expect(due({ grownBytes: 299 * MiB, growthPerMs: rate, reloadMs: 10_000 })).toBeNull()
+    expect(due({ grownBytes: 300 * MiB, growthPerMs: rate, reloadMs: 10_000 })).toBe('memory')
+    // A shrinking heap (a GC) never delays it past the budget itself.
+    expect(due({ grownBytes: 500 * MiB, growthPerMs: -rate })).toBe('memory')
+  })
+
+  test('by memory, auto: what is left once every worker and one replacement loaded, shared, at most one cost each', () => {
+    const cost = 800 * MiB
+    const choose = (availableMiB, count) =>
+      chooseRecycleMemory({ firstWorkerBytes: cost, count, availableBytes: availableMiB * MiB }).bytes / MiB
+    // Plenty: capped at the worker's cost (what chooseWorkerCount left it to grow).
+    expect(choose(100_000, 1)).toBe(800)
+    expect(choose(100_000, 4)).toBe(800)
+    // 1 worker, 1,200 MiB left after it loaded: 800 for a replacement, 400 to grow.
+    expect(choose(1200, 1)).toBe(400)
+    // 2 workers, 2,000 MiB left after the first: 800 for the second, 800 for a replacement, 200 each.
+    expect(choose(2000, 2)).toBe(200)
+    // Too little: the floor, 64 MiB.
+    expect(choose(500, 1)).toBe(64)
+  })
+
+  test('by memory, auto: says why', () => {
+    const { reason } = chooseRecycleMemory({ firstWorkerBytes: 300 * MiB, count: 2, availableBytes: 1500 * MiB })
+    expect(reason).toBe('auto: (1500 MiB available − 2 × 300 MiB to load) / 2, at most 1 × 300 MiB')
   })
 })
 

@@ -6,7 +6,7 @@ const { Command, InvalidArgumentError, Option } = require('commander')
 const parseBytes = require('bytes')
 const { serve, describe, DEFAULTS, ADMIN_TOKEN_ENV } = require('./serve')
 const { warm } = require('./warm')
-const { AUTO_WORKERS, DEFAULT_RECYCLE_AFTER } = require('./render-workers')
+const { AUTO_WORKERS, AUTO_RECYCLE_MEMORY, DEFAULT_RECYCLE_AFTER } = require('./render-workers')
 const { version } = require('../package.json')
 
 // Gatsby's engines replace console.log/error with their reporter's (console.error then prints
@@ -42,6 +42,11 @@ function wholeNumber(value) {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number')
   return n
+}
+
+/** `auto` or a size (`--recycle-memory`). */
+function sizeOrAuto(value) {
+  return value === 'auto' ? value : size(value)
 }
 
 /** `auto` or a whole number (`--render-workers`). */
@@ -87,6 +92,14 @@ function siteOptions(command) {
         .argParser(wholeNumber)
         .default(DEFAULT_RECYCLE_AFTER),
     )
+    .addOption(
+      new Option(
+        '--recycle-memory <size>',
+        "replace a render worker once its own memory (V8 heap and external) grew by this much, e.g. 512MB, started early enough for its replacement to load first (0: never)",
+      )
+        .argParser(sizeOrAuto)
+        .default('auto', `auto: ${AUTO_RECYCLE_MEMORY}`),
+    )
 }
 
 function serveOptions(opts, extra = {}) {
@@ -97,6 +110,7 @@ function serveOptions(opts, extra = {}) {
     renderTimeoutMs: opts.renderTimeout,
     renderWorkers: opts.renderWorkers === 'auto' ? undefined : opts.renderWorkers,
     recycleAfter: opts.recycleAfter,
+    recycleMemory: opts.recycleMemory,
     ...extra,
   }
 }

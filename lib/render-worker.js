@@ -2,6 +2,7 @@
 // A render worker thread: loads Gatsby's engines once and registers its render callback with the
 // Rust server (by the server's id: this thread cannot reach the server object itself).
 
+const v8 = require('v8')
 const { parentPort, workerData } = require('worker_threads')
 const { registerRenderer, unregisterRenderer } = require('..')
 const { loadEngines, createRenderer, createSsrRenderer } = require('./gatsby-engines')
@@ -14,7 +15,20 @@ const id = registerRenderer(workerData.serverId, createRenderer(engines), create
 // renders queued to it fail at once and no more are sent here, instead of each failing as Node
 // drops it and the pool sending the next one to the same dying thread.
 process.on('exit', () => unregisterRenderer(workerData.serverId, id))
-parentPort.postMessage({ ready: true, id })
+parentPort.postMessage({ ready: true, id, memory: ownMemory() })
+// What this thread's own memory is, every `memorySampleMs`: the pool recycles a worker by its
+// growth (lib/render-workers.js). Unref'd: it never keeps the thread alive.
+setInterval(() => parentPort.postMessage({ memory: ownMemory() }), workerData.memorySampleMs).unref()
+
+/**
+ * This thread's own memory: its V8 heap (committed) and the memory outside it that V8 knows of
+ * (ArrayBuffers, Buffers, external strings). There is no per-thread RSS; process.memoryUsage()'s
+ * rss is the whole process's. getHeapStatistics is cheap (no heap walk).
+ */
+function ownMemory() {
+  const heap = v8.getHeapStatistics()
+  return heap.total_heap_size + heap.external_memory
+}
 
 /**
  * lmdb-js (bundled in Gatsby's engines) closes its databases from a native `process.on('exit')`

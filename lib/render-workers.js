@@ -2,8 +2,13 @@
 // A pool of Node worker threads, each running Gatsby's engines and rendering for the Rust server,
 // which sends each render to the least busy one. A worker that exits is replaced; one whose render
 // outlives the render timeout is terminated (that render fails with 500, not cached) and replaced.
-// A worker that has rendered `recycleAfter` pages is recycled: Gatsby's engine keeps growing with
-// every distinct page it renders, and only ending its thread gives that memory back.
+// A worker is recycled when it has rendered `recycleAfter` pages or its own memory has grown by
+// `recycleMemory` (auto: from what the first worker cost and the memory available): Gatsby's
+// engine keeps growing with every distinct page it renders, and only ending its thread gives that
+// memory back. Invariants: one recycle at a time; a replacement is ready before the worn worker
+// stops taking renders (the pool never shrinks, no render fails); a recycle by memory starts
+// early enough that the worn worker stays within its budget while the replacement loads
+// (growth rate × reload time, shouldRecycle).
 
 const os = require('os')
 const path = require('path')
@@ -12,6 +17,15 @@ const { releaseFreeMemory } = require('..')
 
 /** Renders after which a worker is recycled (0: never). See README, "Render workers". */
 const DEFAULT_RECYCLE_AFTER = 1000
+
+/** How often a worker posts its own memory (render-worker.js). */
+const MEMORY_SAMPLE_MS = 500
+
+/** A worker's growth rate is its growth over this last stretch of samples. */
+const GROWTH_WINDOW_MS = 10_000
+
+/** The least growth `recycleMemory: 'auto'` allows a worker when memory is short. */
+const MIN_RECYCLE_MEMORY = 64 * 2 ** 20
 
 /** After a replacement failed to start, the next recycle waits this long. */
 const RECYCLE_RETRY_MS = 60_000
@@ -29,6 +43,8 @@ const CORES_PER_WORKER = 2
  * pages at 2,000 pages), and a recycle loads the replacement before the worn one ends.
  */
 const MEMORY_PER_WORKER_FACTOR = 2
+
+const mib = (bytes) => `${Math.round(bytes / 2 ** 20)} MiB`
 
 function availableCores() {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
@@ -56,19 +72,60 @@ function chooseWorkerCount({ firstWorkerBytes, cores = availableCores(), availab
   // `availableBytes` is measured with the first worker loaded: it still needs room to grow.
   const byMemory = Math.max(1, 1 + Math.floor((availableBytes - perWorker / 2) / perWorker))
   const count = Math.min(byCores, byMemory)
-  const mib = (bytes) => `${Math.round(bytes / 2 ** 20)} MiB`
   const reason =
     `auto: ${byCores} for ${cores} cores, ${byMemory} for ${mib(availableBytes)} available ` +
     `at ${MEMORY_PER_WORKER_FACTOR} × ${mib(firstWorkerBytes)} (the first worker's cost)`
   return { count, reason }
 }
 
+/**
+ * How much a worker's own memory may grow before it is recycled (`recycleMemory: 'auto'`), from
+ * the same numbers as chooseWorkerCount: `firstWorkerBytes` E, `availableBytes` measured with the
+ * first worker loaded, and the `count` W of workers. Still to come: W − 1 more workers and, during
+ * a recycle, one replacement loading beside the worn worker: W × E. What is left is shared by the
+ * W workers' growth, at most (MEMORY_PER_WORKER_FACTOR − 1) × E each (what chooseWorkerCount left
+ * them) and at least MIN_RECYCLE_MEMORY. So the process stays within
+ * B + (W + 1) × E + W × G, the README's budget. Returns the bytes and the reason.
+ */
+function chooseRecycleMemory({ firstWorkerBytes, count, availableBytes = availableMemory() }) {
+  const cost = Math.max(1, firstWorkerBytes)
+  const cap = (MEMORY_PER_WORKER_FACTOR - 1) * cost
+  const share = Math.floor((availableBytes - count * cost) / count)
+  const bytes = Math.max(MIN_RECYCLE_MEMORY, Math.min(cap, share))
+  const reason =
+    `auto: (${mib(availableBytes)} available − ${count} × ${mib(cost)} to load) / ${count}, ` +
+    `at most ${MEMORY_PER_WORKER_FACTOR - 1} × ${mib(cost)}`
+  return { bytes, reason }
+}
+
+/**
+ * Whether a worker is to be recycled now, and why ('renders', 'memory' or null). `grownBytes`: its
+ * own memory's growth since it was ready; `growthPerMs` its recent rate; `reloadMs` how long a
+ * replacement takes to load. By memory once it would pass `recycleMemory` before a replacement
+ * started now is ready: grown + rate × reload ≥ budget. 0 (or null) disables either bound.
+ */
+function shouldRecycle({ renders, recycleAfter, grownBytes, growthPerMs, reloadMs, recycleMemory }) {
+  if (recycleAfter && renders >= recycleAfter) return 'renders'
+  if (recycleMemory && grownBytes + Math.max(0, growthPerMs) * reloadMs >= recycleMemory) return 'memory'
+  return null
+}
+
+/** How the default recycle budget is chosen, in words (`serve --help`). */
+const AUTO_RECYCLE_MEMORY = `what memory allows the workers beside one replacement loading, at most ${MEMORY_PER_WORKER_FACTOR - 1} × what the first one costs`
+
 /** How the default count is chosen, in words (`serve --help`). */
 const AUTO_WORKERS = `one per ${CORES_PER_WORKER} cores, as many as memory allows at ${MEMORY_PER_WORKER_FACTOR} × what the first one costs`
 
 class RenderWorkers {
-  /** `count`: how many workers; undefined: chosen once the first is ready (chooseWorkerCount). */
-  constructor(server, { root, count, renderTimeoutMs, recycleAfter = DEFAULT_RECYCLE_AFTER }) {
+  /**
+   * `count`: how many workers; undefined: chosen once the first is ready (chooseWorkerCount).
+   * `recycleMemory`: bytes of growth; 'auto' (default): chosen once the first is ready
+   * (chooseRecycleMemory); 0: never by memory.
+   */
+  constructor(
+    server,
+    { root, count, renderTimeoutMs, recycleAfter = DEFAULT_RECYCLE_AFTER, recycleMemory = 'auto' },
+  ) {
     this.server = server
     this.root = root
     this.auto = count === undefined
@@ -77,10 +134,17 @@ class RenderWorkers {
     this.firstWorkerBytes = null // what the first worker cost (RSS growth while it loaded), when chosen
     this.renderTimeoutMs = renderTimeoutMs
     this.recycleAfter = recycleAfter
+    this.autoRecycleMemory = recycleMemory === 'auto'
+    this.recycleMemory = this.autoRecycleMemory ? null : recycleMemory // bytes, once known
+    this.recycleMemoryChoice = null // { bytes, reason } when chosen automatically
+    this.reloadMs = null // how long the last worker took to load (the first, then each replacement)
     this.workers = new Map() // Worker → renderer id (once ready)
+    this.memory = new Map() // Worker → { readyBytes, samples: [[ms, bytes]] } (its own memory)
     this.closing = false
     this.replaced = 0
     this.recycled = 0
+    this.recycledBy = { renders: 0, memory: 0 }
+    this.recycles = [] // the last recycles: { id, reason, grownBytes, replacementReadyAt, endedAt }
     this.recycling = null // the recycle in progress: one at a time
     this.recycleRetryAt = 0
   }
@@ -96,14 +160,29 @@ class RenderWorkers {
     const first = Promise.any(starts).catch((error) => {
       throw new Error(`no render worker could start: ${error.errors ? error.errors[0].message : error.message}`)
     })
-    if (!this.auto) return first
+    if (!this.auto) {
+      // With a count given they load together: one worker's cost is their RSS growth shared.
+      if (this.autoRecycleMemory) {
+        Promise.allSettled(starts).then((outcomes) => {
+          const started = outcomes.filter((o) => o.status === 'fulfilled').length
+          if (started > 0) this.chooseRecycleMemory((process.memoryUsage.rss() - rssBefore) / started)
+        })
+      }
+      return first
+    }
     return first.then((id) => {
       this.firstWorkerBytes = process.memoryUsage.rss() - rssBefore
       this.choice = chooseWorkerCount({ firstWorkerBytes: this.firstWorkerBytes })
       this.count = this.choice.count
+      if (this.autoRecycleMemory) this.chooseRecycleMemory(this.firstWorkerBytes)
       for (let i = 1; i < this.count && !this.closing; i++) this.spawn().catch(() => {})
       return id
     })
+  }
+
+  chooseRecycleMemory(firstWorkerBytes) {
+    this.recycleMemoryChoice = chooseRecycleMemory({ firstWorkerBytes, count: this.count })
+    this.recycleMemory = this.recycleMemoryChoice.bytes
   }
 
   startWatchdog() {
@@ -116,16 +195,20 @@ class RenderWorkers {
   }
 
   spawn() {
+    const startedAt = Date.now()
     const worker = new Worker(path.join(__dirname, 'render-worker.js'), {
-      workerData: { root: this.root, serverId: this.server.serverId },
+      workerData: { root: this.root, serverId: this.server.serverId, memorySampleMs: MEMORY_SAMPLE_MS },
     })
     this.workers.set(worker, null)
     const ready = new Promise((resolve, reject) => {
-      worker.once('message', (message) => {
-        if (message && message.ready) {
+      worker.on('message', (message) => {
+        if (!message) return
+        if (message.ready) {
+          this.reloadMs = Date.now() - startedAt
           this.workers.set(worker, message.id)
+          this.memory.set(worker, { readyBytes: message.memory, samples: [[Date.now(), message.memory]] })
           resolve(message.id)
-        }
+        } else if (message.memory !== undefined) this.sample(worker, message.memory)
       })
       worker.once('error', (error) => {
         console.error(`gatsby-dsg: render worker failed: ${error.stack || error.message}`)
@@ -137,6 +220,7 @@ class RenderWorkers {
     worker.once('exit', () => {
       const id = this.workers.get(worker)
       this.workers.delete(worker)
+      this.memory.delete(worker)
       if (id !== null && id !== undefined) this.server.removeRenderer(id)
       if (worker.recycled) return // its replacement was started first
       // Replace a worker that died while serving (not one that never started: that would loop).
@@ -146,6 +230,30 @@ class RenderWorkers {
       }
     })
     return ready
+  }
+
+  /** A worker's own memory, posted by it; only the last GROWTH_WINDOW_MS of samples are kept. */
+  sample(worker, bytes) {
+    const memory = this.memory.get(worker)
+    if (!memory) return
+    const now = Date.now()
+    memory.samples.push([now, bytes])
+    while (memory.samples.length > 2 && memory.samples[0][0] < now - GROWTH_WINDOW_MS) memory.samples.shift()
+  }
+
+  /** `{ bytes, grownBytes, growthPerMs }` of a worker's own memory, null before it is ready. */
+  memoryOf(worker) {
+    const memory = this.memory.get(worker)
+    if (!memory) return null
+    const [[t0, first], [t1, last]] = [memory.samples[0], memory.samples[memory.samples.length - 1]]
+    return { bytes: last, grownBytes: last - memory.readyBytes, growthPerMs: t1 > t0 ? (last - first) / (t1 - t0) : 0 }
+  }
+
+  /** Renderer id → its worker's own memory (`memoryOf`), for the ready workers. */
+  memoryByRenderer() {
+    const byId = new Map()
+    for (const [worker, id] of this.workers) if (id !== null && this.memory.has(worker)) byId.set(id, this.memoryOf(worker))
+    return byId
   }
 
   /**
@@ -170,30 +278,47 @@ class RenderWorkers {
   }
 
   /**
-   * The first worker past `recycleAfter` renders is replaced: its replacement starts first (the
+   * The first worker due (shouldRecycle: past `recycleAfter` renders, or whose memory would pass
+   * `recycleMemory` while a replacement loads) is replaced: its replacement starts first (the
    * pool never shrinks), then it gets no more renders, finishes those it has, and is terminated
-   * idle, when no render of it can fail.
+   * idle, when no render of it can fail. Of several due, the one grown most goes first.
    */
   recycleWorn(renderers) {
-    if (!this.recycleAfter || this.recycling || this.closing || Date.now() < this.recycleRetryAt) return
-    const worn = renderers.find((w) => w.renders >= this.recycleAfter && !w.retiring)
-    const worker = worn && [...this.workers].find(([, id]) => id === worn.id)?.[0]
-    if (!worker) return
-    this.recycling = this.recycle(worker, worn.id)
+    if (this.recycling || this.closing || Date.now() < this.recycleRetryAt) return
+    let due = null
+    for (const [worker, id] of this.workers) {
+      const renderer = renderers.find((w) => w.id === id)
+      const memory = this.memoryOf(worker)
+      if (!renderer || renderer.retiring || !memory) continue
+      const reason = shouldRecycle({
+        renders: renderer.renders,
+        recycleAfter: this.recycleAfter,
+        grownBytes: memory.grownBytes,
+        growthPerMs: memory.growthPerMs,
+        reloadMs: this.reloadMs,
+        recycleMemory: this.recycleMemory,
+      })
+      if (reason && (!due || memory.grownBytes > due.grownBytes)) {
+        due = { worker, id, reason, grownBytes: memory.grownBytes }
+      }
+    }
+    if (!due) return
+    this.recycling = this.recycle(due)
       .catch((error) => {
         // Shutting down while the replacement loads ends it: that is no failure.
         if (this.closing) return
         // The worn worker keeps rendering; a replacement that cannot start (e.g. the site was
         // rebuilt under the server) is not retried in a loop.
         this.recycleRetryAt = Date.now() + RECYCLE_RETRY_MS
-        console.error(`gatsby-dsg: recycling render worker ${worn.id} failed, it keeps rendering: ${error.message}`)
+        console.error(`gatsby-dsg: recycling render worker ${due.id} failed, it keeps rendering: ${error.message}`)
       })
       .finally(() => (this.recycling = null))
   }
 
-  async recycle(worker, id) {
+  async recycle({ worker, id, reason, grownBytes }) {
     await this.spawn()
     if (this.closing) return
+    const replacementReadyAt = Date.now()
     this.server.retireRenderer(id)
     while (!this.closing) {
       const self = this.server.renderWorkers().find((w) => w.id === id)
@@ -205,6 +330,9 @@ class RenderWorkers {
     await worker.terminate()
     releaseFreeMemory()
     this.recycled++
+    this.recycledBy[reason]++
+    this.recycles.push({ id, reason, grownBytes, replacementReadyAt, endedAt: Date.now() })
+    if (this.recycles.length > 16) this.recycles.shift()
   }
 
   /** Terminates one worker now (tests, and operators via the JS API). */
@@ -231,4 +359,12 @@ class RenderWorkers {
   }
 }
 
-module.exports = { RenderWorkers, chooseWorkerCount, AUTO_WORKERS, DEFAULT_RECYCLE_AFTER }
+module.exports = {
+  RenderWorkers,
+  chooseWorkerCount,
+  chooseRecycleMemory,
+  shouldRecycle,
+  AUTO_WORKERS,
+  AUTO_RECYCLE_MEMORY,
+  DEFAULT_RECYCLE_AFTER,
+}

@@ -55,6 +55,7 @@ async function serve(options = {}) {
       count: workerCount,
       renderTimeoutMs: settings.renderTimeoutMs,
       recycleAfter: settings.recycleAfter,
+      recycleMemory: settings.recycleMemory,
     })
     try {
       await workers.start()
@@ -171,8 +172,18 @@ class Server {
     return this.#native.metrics()
   }
 
+  /**
+   * The Rust pool's view of the renderers (id, renders, inFlight, oldestRenderMs, retiring) and,
+   * for render workers, each one's own memory: `memoryBytes`, `grownBytes` since it was ready.
+   */
   renderWorkers() {
-    return this.#native.renderWorkers()
+    const renderers = this.#native.renderWorkers()
+    if (!this.#workers) return renderers
+    const memory = this.#workers.memoryByRenderer()
+    return renderers.map((r) => {
+      const m = memory.get(r.id)
+      return m ? { ...r, memoryBytes: m.bytes, grownBytes: m.grownBytes } : r
+    })
   }
 
   removeRenderer(rendererId) {
@@ -219,12 +230,23 @@ function describe(server, host) {
       : `${s.generatedPages} already generated`
   const pool = server.renderWorkerPool
   const chosen = pool && pool.choice ? ` (${pool.choice.reason})` : ''
-  const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready${chosen}` : ''
+  const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready${chosen}${describeRecycling(pool)}` : ''
   const ssr = s.ssrPages ? `, ${s.ssrPages} SSR pages` : ''
   return (
     `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, ${s.deferredPages} deferred pages ` +
     `(${stored})${ssr}${workers}${fns}${unserved}`
   )
+}
+
+/** `, recycled after 1000 renders or 855 MiB of growth (auto: …)` */
+function describeRecycling(pool) {
+  const bounds = []
+  if (pool.recycleAfter) bounds.push(`${pool.recycleAfter} renders`)
+  if (pool.recycleMemory) {
+    const why = pool.recycleMemoryChoice ? ` (${pool.recycleMemoryChoice.reason})` : ''
+    bounds.push(`${Math.round(pool.recycleMemory / 2 ** 20)} MiB of growth${why}`)
+  }
+  return bounds.length ? `, recycled after ${bounds.join(' or ')}` : ', never recycled'
 }
 
 /** `; NOT served (404): 2 Partytown proxied URLs (/__third-party-proxy?url=…, …)` */
