@@ -159,6 +159,59 @@ describe('when a render worker is recycled', () => {
     expect(choose(500, 1)).toBe(64)
   })
 
+  test('is said on the start-up line: after how many renders, and the memory budget chosen from the first worker', async () => {
+    const cli = runCli([
+      'serve',
+      '--root',
+      EXAMPLE,
+      '-p',
+      '0',
+      '-H',
+      '127.0.0.1',
+      '--cache-dir',
+      cacheDir(),
+      '--render-workers',
+      '1',
+    ])
+    const line = await cli.firstLine()
+    const match = line.match(
+      /, 1 of 1 render workers ready, recycled after 1000 renders or (\d+) MiB of growth \(auto: \((\d+) MiB available − 1 × (\d+) MiB to load\) \/ 1, at most 1 × (\d+) MiB\)(?:, |$)/,
+    )
+    expect({ line, matched: match !== null }).toEqual({ line, matched: true })
+    const [, budget, available, cost, cap] = match.map(Number)
+    expect(cap).toBe(cost)
+    // Rounded to MiB each, so within 1 of the formula.
+    expect(Math.abs(budget - Math.max(64, Math.min(cost, available - cost)))).toBeLessThanOrEqual(1)
+    cli.signal('SIGTERM')
+    expect(await cli.exited).toEqual(expect.objectContaining({ code: 0, signal: null }))
+  })
+
+  test('is said on the start-up line with the bounds given, or as never', async () => {
+    for (const [args, expected] of [
+      [['--recycle-after', '50', '--recycle-memory', '300MB'], ', recycled after 50 renders or 300 MiB of growth'],
+      [['--recycle-after', '0', '--recycle-memory', '0'], ', never recycled'],
+    ]) {
+      const cli = runCli([
+        'serve',
+        '--root',
+        EXAMPLE,
+        '-p',
+        '0',
+        '-H',
+        '127.0.0.1',
+        '--cache-dir',
+        cacheDir(),
+        '--render-workers',
+        '1',
+        ...args,
+      ])
+      const line = await cli.firstLine()
+      expect(line).toMatch(new RegExp(`, 1 of 1 render workers ready${expected}(?:, |$)`))
+      cli.signal('SIGTERM')
+      expect(await cli.exited).toEqual(expect.objectContaining({ code: 0, signal: null }))
+    }
+  })
+
   test('by memory, auto: says why', () => {
     const { reason } = chooseRecycleMemory({ firstWorkerBytes: 300 * MiB, count: 2, availableBytes: 1500 * MiB })
     expect(reason).toBe('auto: (1500 MiB available − 2 × 300 MiB to load) / 2, at most 1 × 300 MiB')

@@ -13,7 +13,7 @@ const { waitFor } = require('../scripts/support/wait')
 const { startWorkersServer } = require('./support/render-workers')
 const { runCli, runCliToEnd, serveArgs } = require('./support/cli')
 const { killAll } = require('./support/processes')
-const { AUTO_WORKERS } = require('../lib/render-workers')
+const { AUTO_WORKERS, AUTO_RECYCLE_MEMORY } = require('../lib/render-workers')
 
 /** Renders that may run at once (the server's render slots): the most a dying worker can hold. */
 const RENDER_SLOTS = 8
@@ -231,6 +231,49 @@ describe('render workers', () => {
     expect(server.stderr()).not.toMatch(/not generated|failed/)
   })
 
+  test('a worker whose own memory grows past recycleMemory is recycled without failing a render: its replacement is ready before it ends', async () => {
+    // No render-count bound: only memory recycles. 4 MB: a few renders of the example's pages.
+    const server = await startWorkersServer({
+      cacheDir: cacheDir(),
+      renderWorkers: 1,
+      recycleAfter: 0,
+      recycleMemory: 4 * 2 ** 20,
+    })
+    const { renderers: first } = await untilReady(server, 1)
+    expect(first[0].memoryBytes).toBeGreaterThan(0)
+    expect(first[0].grownBytes).toBe(0)
+    expect((await server.pool()).recycleMemory).toBe(4 * 2 ** 20)
+    const pages = posts(40)
+    const outcomes = []
+    for (let at = 0; at < pages.length; at += 8) {
+      outcomes.push(...(await allSettledWithin(traced(server, pages.slice(at, at + 8)), 90_000)))
+    }
+    for (const [i, o] of outcomes.entries()) {
+      expect({ path: o.path, status: o.status }).toEqual({ path: pages[i], status: 200 })
+      expect(o.body).toContain(headingOf(pages[i]))
+    }
+    const { pool } = await waitFor(
+      async () => {
+        const p = await server.pool()
+        return p.recycledBy.memory >= 1 && { pool: p }
+      },
+      { attempts: 600, intervalMs: 100, what: 'a worker recycled by memory' },
+    )
+    expect(pool).toMatchObject({ count: 1, replaced: 0, recycledBy: { renders: 0 } })
+    const recycle = pool.recycles[0]
+    expect(recycle).toMatchObject({ id: first[0].id, reason: 'memory' })
+    expect(recycle.replacementReadyAt).toBeLessThanOrEqual(recycle.endedAt)
+    expect(pool.reloadMs).toBeGreaterThan(0)
+    const stats = await server.stats()
+    expect({ renders: stats.renders, renderFailures: stats.renderFailures }).toEqual({ renders: 40, renderFailures: 0 })
+    // The worn worker is gone from the Rust pool; a replacement renders the next page.
+    const { renderers: now } = await untilReady(server, 1)
+    expect(now.map((r) => r.id)).not.toContain(first[0].id)
+    const next = await server.get('/guides/guide-01/')
+    expect(next.status).toBe(200)
+    expect(server.stderr()).not.toMatch(/not generated|failed/)
+  })
+
   test("when a worn worker's replacement cannot start, the worn worker keeps rendering and the recycle is not retried in a loop", async () => {
     const root = builtCopy()
     tempDirs.push(root)
@@ -315,20 +358,31 @@ describe('the command line', () => {
     expect({ code, signal }).toEqual({ code: 0, signal: null })
   })
 
-  test('`serve --help` shows --render-workers with its default', async () => {
+  /** The entry of `option` in `serve --help`, its wrapped lines joined. */
+  async function helpEntry(option) {
     const { code, stdout } = await runCliToEnd(['serve', '--help'])
     expect(code).toBe(0)
-    // The option's entry, its wrapped lines joined.
-    const entry = stdout
+    return stdout
       .split('\n')
       .reduce((acc, line) => {
         if (/^\s{2}-/.test(line)) acc.push(line.trim())
         else if (acc.length && /^\s{4,}\S/.test(line)) acc[acc.length - 1] += ` ${line.trim()}`
         return acc
       }, [])
-      .find((e) => e.startsWith('--render-workers <n>'))
+      .find((e) => e.startsWith(option))
+  }
+
+  test('`serve --help` shows --render-workers with its default', async () => {
+    const entry = await helpEntry('--render-workers <n>')
     expect(entry).toBeDefined()
     expect(entry).toContain('0 renders in the main thread')
     expect(entry.endsWith(`(default: auto: ${AUTO_WORKERS})`)).toBe(true)
+  })
+
+  test('`serve --help` shows --recycle-memory with its default', async () => {
+    const entry = await helpEntry('--recycle-memory <size>')
+    expect(entry).toBeDefined()
+    expect(entry).toContain('(0: never)')
+    expect(entry.endsWith(`(default: auto: ${AUTO_RECYCLE_MEMORY})`)).toBe(true)
   })
 })

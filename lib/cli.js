@@ -95,7 +95,7 @@ function siteOptions(command) {
     .addOption(
       new Option(
         '--recycle-memory <size>',
-        "replace a render worker once its own memory (V8 heap and external) grew by this much, e.g. 512MB, started early enough for its replacement to load first (0: never)",
+        'replace a render worker once its own memory (V8 heap and external) grew by this much, e.g. 512MB, started early enough for its replacement to load first (0: never)',
       )
         .argParser(sizeOrAuto)
         .default('auto', `auto: ${AUTO_RECYCLE_MEMORY}`),

@@ -230,7 +230,9 @@ function describe(server, host) {
       : `${s.generatedPages} already generated`
   const pool = server.renderWorkerPool
   const chosen = pool && pool.choice ? ` (${pool.choice.reason})` : ''
-  const workers = pool ? `, ${pool.ready()} of ${pool.count} render workers ready${chosen}${describeRecycling(pool)}` : ''
+  const workers = pool
+    ? `, ${pool.ready()} of ${pool.count} render workers ready${chosen}${describeRecycling(pool)}`
+    : ''
   const ssr = s.ssrPages ? `, ${s.ssrPages} SSR pages` : ''
   return (
     `gatsby-dsg: serving ${url} — ${s.staticPages} static pages, ${s.deferredPages} deferred pages ` +

@@ -1,8 +1,8 @@
 'use strict'
 // A gatsby-dsg server in its own Node process (as support/server-process.js), with its render
 // workers reachable over the control channel (scripts/support/control.js): `renderWorkers` (the Rust pool's
-// view: id, renders, inFlight, oldestRenderMs), `pool` (the RenderWorkers: count, ready, replaced,
-// threads), `terminate` (one worker, by renderer id, through the pool) and `crash` (one worker
+// view: id, renders, inFlight, oldestRenderMs, with each worker's memory), `pool` (the RenderWorkers:
+// count, ready, replaced, recycled, recycledBy, recycles, recycleMemory, reloadMs, threads), `terminate` (one worker, by renderer id, through the pool) and `crash` (one worker
 // exits by itself: support/render-worker-crash.js), besides `stats` and `close`. After `close`
 // the process is left to exit on its own, proving nothing of ours keeps it alive.
 
@@ -20,6 +20,10 @@ function poolState(server) {
       ready: pool.ready(),
       replaced: pool.replaced,
       recycled: pool.recycled,
+      recycledBy: pool.recycledBy,
+      recycles: pool.recycles,
+      recycleMemory: pool.recycleMemory,
+      reloadMs: pool.reloadMs,
       threads: pool.workers.size,
     },
   }
