@@ -264,6 +264,9 @@ describe('render workers', () => {
     expect(recycle).toMatchObject({ id: first[0].id, reason: 'memory' })
     expect(recycle.replacementReadyAt).toBeLessThanOrEqual(recycle.endedAt)
     expect(pool.reloadMs).toBeGreaterThan(0)
+    expect(server.stderr()).toMatch(
+      new RegExp(`render worker ${first[0].id} recycled \\(memory\\) after \\d+\\+ renders`),
+    )
     const stats = await server.stats()
     expect({ renders: stats.renders, renderFailures: stats.renderFailures }).toEqual({ renders: 40, renderFailures: 0 })
     // The worn worker is gone from the Rust pool; a replacement renders the next page.

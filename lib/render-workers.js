@@ -152,7 +152,9 @@ class RenderWorkers {
     this.replaced = 0
     this.recycled = 0
     this.recycledBy = { renders: 0, memory: 0 }
-    this.recycles = [] // the last 16 recycles: { id, reason, grownBytes (RSS), replacementReadyAt, endedAt }
+    // The last 16 recycles: { id, reason, renders, grownBytes (RSS, when due), endGrownBytes (when
+    // it ended), replacementReadyAt, endedAt }.
+    this.recycles = []
     this.recycling = null // the recycle in progress: one at a time
     this.recycleRetryAt = 0
   }
@@ -311,7 +313,7 @@ class RenderWorkers {
         recycleMemory: this.recycleMemory,
       })
       if (reason && (!due || memory.grownBytes * RSS_PER_OWN_BYTE > due.grownBytes)) {
-        due = { worker, id, reason, grownBytes: memory.grownBytes * RSS_PER_OWN_BYTE }
+        due = { worker, id, reason, renders: renderer.renders, grownBytes: memory.grownBytes * RSS_PER_OWN_BYTE }
       }
     }
     if (!due) return
@@ -327,7 +329,8 @@ class RenderWorkers {
       .finally(() => (this.recycling = null))
   }
 
-  async recycle({ worker, id, reason, grownBytes }) {
+  async recycle({ worker, id, reason, renders, grownBytes }) {
+    const startedAt = Date.now()
     await this.spawn()
     if (this.closing) return
     const replacementReadyAt = Date.now()
@@ -338,13 +341,21 @@ class RenderWorkers {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
     worker.recycled = true
+    // What it had grown by when it ended: within the budget if the replacement was started early enough.
+    const end = this.memoryOf(worker)
+    const endGrownBytes = end ? end.grownBytes * RSS_PER_OWN_BYTE : grownBytes
     this.server.removeRenderer(id)
     await worker.terminate()
     releaseFreeMemory()
     this.recycled++
     this.recycledBy[reason]++
-    this.recycles.push({ id, reason, grownBytes, replacementReadyAt, endedAt: Date.now() })
+    this.recycles.push({ id, reason, renders, grownBytes, endGrownBytes, replacementReadyAt, endedAt: Date.now() })
     if (this.recycles.length > 16) this.recycles.shift()
+    const budget = this.recycleMemory ? ` of ${mib(this.recycleMemory)}` : ''
+    console.error(
+      `gatsby-dsg: render worker ${id} recycled (${reason}) after ${renders}+ renders, ` +
+        `grown ${mib(endGrownBytes)}${budget}; its replacement loaded in ${((replacementReadyAt - startedAt) / 1000).toFixed(1)} s`,
+    )
   }
 
   /** Terminates one worker now (tests, and operators via the JS API). */
