@@ -164,8 +164,8 @@ function rows(results, opts, pages) {
     out.push([
       '6',
       `RSS after generating ${f.num(d.generated)} distinct deferred pages with \`--cache-size ${f.bytes(m.cacheSize)}\`${short}`,
-      `${run(d, `render workers recycled every ${f.num(m.recycleAfter)} renders (default; ${d.recycled} recycles)`)}` +
-        (n ? `<br>${run(n, 'never recycled (`--recycle-after 0`)')}` : '') +
+      `${run(d, `render workers recycled every ${f.num(m.recycleAfter)} renders or by memory (default; ${d.recycled} recycles)`)}` +
+        (n ? `<br>${run(n, 'never recycled (`--recycle-after 0 --recycle-memory 0`)')}` : '') +
         `<br>memory cache holds ${f.bytes(d.memoryBytes)}; ${reached}`,
       DASH,
       m.gatsby

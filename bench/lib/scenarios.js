@@ -475,12 +475,13 @@ async function memory(ctx) {
   const { opts, site } = ctx
   const candidates = site.deferred.filter((p) => p !== '/broken/' && !p.includes('*'))
   const list = candidates.slice(0, opts.rssPages).map((p) => encodeURI(p))
-  // Twice: render workers never recycled, then recycled after lib/serve.js's default number of
-  // renders (Gatsby's engine grows with every distinct page; only ending a worker gives it back).
+  // Twice: render workers never recycled, then recycled by lib/serve.js's defaults (after a number
+  // of renders or a memory growth: Gatsby's engine grows with every distinct page; only ending a
+  // worker gives it back).
   const runs = {}
-  for (const [name, recycleAfter] of [
-    ['neverRecycled', 0],
-    ['recycled', DEFAULT_RECYCLE_AFTER],
+  for (const [name, recycleAfter, recycleMemory] of [
+    ['neverRecycled', 0, 0],
+    ['recycled', DEFAULT_RECYCLE_AFTER, undefined],
   ]) {
     ctx.log(
       `measurement 6 (RSS): gatsby-dsg with --cache-size ${opts.cacheSize} B, ${name}, generating ${list.length} distinct deferred pages`,
@@ -488,7 +489,7 @@ async function memory(ctx) {
     runs[name] = await withFreshDsg(
       ctx,
       `rss-${name}`,
-      { memoryCacheBytes: opts.cacheSize, recycleAfter },
+      { memoryCacheBytes: opts.cacheSize, recycleAfter, recycleMemory },
       (dsg, cacheDir) => generateMeasuringMemory(ctx, dsg, cacheDir, list),
     )
   }

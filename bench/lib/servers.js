@@ -56,9 +56,19 @@ function memoryOf(pid) {
 /** gatsby-dsg on `site` in a child process. */
 async function startDsg(
   site,
-  { cacheDir, memoryCacheBytes, instrument = false, renderWorkers, recycleAfter, redis, redisCa, port = 0 } = {},
+  {
+    cacheDir,
+    memoryCacheBytes,
+    instrument = false,
+    renderWorkers,
+    recycleAfter,
+    recycleMemory,
+    redis,
+    redisCa,
+    port = 0,
+  } = {},
 ) {
-  // renderWorkers, recycleAfter: lib/serve.js's defaults unless given; redis, redisCa: none; port: any free one.
+  // renderWorkers, recycleAfter, recycleMemory: lib/serve.js's defaults unless given; redis, redisCa: none; port: any free one.
   const options = {
     root: site.dir,
     host: HOST,
@@ -67,6 +77,7 @@ async function startDsg(
     memoryCacheBytes,
     renderWorkers,
     recycleAfter,
+    recycleMemory,
     redis,
     redisCa,
   }
