@@ -35,6 +35,13 @@ export interface ServeOptions {
    * replacement starts first; it finishes its renders and is terminated idle. `0`: never. Default 1000.
    */
   recycleAfter?: number
+  /**
+   * Replace a render worker once it grew by this many bytes (`--recycle-memory`; its own V8 heap
+   * and external memory × 1.3, as RSS), started early enough (growth rate × reload time) for its
+   * replacement to load first. `0`: never. Default `'auto'`: from what the first worker cost and
+   * the memory available (README, "Render workers").
+   */
+  recycleMemory?: number | 'auto'
   /** Renders running at once. Default `DEFAULTS.renderSlots`. */
   renderSlots?: number
   /** Renders allowed to wait for a slot; past it, 503 with `Retry-After` (`--max-queued-renders`). Default `DEFAULTS.maxQueuedRenders`. */
@@ -108,8 +115,14 @@ export interface RenderWorkerPool {
   readonly count: number
   /** Workers that have loaded Gatsby's engines and take renders. */
   ready(): number
-  /** Workers replaced after `recycleAfter` renders so far. */
+  /** Workers recycled so far (after `recycleAfter` renders or `recycleMemory` of growth). */
   readonly recycled: number
+  /** Of those, how many by each bound. */
+  readonly recycledBy: { readonly renders: number; readonly memory: number }
+  /** The growth budget in bytes (chosen once the first worker is ready with `'auto'`); 0: none. */
+  readonly recycleMemory: number | null
+  /** How long the last worker took to load, in ms. */
+  readonly reloadMs: number | null
   /** Workers replaced after they exited or were stuck so far. */
   readonly replaced: number
 }
