@@ -21,8 +21,9 @@ const path = require('path')
 const { parseArgs } = require('util')
 const parseBytes = require('bytes')
 const { ensureSite, ROOT } = require('./lib/site')
-const { start, stop, installExitHandlers, sleep } = require('./lib/procs')
+const { start, stop, installExitHandlers } = require('./lib/procs')
 const { memoryLimit } = require('./lib/memory-limit')
+const { sleep } = require('../scripts/support/wait')
 
 const MiB = 2 ** 20
 const mib = (bytes) => (bytes === null || bytes === undefined ? 'n/a' : `${Math.round(bytes / MiB)} MiB`)
