@@ -144,7 +144,7 @@ describe('when a render worker is recycled', () => {
     expect(due({ grownBytes: 500 * MiB, growthPerMs: -rate })).toBe('memory')
   })
 
-  test('by memory, auto: what is left once every worker and one replacement loaded, shared, at most one cost each', () => {
+  test('by memory, auto: what is left once the cache, every worker and one replacement loaded, shared, at most one cost each', () => {
     const cost = 800 * MiB
     const choose = (availableMiB, count) =>
       chooseRecycleMemory({ firstWorkerBytes: cost, count, availableBytes: availableMiB * MiB }).bytes / MiB
@@ -157,6 +157,11 @@ describe('when a render worker is recycled', () => {
     expect(choose(2000, 2)).toBe(200)
     // Too little: the floor, 64 MiB.
     expect(choose(500, 1)).toBe(64)
+    // The memory cache's bound is not available to them: 1,200 − 300 − 800 = 100.
+    expect(
+      chooseRecycleMemory({ firstWorkerBytes: cost, count: 1, availableBytes: 1200 * MiB, cacheBytes: 300 * MiB })
+        .bytes / MiB,
+    ).toBe(100)
   })
 
   test('is said on the start-up line: after how many renders, and the memory budget chosen from the first worker', async () => {
@@ -175,13 +180,14 @@ describe('when a render worker is recycled', () => {
     ])
     const line = await cli.firstLine()
     const match = line.match(
-      /, 1 of 1 render workers ready, recycled after 1000 renders or (\d+) MiB of growth \(auto: \((\d+) MiB available − 1 × (\d+) MiB to load\) \/ 1, at most 1 × (\d+) MiB\)(?:, |$)/,
+      /, 1 of 1 render workers ready, recycled after 1000 renders or (\d+) MiB of growth \(auto: \((\d+) MiB available − 256 MiB cache − 1 × (\d+) MiB to load\) \/ 1, at most 1 × (\d+) MiB\)(?:, |$)/,
     )
     expect({ line, matched: match !== null }).toEqual({ line, matched: true })
     const [, budget, available, cost, cap] = match.map(Number)
     expect(cap).toBe(cost)
     // Rounded to MiB each, so within 1 of the formula.
-    expect(Math.abs(budget - Math.max(64, Math.min(cost, available - cost)))).toBeLessThanOrEqual(1)
+    // (The default --cache-size, 256 MB, will be used too.)
+    expect(Math.abs(budget - Math.max(64, Math.min(cost, available - 256 - cost)))).toBeLessThanOrEqual(1)
     cli.signal('SIGTERM')
     expect(await cli.exited).toEqual(expect.objectContaining({ code: 0, signal: null }))
   })

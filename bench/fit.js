@@ -126,7 +126,9 @@ async function main() {
   let peakUsage = 0
   const watcher = setInterval(() => {
     try {
-      peakRss = Math.max(peakRss, status(server.pid).hwm)
+      const { hwm } = status(server.pid)
+      // (A process being killed has a status without its memory lines.)
+      if (Number.isFinite(hwm)) peakRss = Math.max(peakRss, hwm)
     } catch {}
     peakUsage = Math.max(peakUsage, limit.usage() || 0)
   }, 250)

@@ -101,19 +101,21 @@ function chooseWorkerCount({ firstWorkerBytes, cores = availableCores(), availab
 /**
  * How much a worker's own memory may grow before it is recycled (`recycleMemory: 'auto'`), from
  * the same numbers as chooseWorkerCount: `firstWorkerBytes` E, `availableBytes` measured with the
- * first worker loaded, and the `count` W of workers. Still to come: W − 1 more workers and, during
- * a recycle, one replacement loading beside the worn worker: W × E. What is left is shared by the
+ * first worker loaded, and the `count` W of workers. Still to come: the memory cache filling up to
+ * `cacheBytes` (`--cache-size`), W − 1 more workers and, during a recycle, one replacement loading
+ * beside the worn worker: W × E. What is left is shared by the
  * W workers' growth, at most (MEMORY_PER_WORKER_FACTOR − 1) × E each (what chooseWorkerCount left
  * them) and at least MIN_RECYCLE_MEMORY. So the process stays within
  * B + (W + 1) × E + W × G, the README's budget. Returns the bytes and the reason.
  */
-function chooseRecycleMemory({ firstWorkerBytes, count, availableBytes = availableMemory() }) {
+function chooseRecycleMemory({ firstWorkerBytes, count, availableBytes = availableMemory(), cacheBytes = 0 }) {
   const cost = Math.max(1, firstWorkerBytes)
   const cap = (MEMORY_PER_WORKER_FACTOR - 1) * cost
-  const share = Math.floor((availableBytes - count * cost) / count)
+  const share = Math.floor((availableBytes - cacheBytes - count * cost) / count)
   const bytes = Math.max(MIN_RECYCLE_MEMORY, Math.min(cap, share))
+  const cache = cacheBytes ? ` − ${mib(cacheBytes)} cache` : ''
   const reason =
-    `auto: (${mib(availableBytes)} available − ${count} × ${mib(cost)} to load) / ${count}, ` +
+    `auto: (${mib(availableBytes)} available${cache} − ${count} × ${mib(cost)} to load) / ${count}, ` +
     `at most ${MEMORY_PER_WORKER_FACTOR - 1} × ${mib(cost)}`
   return { bytes, reason }
 }
@@ -140,9 +142,14 @@ class RenderWorkers {
   /**
    * `count`: how many workers; undefined: chosen once the first is ready (chooseWorkerCount).
    * `recycleMemory`: bytes of growth; 'auto' (default): chosen once the first is ready
-   * (chooseRecycleMemory); 0: never by memory.
+   * (chooseRecycleMemory); 0: never by memory. `cacheBytes`: the memory cache's bound
+   * (`--cache-size`): memory that will be used, not available to workers.
    */
-  constructor(server, { root, count, renderTimeoutMs, recycleAfter = DEFAULT_RECYCLE_AFTER, recycleMemory = 'auto' }) {
+  constructor(
+    server,
+    { root, count, renderTimeoutMs, recycleAfter = DEFAULT_RECYCLE_AFTER, recycleMemory = 'auto', cacheBytes = 0 },
+  ) {
+    this.cacheBytes = cacheBytes
     this.server = server
     this.root = root
     this.auto = count === undefined
@@ -191,7 +198,8 @@ class RenderWorkers {
     }
     return first.then((id) => {
       this.firstWorkerBytes = process.memoryUsage.rss() - rssBefore
-      this.choice = chooseWorkerCount({ firstWorkerBytes: this.firstWorkerBytes })
+      const availableBytes = Math.max(0, availableMemory() - this.cacheBytes)
+      this.choice = chooseWorkerCount({ firstWorkerBytes: this.firstWorkerBytes, availableBytes })
       this.count = this.choice.count
       if (this.autoRecycleMemory) this.chooseRecycleMemory(this.firstWorkerBytes)
       for (let i = 1; i < this.count && !this.closing; i++) this.spawn().catch(() => {})
@@ -200,7 +208,7 @@ class RenderWorkers {
   }
 
   chooseRecycleMemory(firstWorkerBytes) {
-    this.recycleMemoryChoice = chooseRecycleMemory({ firstWorkerBytes, count: this.count })
+    this.recycleMemoryChoice = chooseRecycleMemory({ firstWorkerBytes, count: this.count, cacheBytes: this.cacheBytes })
     this.recycleMemory = this.recycleMemoryChoice.bytes
   }
 

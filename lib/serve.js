@@ -56,6 +56,7 @@ async function serve(options = {}) {
       renderTimeoutMs: settings.renderTimeoutMs,
       recycleAfter: settings.recycleAfter,
       recycleMemory: settings.recycleMemory,
+      cacheBytes: settings.memoryCacheBytes,
     })
     try {
       await workers.start()
