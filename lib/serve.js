@@ -238,4 +238,4 @@ function withoutUndefined(object) {
   return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined))
 }
 
-module.exports = { serve, describe, Server, DEFAULTS, ADMIN_TOKEN_ENV }
+module.exports = { serve, describe, engineOptions, Server, DEFAULTS, ADMIN_TOKEN_ENV }
