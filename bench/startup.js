@@ -160,7 +160,7 @@ async function main() {
     startServerMs: Math.round(r.startServerMs),
     rssMiB: +(r.rss / MiB).toFixed(1),
     bytesPerPage: r.n ? Math.round((r.rss - base.rss) / r.n) : null,
-    tableBytesPerPage: r.n && r.last.deferredPageTableBytes ? +(r.last.deferredPageTableBytes / r.n).toFixed(1) : null,
+    tableBytesPerPage: r.n && r.last.pageTableBytes ? +(r.last.pageTableBytes / r.n).toFixed(1) : null,
     storedPage: r.last.storedPage,
     unknownPath: r.last.unknownPath,
   }))

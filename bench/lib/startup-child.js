@@ -34,7 +34,7 @@ async function main() {
     rss: process.memoryUsage().rss,
     heapUsed: process.memoryUsage().heapUsed,
     deferredPages: summary.deferredPages,
-    deferredPageTableBytes: summary.deferredPageTableBytes,
+    pageTableBytes: summary.pageTableBytes,
     cacheDir: summary.cacheDir,
     manifestBytes: fileSize(path.join(root, '.cache', 'gatsby-dsg', 'deferred-pages.json')),
   }
