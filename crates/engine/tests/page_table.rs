@@ -16,11 +16,14 @@ use gatsby_dsg_engine::policy::DeferPolicy;
 use gatsby_dsg_engine::{DeferredPageSpec, DeferredPages, TableError};
 use proptest::prelude::*;
 
+/// A page as the oracle holds it: path and matchPath.
+type Page = (String, Option<String>);
+
 /// The table as it was before it was made compact (pages.rs at b31959f), the oracle.
 #[derive(Default)]
 struct Reference {
-    exact: HashMap<String, Arc<(String, Option<String>)>>,
-    patterns: Vec<(MatchPath, Arc<(String, Option<String>)>)>,
+    exact: HashMap<String, Arc<Page>>,
+    patterns: Vec<(MatchPath, Arc<Page>)>,
 }
 
 impl Reference {
@@ -44,13 +47,13 @@ impl Reference {
         table
     }
 
-    fn find_exact(&self, path: &str) -> Option<(String, Option<String>)> {
+    fn find_exact(&self, path: &str) -> Option<Page> {
         self.exact
             .get(trim_trailing_slash(path))
             .map(|p| (**p).clone())
     }
 
-    fn find_by_match_path(&self, path: &str) -> Option<(i32, (String, Option<String>))> {
+    fn find_by_match_path(&self, path: &str) -> Option<(i32, Page)> {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         self.patterns
             .iter()
@@ -77,16 +80,13 @@ impl Reference {
     }
 }
 
-fn found(table: &DeferredPages, path: &str) -> Option<(String, Option<String>)> {
+fn found(table: &DeferredPages, path: &str) -> Option<Page> {
     table
         .find_exact(path)
         .map(|p| (p.path.to_string(), p.match_path.clone()))
 }
 
-fn found_by_match_path(
-    table: &DeferredPages,
-    path: &str,
-) -> Option<(i32, (String, Option<String>))> {
+fn found_by_match_path(table: &DeferredPages, path: &str) -> Option<(i32, Page)> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     table
         .find_by_match_path_scored(&segments)
