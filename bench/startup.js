@@ -58,11 +58,15 @@ function ensureSite(n, log) {
 async function startChild(site, cacheDir) {
   const port = await procs.freePort()
   const spawnedAt = Date.now()
-  const child = procs.start(process.execPath, ['--expose-gc', path.join(__dirname, 'lib', 'startup-child.js'), site, String(port), cacheDir || ''], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const child = procs.start(
+    process.execPath,
+    ['--expose-gc', path.join(__dirname, 'lib', 'startup-child.js'), site, String(port), cacheDir || ''],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
   const base = `http://127.0.0.1:${port}`
-  let firstStaticMs = NaN
+  let firstStaticMs
   for (;;) {
     if (child.exitCode !== null) throw new Error('the server exited while starting')
     try {
@@ -129,7 +133,18 @@ async function measure(n, stored, repeat, log) {
     const values = runs.map((r) => r[key]).sort((a, b) => a - b)
     return values[Math.floor(values.length / 2)]
   }
-  return { n, stored, runs, ...Object.fromEntries(['firstStaticMs', 'startedMs', 'readSiteMs', 'startServerMs', 'addonLoadedMs', 'rss', 'heapUsed'].map((k) => [k, median(k)])), last: runs[runs.length - 1] }
+  return {
+    n,
+    stored,
+    runs,
+    ...Object.fromEntries(
+      ['firstStaticMs', 'startedMs', 'readSiteMs', 'startServerMs', 'addonLoadedMs', 'rss', 'heapUsed'].map((k) => [
+        k,
+        median(k),
+      ]),
+    ),
+    last: runs[runs.length - 1],
+  }
 }
 
 async function main() {

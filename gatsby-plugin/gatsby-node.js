@@ -206,7 +206,8 @@ function buildManifest(sitePages, store) {
  */
 function manifestJson(manifest) {
   const { pages, ssrPages, ...head } = manifest
-  const list = (items) => (items.length === 0 ? '[]' : `[\n${items.map((p) => `    ${JSON.stringify(p)}`).join(',\n')}\n  ]`)
+  const list = (items) =>
+    items.length === 0 ? '[]' : `[\n${items.map((p) => `    ${JSON.stringify(p)}`).join(',\n')}\n  ]`
   const text = JSON.stringify(head, null, 2)
   return `${text.slice(0, -2)},\n  "pages": ${list(pages)},\n  "ssrPages": ${list(ssrPages)}\n}\n`
 }

@@ -15,13 +15,12 @@ const { engineOptions, DEFAULTS } = require('../../lib/serve')
 async function main() {
   const [root, port, cacheDir] = process.argv.slice(2)
   const loaded = performance.now()
-  let site = readSite(root)
+  const site = readSite(root)
   const siteRead = performance.now()
   const settings = { ...DEFAULTS, port: Number(port), host: '127.0.0.1', cacheDir: cacheDir || false }
   const server = await startServer(engineOptions(site, settings, null, []), undefined, undefined)
   const started = performance.now()
   const summary = server.summary()
-  site = null // as in serve(): JS keeps nothing of the site's page lists once the server runs
   global.gc()
   await new Promise((resolve) => setTimeout(resolve, 500))
   global.gc()
