@@ -131,8 +131,9 @@ function readSite(siteRoot) {
 
 /**
  * The manifest's head: version, buildId, site options and how many pages each list has. Version 2
- * builds have it beside the manifest; a version 1 manifest (gatsby-dsg before the head file) is
- * read whole, once, for the same facts (its page lists are dropped here and read by the engine).
+ * builds have it beside the manifest; a manifest without one (version 1, gatsby-dsg before the head
+ * file) is read whole, once, for the same facts (its page lists are dropped here and read by the
+ * engine).
  */
 function readManifestHead(root, manifestFile) {
   const headFile = path.join(root, MANIFEST_HEAD)
@@ -146,11 +147,13 @@ function readManifestHead(root, manifestFile) {
     }
     return head
   }
+  // Without its head (a version 1 manifest, or a .cache copied in part): the whole manifest,
+  // read here once for the same facts.
   const manifest = readJson(manifestFile, "gatsby-dsg's page manifest")
-  if (manifest.version !== 1) {
+  if (manifest.version !== 1 && manifest.version !== MANIFEST_VERSION) {
     throw new SiteError(
-      `${manifestFile} has manifest version ${manifest.version} but ${headFile} is missing: ` +
-        '`gatsby build` was interrupted or its .cache copied in part: run `gatsby build` again',
+      `${manifestFile} has manifest version ${manifest.version}, which this gatsby-dsg does not read: ` +
+        "run `gatsby build` again with this gatsby-dsg's plugin",
     )
   }
   return {
