@@ -18,6 +18,8 @@ const path = require('path')
 const { parseArgs } = require('util')
 const http = require('./lib/http')
 const procs = require('./lib/procs')
+const { sleep } = require('../scripts/support/wait')
+const { freePort } = require('../scripts/support/ports')
 
 const ROOT = path.resolve(__dirname, '..')
 const WORK = path.join(ROOT, 'bench', '.work')
@@ -56,7 +58,7 @@ function ensureSite(n, log) {
 }
 
 async function startChild(site, cacheDir) {
-  const port = await procs.freePort()
+  const port = await freePort()
   const spawnedAt = Date.now()
   const child = procs.start(
     process.execPath,
@@ -77,7 +79,7 @@ async function startChild(site, cacheDir) {
       }
     } catch {}
     if (Date.now() - spawnedAt > 120_000) throw new Error('no answer within 120 s')
-    await procs.sleep(2)
+    await sleep(2)
   }
   const report = await new Promise((resolve, reject) => {
     let out = ''
