@@ -186,7 +186,15 @@ export interface ServerOptions {
   renderTimeoutMs?: number
   /** How long `close()` waits for in-flight requests and renders. */
   shutdownTimeoutMs?: number
-  deferredPages: Array<{ path: string; matchPath?: string }>
+  /** The deferred pages, listed. Omit them (and `ssrPages`) when `manifestFile` is given. */
+  deferredPages?: Array<{ path: string; matchPath?: string }>
+  /**
+   * The plugin's page manifest (`.cache/gatsby-dsg/deferred-pages.json`): both page lists are
+   * read from it by the engine, never by JavaScript.
+   */
+  manifestFile?: string
+  /** The manifest's own `buildId`: a manifest file carrying another is refused. */
+  manifestBuildId?: string
   /** Serve under this prefix (gatsby-config `pathPrefix`, with `--prefix-paths`). */
   pathPrefix?: string
   /** gatsby-config `trailingSlash`: `always` (Gatsby's default), `never` or `ignore`. */
@@ -279,6 +287,8 @@ export interface SiteSummary {
   staticPages: number
   deferredPages: number
   ssrPages: number
+  /** What the deferred and SSR page tables hold in memory, in bytes. */
+  pageTableBytes: number
   /** Absent while the stored pages are still being counted (a big disk cache, in the background). */
   generatedPages?: number
   /** Gatsby Functions served under `/api/`. */

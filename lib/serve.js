@@ -27,7 +27,7 @@ async function serve(options = {}) {
   const settings = { ...DEFAULTS, ...withoutUndefined(options) }
   // Gatsby's engines resolve some files relative to the working directory: it must be the site.
   // (Gatsby's jobs also write the files they make into public/ there.)
-  const deferred = site.deferredPages.length + site.ssrPages.length > 0
+  const deferred = site.deferredPageCount + site.ssrPageCount > 0
   if (deferred && process.cwd() !== site.root) process.chdir(site.root)
   // With render workers, the engines run in worker threads; with 0, in this thread; undefined:
   // as many workers as RenderWorkers chooses once the first is ready.
@@ -80,8 +80,9 @@ function engineOptions(site, settings, functions, functionRoutes) {
     memoryCacheBytes: settings.memoryCacheBytes,
     staticCacheBytes: settings.staticCacheBytes,
     renderTimeoutMs: settings.renderTimeoutMs,
-    deferredPages: site.deferredPages,
-    ssrPages: site.ssrPages,
+    // Both page lists are read by the engine from the manifest (none for a static site).
+    manifestFile: site.manifestFile,
+    manifestBuildId: site.manifestBuildId,
     // As `gatsby serve`: the site is under its pathPrefix only with --prefix-paths.
     pathPrefix: settings.prefixPaths && site.options.pathPrefix ? site.options.pathPrefix : undefined,
     trailingSlash: site.options.trailingSlash,
@@ -263,4 +264,4 @@ function withoutUndefined(object) {
   return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined))
 }
 
-module.exports = { serve, describe, Server, DEFAULTS, ADMIN_TOKEN_ENV }
+module.exports = { serve, describe, engineOptions, Server, DEFAULTS, ADMIN_TOKEN_ENV }

@@ -7,6 +7,10 @@ const path = require('path')
 const { trailingSlashOption } = require('./gatsby-versions')
 
 const MANIFEST = path.join('.cache', 'gatsby-dsg', 'deferred-pages.json')
+// The manifest without its page lists (gatsby-dsg's plugin writes it from manifest version 2 on,
+// after the manifest): all JavaScript reads. The engine reads the page lists from the manifest.
+const MANIFEST_HEAD = path.join('.cache', 'gatsby-dsg', 'manifest-head.json')
+const MANIFEST_VERSION = 2
 const QUERY_ENGINE = path.join('.cache', 'query-engine', 'index.js')
 const PAGE_SSR = path.join('.cache', 'page-ssr', 'index.js')
 
@@ -63,7 +67,7 @@ function withoutPrefix(pathPrefix) {
 
 /**
  * Reads the facts the server needs about the built site at `siteRoot`.
- * @returns {{ root: string, publicDir: string, buildId: string, deferredPages: {path: string, matchPath: string|null}[], hasEngines: boolean, options: object }}
+ * @returns {{ root: string, publicDir: string, buildId: string, manifestFile?: string, manifestBuildId?: string, deferredPageCount: number, ssrPageCount: number, hasEngines: boolean, options: object }}
  */
 function readSite(siteRoot) {
   const root = path.resolve(siteRoot)
@@ -91,20 +95,19 @@ function readSite(siteRoot) {
       root,
       publicDir,
       buildId: `static:${appData.webpackCompilationHash}`,
-      deferredPages: [],
-      ssrPages: [],
+      deferredPageCount: 0,
+      ssrPageCount: 0,
       hasEngines,
       options,
       unserved: unserved(),
     }
   }
 
-  const manifest = readJson(manifestFile, "gatsby-dsg's page manifest")
-  const deferredPages = (manifest.pages || []).map((p) => ({ path: p.path, matchPath: p.matchPath || undefined }))
-  const ssrPages = (manifest.ssrPages || []).map((p) => ({ path: p.path, matchPath: p.matchPath || undefined }))
-  if (deferredPages.length + ssrPages.length > 0 && !hasEngines) {
+  const manifest = readManifestHead(root, manifestFile)
+  const { pages: deferredPageCount, ssrPages: ssrPageCount } = manifest.counts
+  if (deferredPageCount + ssrPageCount > 0 && !hasEngines) {
     throw new SiteError(
-      `${root} has ${deferredPages.length} deferred and ${ssrPages.length} SSR pages but Gatsby's rendering engines are missing ` +
+      `${root} has ${deferredPageCount} deferred and ${ssrPageCount} SSR pages but Gatsby's rendering engines are missing ` +
         `(${QUERY_ENGINE}, ${PAGE_SSR}): run \`gatsby build\` again`,
     )
   }
@@ -115,11 +118,49 @@ function readSite(siteRoot) {
     root,
     publicDir,
     buildId,
-    deferredPages,
-    ssrPages,
+    // The page lists stay in the file: the engine reads them (and checks the build id).
+    manifestFile,
+    manifestBuildId: manifest.buildId,
+    deferredPageCount,
+    ssrPageCount,
     hasEngines,
     options: readSiteOptions(root, manifest),
     unserved: unserved(),
+  }
+}
+
+/**
+ * The manifest's head: version, buildId, site options and how many pages each list has. Version 2
+ * builds have it beside the manifest; a manifest without one (version 1, gatsby-dsg before the head
+ * file) is read whole, once, for the same facts (its page lists are dropped here and read by the
+ * engine).
+ */
+function readManifestHead(root, manifestFile) {
+  const headFile = path.join(root, MANIFEST_HEAD)
+  if (fs.existsSync(headFile)) {
+    const head = readJson(headFile, "gatsby-dsg's page manifest head")
+    if (head.version !== MANIFEST_VERSION || !head.counts) {
+      throw new SiteError(
+        `${headFile} has manifest version ${head.version}, which this gatsby-dsg does not read: ` +
+          "run `gatsby build` again with this gatsby-dsg's plugin",
+      )
+    }
+    return head
+  }
+  // Without its head (a version 1 manifest, or a .cache copied in part): the whole manifest,
+  // read here once for the same facts.
+  const manifest = readJson(manifestFile, "gatsby-dsg's page manifest")
+  if (manifest.version !== 1 && manifest.version !== MANIFEST_VERSION) {
+    throw new SiteError(
+      `${manifestFile} has manifest version ${manifest.version}, which this gatsby-dsg does not read: ` +
+        "run `gatsby build` again with this gatsby-dsg's plugin",
+    )
+  }
+  return {
+    version: manifest.version,
+    buildId: manifest.buildId,
+    site: manifest.site,
+    counts: { pages: (manifest.pages || []).length, ssrPages: (manifest.ssrPages || []).length },
   }
 }
 
@@ -131,4 +172,4 @@ function unserved() {
   return []
 }
 
-module.exports = { readSite, SiteError, MANIFEST }
+module.exports = { readSite, SiteError, MANIFEST, MANIFEST_HEAD, MANIFEST_VERSION }

@@ -113,8 +113,14 @@ pub struct ServerOptions {
     pub render_timeout_ms: Option<u32>,
     /// How long `close()` waits for in-flight requests and renders.
     pub shutdown_timeout_ms: Option<u32>,
+    /// The deferred pages, listed. Omit them (and `ssrPages`) when `manifestFile` is given.
     #[napi(ts_type = "Array<{ path: string; matchPath?: string }>")]
-    pub deferred_pages: Spec<Vec<engine::DeferredPageSpec>>,
+    pub deferred_pages: Option<Spec<Vec<engine::DeferredPageSpec>>>,
+    /// The plugin's page manifest (`.cache/gatsby-dsg/deferred-pages.json`): both page lists are
+    /// read from it by the engine, never by JavaScript.
+    pub manifest_file: Option<String>,
+    /// The manifest's own `buildId`: a manifest file carrying another is refused.
+    pub manifest_build_id: Option<String>,
     /// Serve under this prefix (gatsby-config `pathPrefix`, with `--prefix-paths`).
     pub path_prefix: Option<String>,
     /// gatsby-config `trailingSlash`: `always` (Gatsby's default), `never` or `ignore`.
@@ -249,8 +255,23 @@ fn server_config(options: ServerOptions) -> Result<engine::ServerConfig> {
             )))
         }
     };
-    config.deferred_pages = options.deferred_pages.0;
+    config.deferred_pages = options
+        .deferred_pages
+        .map(Spec::into_inner)
+        .unwrap_or_default();
     config.ssr_pages = options.ssr_pages.map(Spec::into_inner).unwrap_or_default();
+    if let Some(file) = options.manifest_file {
+        if !config.deferred_pages.is_empty() || !config.ssr_pages.is_empty() {
+            return Err(invalid(
+                "give the pages either in manifestFile or as deferredPages/ssrPages, not both"
+                    .into(),
+            ));
+        }
+        config.manifest = Some(engine::ManifestSource {
+            file: PathBuf::from(file),
+            build_id: options.manifest_build_id,
+        });
+    }
     config.country_header = options.country_header.filter(|h| !h.is_empty());
     if let Some(bytes) = options.max_request_head_bytes {
         config.max_request_head_bytes = bytes as usize;

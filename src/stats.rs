@@ -10,6 +10,8 @@ pub struct SiteSummary {
     pub static_pages: u32,
     pub deferred_pages: u32,
     pub ssr_pages: u32,
+    /// What the deferred and SSR page tables hold in memory, in bytes.
+    pub page_table_bytes: f64,
     /// Absent while the stored pages are still being counted (a big disk cache, in the background).
     pub generated_pages: Option<u32>,
     /// Gatsby Functions served under `/api/`.
@@ -55,6 +57,7 @@ impl From<&engine::SiteSummary> for SiteSummary {
             static_pages: s.static_pages as u32,
             deferred_pages: s.deferred_pages as u32,
             ssr_pages: s.ssr_pages as u32,
+            page_table_bytes: s.page_table_bytes as f64,
             generated_pages: s.generated_pages.map(|n| n as u32),
             functions: s.functions as u32,
             cache_dir: s.cache_dir.clone(),

@@ -86,6 +86,9 @@ pub struct ServerConfig {
     /// How long `close()` waits for in-flight requests and renders.
     pub shutdown_timeout: Duration,
     pub deferred_pages: Vec<DeferredPageSpec>,
+    /// The plugin's manifest, read at start for both page tables (then `deferred_pages` and
+    /// `ssr_pages` must be empty): how a built site is served, with no page list in JavaScript.
+    pub manifest: Option<crate::manifest::ManifestSource>,
     /// SSR pages (`getServerData`): rendered for each request.
     pub ssr_pages: Vec<DeferredPageSpec>,
     /// Bound of the SSR shared cache, in bytes (every encoding counted).
@@ -156,6 +159,7 @@ impl ServerConfig {
             redis: None,
             shutdown_timeout: Self::DEFAULT_SHUTDOWN_TIMEOUT,
             deferred_pages: Vec::new(),
+            manifest: None,
             ssr_pages: Vec::new(),
             ssr_cache_bytes: Self::DEFAULT_SSR_CACHE_BYTES,
             country_header: None,

@@ -19,6 +19,9 @@ pub enum StartError {
     /// A site option that cannot be used (a header rule HTTP does not allow, a Redis URL).
     #[error("{0}")]
     SiteOption(String),
+    /// The page manifest cannot be read (or belongs to another build).
+    #[error(transparent)]
+    Pages(#[from] crate::pages::TableError),
 }
 
 /// Why a purge (API or `POST /__dsg/purge`) removed nothing.

@@ -1,6 +1,24 @@
 //! The deferred-page table, known in full at start-up so that an unknown path never reaches
 //! JavaScript: exact page paths, then `matchPath` patterns ranked as Gatsby's router ranks them.
+//!
+//! Compact, because a site DSG is made for has up to millions of pages (measured with
+//! `bench/startup.js` at 1,000,000 `/blog/post-N/` pages; the `HashMap<String, Arc<DeferredPage>>`
+//! this replaces held ~150 bytes per page): every page's lookup key (its path normalised and
+//! without trailing slashes) is stored once, sorted, in one arena `String`, with a `u32` end
+//! offset and one byte saying how the path as the build lists it derives from the key (`key/`,
+//! `key`, or, rarely — an encoded or oddly slashed path — kept whole beside). A page is found by
+//! binary search (~20 comparisons at 1M). Pages with a `matchPath` are few and kept apart with
+//! their patterns. Invariants:
+//! - a key is listed once; of pages listed with equal keys, the last one listed is the page (as
+//!   the map this replaces did);
+//! - the [`DeferredPage`] a lookup returns equals the one the build listed (its path is rebuilt
+//!   from the key, or is the one kept beside);
+//! - at most `u32::MAX` bytes of keys: a bigger listing is refused ([`TableError`]).
+//!
+//! [`crate::manifest`] builds the tables straight from the plugin's manifest file, with no copy
+//! of the page list in JavaScript.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -25,60 +43,177 @@ pub struct DeferredPage {
     pub match_path: Option<String>,
 }
 
+/// How a page's path as listed derives from its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Shape {
+    /// `key/`: the usual Gatsby path.
+    Slash,
+    /// `key` itself (`trailingSlash: never`, and `/`).
+    Bare,
+    /// Neither (encoded, several trailing slashes…): kept whole in `listed_paths`.
+    Listed,
+}
+
 #[derive(Debug, Default)]
 pub struct DeferredPages {
-    /// Keyed by the normalised path without its trailing slash.
-    exact: HashMap<String, Arc<DeferredPage>>,
+    /// Every page's lookup key, sorted, concatenated.
+    keys: String,
+    /// End of page `i`'s key in `keys`; it starts at the previous page's end.
+    ends: Vec<u32>,
+    shapes: Vec<Shape>,
+    /// The paths of pages whose shape is [`Shape::Listed`], by index.
+    listed_paths: HashMap<u32, Box<str>>,
+    /// Pages with a `matchPath`, by index: the same `Arc` as in `patterns`.
+    with_match_path: HashMap<u32, Arc<DeferredPage>>,
     /// Most specific first.
     patterns: Vec<(MatchPath, Arc<DeferredPage>)>,
 }
 
+/// A page listing the table cannot hold, or a manifest it cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("more than {} bytes of deferred page paths", u32::MAX)]
+    TooLarge,
+    #[error("cannot read {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file} is not a gatsby-dsg page manifest ({reason}): run `gatsby build` again")]
+    Invalid { file: String, reason: String },
+    #[error(
+        "{file} has manifest version {version}, which this gatsby-dsg does not read \
+         (it reads versions 1 and 2): run `gatsby build` again with this gatsby-dsg's plugin"
+    )]
+    Version { file: String, version: u64 },
+    #[error(
+        "{file} belongs to another build (build id {found}, expected {expected}): \
+         it changed while the server started, or `gatsby build` was interrupted: run `gatsby build` again"
+    )]
+    OtherBuild {
+        file: String,
+        found: String,
+        expected: String,
+    },
+}
+
 impl DeferredPages {
+    /// The table of `specs`.
+    ///
+    /// # Panics
+    /// With more than `u32::MAX` bytes of paths ([`DeferredPages::builder`] refuses them).
     pub fn new(specs: impl IntoIterator<Item = DeferredPageSpec>) -> Self {
-        let mut table = DeferredPages::default();
+        let mut builder = PagesBuilder::default();
         for spec in specs {
-            let page = Arc::new(DeferredPage {
-                path: Arc::from(spec.path.as_str()),
-                match_path: spec.match_path.clone(),
-            });
-            if let Some(pattern) = &spec.match_path {
-                table
-                    .patterns
-                    .push((MatchPath::parse(pattern), Arc::clone(&page)));
-            }
-            table.exact.insert(lookup_key(&spec.path), page);
+            builder
+                .push(&spec.path, spec.match_path.as_deref())
+                .expect("deferred page paths fit the table");
         }
-        // Stable sort: equally specific patterns keep the build's order.
-        table
-            .patterns
-            .sort_by_key(|(pattern, _)| std::cmp::Reverse(pattern.score));
-        table
+        builder.finish()
+    }
+
+    /// A builder, for pages given one at a time (as a manifest is read).
+    pub fn builder() -> PagesBuilder {
+        PagesBuilder::default()
     }
 
     pub fn len(&self) -> usize {
-        self.exact.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.exact.is_empty()
+        self.ends.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<DeferredPage>> {
-        self.exact.values()
+    /// What the table holds on the heap, in bytes (its allocations' capacities; the hash maps'
+    /// entries and what they point to estimated from their lengths).
+    pub fn heap_bytes(&self) -> usize {
+        let listed: usize = self
+            .listed_paths
+            .values()
+            .map(|p| p.len() + std::mem::size_of::<(u32, Box<str>)>() + 1)
+            .sum();
+        let patterns: usize = self
+            .patterns
+            .iter()
+            .map(|(pattern, page)| {
+                std::mem::size_of::<(MatchPath, Arc<DeferredPage>)>()
+                    + pattern.segments.capacity() * std::mem::size_of::<Segment>()
+                    + page.path.len()
+                    + page.match_path.as_ref().map_or(0, String::capacity)
+                    + 2 * std::mem::size_of::<usize>()
+                    + std::mem::size_of::<DeferredPage>()
+            })
+            .sum();
+        self.keys.capacity()
+            + self.ends.capacity() * std::mem::size_of::<u32>()
+            + self.shapes.capacity()
+            + listed
+            + self.with_match_path.capacity() * (std::mem::size_of::<(u32, usize)>() + 1)
+            + patterns
+    }
+
+    fn key(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.keys[start..self.ends[i] as usize]
+    }
+
+    /// Page `i`'s path as the build listed it.
+    fn path(&self, i: usize) -> Cow<'_, str> {
+        let key = self.key(i);
+        match self.shapes[i] {
+            Shape::Slash => Cow::Owned(format!("{key}/")),
+            Shape::Bare => Cow::Borrowed(key),
+            Shape::Listed => Cow::Borrowed(&self.listed_paths[&(i as u32)]),
+        }
+    }
+
+    fn page(&self, i: usize) -> Arc<DeferredPage> {
+        if let Some(page) = self.with_match_path.get(&(i as u32)) {
+            return Arc::clone(page);
+        }
+        Arc::new(DeferredPage {
+            path: Arc::from(self.path(i).as_ref()),
+            match_path: None,
+        })
+    }
+
+    fn index_of(&self, key: &str) -> Option<usize> {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match self.key(mid).cmp(key) {
+                std::cmp::Ordering::Less => low = mid + 1,
+                std::cmp::Ordering::Greater => high = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
+
+    /// Every page's path as the build listed it, in the order of their keys.
+    pub fn paths(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        (0..self.len()).map(|i| self.path(i))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Arc<DeferredPage>> + '_ {
+        (0..self.len()).map(|i| self.page(i))
     }
 
     /// The pages whose path matches `glob` (the plugin's glob semantics).
-    pub fn matching(&self, glob: &str) -> Result<Vec<&Arc<DeferredPage>>, PolicyError> {
+    pub fn matching(&self, glob: &str) -> Result<Vec<Arc<DeferredPage>>, PolicyError> {
         let policy = DeferPolicy::new(&[glob.to_string()], &[])?;
-        Ok(self
-            .iter()
-            .filter(|p| policy.should_defer(&p.path))
+        Ok((0..self.len())
+            .filter(|&i| policy.should_defer(&self.path(i)))
+            .map(|i| self.page(i))
             .collect())
     }
 
     /// The page whose own path is `path` (normalised; any trailing slashes).
-    pub fn find_exact(&self, path: &str) -> Option<&Arc<DeferredPage>> {
-        self.exact.get(trim_trailing_slash(path))
+    pub fn find_exact(&self, path: &str) -> Option<Arc<DeferredPage>> {
+        self.index_of(trim_trailing_slash(path))
+            .map(|i| self.page(i))
     }
 
     /// The most specific page whose `matchPath` matches `path` (normalised).
@@ -100,11 +235,116 @@ impl DeferredPages {
     }
 }
 
+/// Builds a [`DeferredPages`] from pages given one at a time, in the build's order.
+#[derive(Default)]
+pub struct PagesBuilder {
+    /// Keys in the order listed.
+    keys: String,
+    /// (start, length) of each listed page's key in `keys`.
+    spans: Vec<(u32, u32)>,
+    shapes: Vec<Shape>,
+    /// (listing index, path) of pages of [`Shape::Listed`], in listing order.
+    listed_paths: Vec<(u32, Box<str>)>,
+    /// (listing index, page) of pages with a `matchPath`, in listing order.
+    with_match_path: Vec<(u32, Arc<DeferredPage>)>,
+    patterns: Vec<(MatchPath, Arc<DeferredPage>)>,
+}
+
+impl PagesBuilder {
+    pub fn push(&mut self, path: &str, match_path: Option<&str>) -> Result<(), TableError> {
+        let seq = u32::try_from(self.spans.len()).map_err(|_| TableError::TooLarge)?;
+        let key = lookup_key(path);
+        let start = u32::try_from(self.keys.len()).map_err(|_| TableError::TooLarge)?;
+        let end = u32::try_from(self.keys.len() + key.len()).map_err(|_| TableError::TooLarge)?;
+        let shape = if path.len() == key.len() + 1 && path.starts_with(&*key) && path.ends_with('/')
+        {
+            Shape::Slash
+        } else if path == key {
+            Shape::Bare
+        } else {
+            self.listed_paths.push((seq, Box::from(path)));
+            Shape::Listed
+        };
+        self.keys.push_str(&key);
+        self.spans.push((start, end - start));
+        self.shapes.push(shape);
+        if let Some(pattern) = match_path {
+            let page = Arc::new(DeferredPage {
+                path: Arc::from(path),
+                match_path: Some(pattern.to_string()),
+            });
+            self.patterns
+                .push((MatchPath::parse(pattern), Arc::clone(&page)));
+            self.with_match_path.push((seq, page));
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> DeferredPages {
+        let key = |seq: u32| {
+            let (start, len) = self.spans[seq as usize];
+            &self.keys[start as usize..(start + len) as usize]
+        };
+        let mut order: Vec<u32> = (0..self.spans.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| key(a).cmp(key(b)).then(a.cmp(&b)));
+        // Of equal keys (sorted by listing order), the last listed.
+        let kept = |at: usize| at + 1 == order.len() || key(order[at + 1]) != key(order[at]);
+        let count = (0..order.len()).filter(|&at| kept(at)).count();
+        let bytes: usize = (0..order.len())
+            .filter(|&at| kept(at))
+            .map(|at| key(order[at]).len())
+            .sum();
+        let mut table = DeferredPages {
+            keys: String::with_capacity(bytes),
+            ends: Vec::with_capacity(count),
+            shapes: Vec::with_capacity(count),
+            ..DeferredPages::default()
+        };
+        for at in (0..order.len()).filter(|&at| kept(at)) {
+            let seq = order[at];
+            let index = table.ends.len() as u32;
+            table.keys.push_str(key(seq));
+            table.ends.push(table.keys.len() as u32);
+            let shape = self.shapes[seq as usize];
+            table.shapes.push(shape);
+            if shape == Shape::Listed {
+                let found = find(&self.listed_paths, seq).expect("a listed shape has its path");
+                table
+                    .listed_paths
+                    .insert(index, self.listed_paths[found].1.clone());
+            }
+            if let Some(found) = find(&self.with_match_path, seq) {
+                table
+                    .with_match_path
+                    .insert(index, Arc::clone(&self.with_match_path[found].1));
+            }
+        }
+        let mut patterns = self.patterns;
+        // Stable sort: equally specific patterns keep the build's order.
+        patterns.sort_by_key(|(pattern, _)| std::cmp::Reverse(pattern.score));
+        table.patterns = patterns;
+        table
+    }
+}
+
+/// Where `seq` is in a list sorted by listing index.
+fn find<T>(list: &[(u32, T)], seq: u32) -> Option<usize> {
+    list.binary_search_by_key(&seq, |(s, _)| *s).ok()
+}
+
 /// Page paths from the build may be stored raw (`/안녕/`) or encoded (`/%EC%95%88/`): look both
-/// up in their decoded form.
-fn lookup_key(page_path: &str) -> String {
+/// up in their decoded form. A path with nothing to decode or resolve is its own form (the
+/// common case, without an allocation).
+fn lookup_key(page_path: &str) -> Cow<'_, str> {
+    let plain = page_path.starts_with('/')
+        && !page_path.contains(['%', '\0'])
+        && !page_path.contains("//")
+        && !page_path.contains("/.");
+    if plain {
+        return Cow::Borrowed(trim_trailing_slash(page_path));
+    }
     let normalized = normalize(page_path).unwrap_or_else(|_| page_path.to_string());
-    trim_trailing_slash(&normalized).to_string()
+    Cow::Owned(trim_trailing_slash(&normalized).to_string())
 }
 
 fn segments(path: &str) -> impl Iterator<Item = &str> {

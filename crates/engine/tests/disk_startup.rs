@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use gatsby_dsg_engine::config::SweepHook;
+use gatsby_dsg_engine::{ManifestSource, Renderer, Server, ServerConfig};
 
 const PAGE: &str = "/blog/a/";
 const PAGE_DATA_URL: &str = "/page-data/blog/a/page-data.json";
@@ -108,4 +109,77 @@ async fn a_store_swept_within_the_wait_is_counted_when_start_returns() {
     let server = start(config, &renderer).await;
     assert_eq!(server.summary().generated_pages, Some(1));
     server.close().await;
+}
+
+/// `config` with its pages moved into a plugin manifest file (as `serve()` starts the engine).
+fn from_manifest(site: &Site, mut config: ServerConfig, build_id: &str) -> ServerConfig {
+    let pages: Vec<_> = config
+        .deferred_pages
+        .drain(..)
+        .map(
+            |p| serde_json::json!({ "path": p.path, "matchPath": null, "componentChunkName": "c" }),
+        )
+        .collect();
+    let file = site.cache_dir().with_file_name("deferred-pages.json");
+    let manifest = serde_json::json!({
+        "version": 2, "buildId": build_id, "site": {}, "pages": pages, "ssrPages": [],
+    });
+    std::fs::write(&file, manifest.to_string()).unwrap();
+    config.manifest = Some(ManifestSource {
+        file,
+        build_id: Some(build_id.to_string()),
+    });
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pages_read_from_the_manifest_file_are_served_from_the_store_while_the_sweep_is_held() {
+    let site = Site::new();
+    let mut config = from_manifest(&site, site.config(&[PAGE, "/blog/b/"]), "plugin-1");
+    config.cache_dir = Some(site.cache_dir());
+
+    let earlier = TestRenderer::named("earlier");
+    let server = start(config.clone(), &earlier).await;
+    assert_eq!(server.summary().deferred_pages, 2);
+    assert_eq!(get(server.local_addr(), PAGE).await.status, 200);
+    eventually("the HTML is stored", || {
+        stored_html(&site.cache_dir(), &config.build_id, PAGE).is_file()
+    })
+    .await;
+    server.close().await;
+
+    let (hook, release, began) = held_sweep();
+    config.before_disk_sweep = Some(hook);
+    let renderer = TestRenderer::named("later");
+    let server = start(config.clone(), &renderer).await;
+    let addr = server.local_addr();
+    eventually("the sweep began", || *began.lock().unwrap()).await;
+    assert_eq!(get(addr, "/").await.status, 200);
+    let html = get(addr, PAGE).await;
+    assert_eq!((html.status, html.cache()), (200, Some("HIT")));
+    assert_eq!(get(addr, "/blog/not-listed/").await.status, 404);
+    assert_eq!(
+        renderer.renders(),
+        0,
+        "neither the hit nor the 404 rendered"
+    );
+    release.send(()).unwrap();
+    server.close().await;
+}
+
+#[tokio::test]
+async fn a_manifest_of_another_build_than_its_head_is_refused_at_start() {
+    let site = Site::new();
+    let mut config = from_manifest(&site, site.config(&[PAGE]), "plugin-1");
+    if let Some(source) = config.manifest.as_mut() {
+        source.build_id = Some("plugin-2".into());
+    }
+    let renderer: Arc<dyn Renderer> = TestRenderer::named("r");
+    let error = Server::start(config, renderer)
+        .await
+        .err()
+        .expect("start is refused");
+    let message = error.to_string();
+    assert!(message.contains("deferred-pages.json"), "{message}");
+    assert!(message.contains("run `gatsby build` again"), "{message}");
 }

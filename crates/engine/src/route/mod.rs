@@ -199,29 +199,29 @@ impl Router {
 
         if let Some(page_path) = page_path_of_page_data(path) {
             if let Some(page) = self.pages.find_exact(&page_path) {
-                return deferred(page, ArtifactKind::PageData);
+                return deferred(&page, ArtifactKind::PageData);
             }
             // The browser asks an SSR page found by its matchPath for the page-data of the URL.
             if let Some(page) = self
                 .ssr_pages
                 .find_exact(&page_path)
-                .or_else(|| self.ssr_pages.find_by_match_path(&page_path))
+                .or_else(|| self.ssr_pages.find_by_match_path(&page_path).cloned())
             {
-                return ssr(page, ArtifactKind::PageData);
+                return ssr(&page, ArtifactKind::PageData);
             }
         }
         if let Some(page) = self.pages.find_exact(path) {
             let page_path = normalize(&page.path).unwrap_or_else(|_| page.path.to_string());
             return match self.slash_redirect(raw, path, &page_path, query) {
                 Some(route) => route,
-                None => deferred(page, ArtifactKind::Html),
+                None => deferred(&page, ArtifactKind::Html),
             };
         }
         if let Some(page) = self.ssr_pages.find_exact(path) {
             let page_path = normalize(&page.path).unwrap_or_else(|_| page.path.to_string());
             return match self.slash_redirect(raw, path, &page_path, query) {
                 Some(route) => route,
-                None => ssr(page, ArtifactKind::Html),
+                None => ssr(&page, ArtifactKind::Html),
             };
         }
 

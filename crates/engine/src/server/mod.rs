@@ -29,6 +29,7 @@ use crate::cache::{CachePolicy, PageCache};
 use crate::config::{RedisConfig, ServerConfig};
 use crate::error::{PurgeError, StartError, WarmError};
 use crate::functions::FunctionsProxy;
+use crate::manifest::ManifestPages;
 use crate::metrics::{Gauges, Metrics, StatsSnapshot};
 use crate::pages::DeferredPages;
 use crate::path::normalize;
@@ -92,6 +93,8 @@ pub struct SiteSummary {
     pub static_pages: usize,
     pub deferred_pages: usize,
     pub ssr_pages: usize,
+    /// What the deferred and SSR page tables hold on the heap, in bytes.
+    pub page_table_bytes: usize,
     /// Deferred pages whose HTML is already stored on disk for this build; `None` while the
     /// disk sweep is still counting them (a big store: see [`ServerConfig::disk_count_wait`]).
     pub generated_pages: Option<usize>,
@@ -126,13 +129,20 @@ impl Server {
         renderer: Arc<dyn Renderer>,
     ) -> Result<Server, StartError> {
         let public_dir = config.public_dir.clone();
-        let scanned = tokio::task::spawn_blocking(move || {
+        let scan = tokio::task::spawn_blocking(move || {
             let files = StaticFiles::scan(&public_dir)?;
             Ok::<_, io::Error>((files, ErrorPages::load(&public_dir)))
-        })
-        .await
-        .map_err(io::Error::other)
-        .and_then(|r| r);
+        });
+        // The page tables are read while public/ is scanned (both block; neither needs the other).
+        let manifest = config.manifest.clone();
+        let read_pages = tokio::task::spawn_blocking(move || match &manifest {
+            None => Ok(None),
+            Some(source) => crate::manifest::read(source).map(Some),
+        });
+        let scanned = scan.await.map_err(io::Error::other).and_then(|r| r);
+        let read_pages = read_pages.await.map_err(|e| {
+            StartError::SiteOption(format!("reading the page manifest failed: {e}"))
+        })?;
         let (static_files, error_pages) = scanned.map_err(|source| StartError::PublicDir {
             dir: config.public_dir.display().to_string(),
             source,
@@ -148,7 +158,16 @@ impl Server {
                 (Some(disk), counted)
             }
         };
-        let pages = DeferredPages::new(config.deferred_pages.iter().cloned());
+        let ManifestPages {
+            deferred: pages,
+            ssr: ssr_pages,
+        } = match read_pages? {
+            Some(read) => read,
+            None => ManifestPages {
+                deferred: DeferredPages::new(config.deferred_pages.iter().cloned()),
+                ssr: DeferredPages::new(config.ssr_pages.iter().cloned()),
+            },
+        };
         let site = &config.site;
         // Renders settling tell the table of files found after start-up that new ones may exist.
         let renderer: Arc<dyn Renderer> = Arc::new(SettleWatch {
@@ -156,7 +175,7 @@ impl Server {
             files: Arc::clone(static_files.runtime()),
         });
         let router = Router::new(static_files, pages)
-            .with_ssr_pages(DeferredPages::new(config.ssr_pages.iter().cloned()))
+            .with_ssr_pages(ssr_pages)
             .with_path_prefix(site.path_prefix.as_deref())
             .with_trailing_slash(site.trailing_slash)
             .with_redirects(&site.redirects)
@@ -166,6 +185,7 @@ impl Server {
             static_pages: router.static_files.html_page_count(),
             deferred_pages: router.pages.len(),
             ssr_pages: router.ssr_pages.len(),
+            page_table_bytes: router.pages.heap_bytes() + router.ssr_pages.heap_bytes(),
             generated_pages: None, // read live: see Server::summary
             cache_dir: disk.as_ref().map(|d| d.dir().display().to_string()),
             path_prefix: router.path_prefix().map(str::to_string),
@@ -307,11 +327,14 @@ impl Server {
     /// The deferred pages whose path matches `glob` (all with `None`), as the build lists them.
     pub fn deferred_pages(&self, glob: Option<&str>) -> Result<Vec<String>, PolicyError> {
         let pages = &self.app.router.pages;
-        let matching = match glob {
-            Some(glob) => pages.matching(glob)?,
-            None => pages.iter().collect(),
+        let mut paths: Vec<String> = match glob {
+            Some(glob) => pages
+                .matching(glob)?
+                .iter()
+                .map(|p| p.path.to_string())
+                .collect(),
+            None => pages.paths().map(|p| p.into_owned()).collect(),
         };
-        let mut paths: Vec<String> = matching.iter().map(|p| p.path.to_string()).collect();
         paths.sort();
         Ok(paths)
     }
@@ -324,7 +347,6 @@ impl Server {
             .router
             .pages
             .find_exact(&path)
-            .cloned()
             .ok_or_else(|| WarmError::NotDeferred(page_path.to_string()))?;
         Ok(match self.app.cache.warm(&page).await? {
             true => Warmed::Rendered,
