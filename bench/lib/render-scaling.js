@@ -132,7 +132,7 @@ async function renderScaling(ctx) {
   const warm = pages.pool[0]
   const warmupList = pages.pool.slice(1, 1 + Math.min(2 * opts.connections, Math.floor(pages.pool.length / 4)))
   const list = pages.pool.slice(1 + warmupList.length)
-  const runs = { one: [], many: [], gatsby: [] }
+  const runs = { one: [], many: [], gatsby: [], engineOne: [], engineMany: [] }
   for (let round = 0; round < opts.rounds; round += 1) {
     // 1 then N in even rounds, N then 1 in odd ones: a drift of the machine favours neither.
     const order = round % 2 === 0 ? [1, n] : [n, 1]
@@ -155,20 +155,27 @@ async function renderScaling(ctx) {
     const bad = notAll200(g)
     if (bad) issue(ctx, `gatsby serve, render scaling: ${bad}`)
     runs.gatsby.push({ ...g, rendersPerSecond: g.completed / (g.elapsedMs / 1000) })
-  }
-  // Gatsby's engine alone (no server), 1 thread and N threads of one process, on the same pages.
-  const engine = {}
-  for (const threads of [1, n]) {
-    ctx.log(`measurement 8 (render scaling): Gatsby's engine alone in ${threads} thread${threads === 1 ? '' : 's'}`)
-    try {
-      engine[threads === 1 ? 'one' : 'many'] = engineInThreads(ctx, threads, list)
-    } catch (error) {
-      issue(ctx, `engine alone in ${threads} threads: ${error.message}`)
+    // Gatsby's engine alone (no server), 1 thread and N threads of one process, on the same
+    // pages, in every round beside the servers: a drift of the machine hits both alike.
+    for (const threads of [1, n]) {
+      ctx.log(`measurement 8 (render scaling): Gatsby's engine alone in ${threads} thread${threads === 1 ? '' : 's'}`)
+      try {
+        runs[threads === 1 ? 'engineOne' : 'engineMany'].push(engineInThreads(ctx, threads, list))
+      } catch (error) {
+        issue(ctx, `engine alone in ${threads} threads: ${error.message}`)
+      }
     }
   }
   const one = f.medianBy(runs.one, 'rendersPerSecond')
   const many = f.medianBy(runs.many, 'rendersPerSecond')
   const gatsby = f.medianBy(runs.gatsby, 'rendersPerSecond')
+  const engine = {
+    one: runs.engineOne.length ? f.medianBy(runs.engineOne, 'rendersPerSecond') : undefined,
+    many: runs.engineMany.length ? f.medianBy(runs.engineMany, 'rendersPerSecond') : undefined,
+  }
+  // Per round, served over the engine alone at the same worker (thread) count.
+  const served = (server, alone) =>
+    server.map((s, i) => (alone[i] ? s.rendersPerSecond / alone[i].rendersPerSecond : NaN)).filter(Number.isFinite)
   return {
     workers: n,
     available: list.length,
@@ -178,6 +185,7 @@ async function renderScaling(ctx) {
     engine,
     // Per round, N workers over 1 (the rounds' median is shown).
     ratios: runs.one.map((o, i) => runs.many[i].rendersPerSecond / o.rendersPerSecond),
+    ofEngine: { one: served(runs.one, runs.engineOne), many: served(runs.many, runs.engineMany) },
   }
 }
 
@@ -191,16 +199,22 @@ function row(s, opts) {
   const split =
     s.many && s.many.perWorker ? `; renders per worker ${s.many.perWorker.map((x) => f.num(x)).join(' / ')}` : ''
   const pct = (x) => `${Math.round(100 * x)}%`
+  // CPU milliseconds per render: cores used × seconds / renders.
+  const perRender = (cores, r) => (1000 * cores) / r.rendersPerSecond
+  const ofEngine = (ratios) => (ratios && ratios.length ? `${f.num(f.median(ratios), 2)}×` : DASH)
   const cpu = (r) =>
     r && r.cpu
-      ? `CPU ${f.num(r.cpu.server + r.cpu.client, 2)} of ${opts.workers} cores (server ${f.num(r.cpu.server, 2)}, load generator ${f.num(r.cpu.client, 2)}); worker event loops busy ${r.cpu.workerLoops.map(pct).join(' / ')}`
+      ? `CPU ${f.num(r.cpu.server + r.cpu.client, 2)} of ${opts.workers} cores (server ${f.num(r.cpu.server, 2)} = ${f.ms(perRender(r.cpu.server, r))} per render, load generator ${f.num(r.cpu.client, 2)}); worker event loops busy ${r.cpu.workerLoops.map(pct).join(' / ')}`
       : ''
   return [
     '8',
     `render scaling: cold distinct pages, ${opts.connections} clients — renders/s · p50 / p99 with **1** render worker → with **${s.workers}** (one per core)`,
     `1 worker: ${cell(s.one)} (${cpu(s.one)}) → ${s.workers} workers: ${cell(s.many)}${split} (${cpu(s.many)}) — **${s.workers} / 1 = ${Number.isFinite(ratio) ? `${f.num(ratio, 2)}×` : DASH}**` +
       (s.engine && s.engine.one && s.engine.many
-        ? `<br>Gatsby's engine alone, no server: 1 thread ${f.rps(s.engine.one.rendersPerSecond)} renders/s (CPU ${f.num(s.engine.one.cores, 2)} cores) → ${s.workers} threads ${f.rps(s.engine.many.rendersPerSecond)} renders/s (CPU ${f.num(s.engine.many.cores, 2)} cores) — **${f.num(s.engine.many.rendersPerSecond / s.engine.one.rendersPerSecond, 2)}×**`
+        ? `<br>Gatsby's engine alone, no server: 1 thread ${f.rps(s.engine.one.rendersPerSecond)} renders/s (CPU ${f.num(s.engine.one.cores, 2)} cores = ${f.ms(perRender(s.engine.one.cores, s.engine.one))} per render) → ${s.workers} threads ${f.rps(s.engine.many.rendersPerSecond)} renders/s (CPU ${f.num(s.engine.many.cores, 2)} cores = ${f.ms(perRender(s.engine.many.cores, s.engine.many))} per render) — **${f.num(s.engine.many.rendersPerSecond / s.engine.one.rendersPerSecond, 2)}×**` +
+          (s.ofEngine
+            ? `<br>served / engine alone, same round: 1 worker / 1 thread **${ofEngine(s.ofEngine.one)}**, ${s.workers} workers / ${s.workers} threads **${ofEngine(s.ofEngine.many)}** (goal ≥ 0.85×)`
+            : '')
         : ''),
     DASH,
     cell(s.gatsby),
@@ -212,7 +226,7 @@ function row(s, opts) {
 }
 
 function legend(opts) {
-  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} concurrent Node clients each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (this bench process), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. Gatsby's engine alone: bench/lib/engine-threads.js, a fresh process whose 1 or ${opts.workers} worker threads each load the engine as gatsby-dsg's workers do, render one page, then share the same list (8 renders at a time per thread, page-data and HTML) with no server: the ceiling the engine itself sets. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
+  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} concurrent Node clients each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (this bench process), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. Gatsby's engine alone: bench/lib/engine-threads.js, a fresh process whose 1 or ${opts.workers} worker threads each load the engine as gatsby-dsg's workers do, render one page, then share the same list (8 renders at a time per thread, page-data and HTML) with no server: the ceiling the engine itself sets, measured in every round after the servers. What is counted where: both do getData + renderPageData + JSON.stringify + renderHTML on the same pages, 8 at a time per worker (gatsby-dsg's render slots: 8 in all); gatsby-dsg also answers HTTP, hashes (ETag), compresses (brotli + gzip, after the response) and stores (6 files per page) every page, and all of that is inside its renders/s and its CPU per render (CPU ms of the process per render). Served / engine alone is the median of the rounds' ratios at the same worker/thread count. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
 }
 
 module.exports = { renderScaling, row, legend }

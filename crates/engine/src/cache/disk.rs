@@ -190,12 +190,27 @@ impl DiskCache {
             }
         }
         files.push((path.clone(), content.identity.bytes.clone()));
+        // What is stored afterwards is what was written, and the variants this content lacks
+        // that an earlier write left (never served: they do not decode to the new file).
+        let written: u64 = files.iter().map(|(_, body)| body.len() as u64).sum();
+        let lacking: Vec<PathBuf> = [Encoding::Brotli, Encoding::Gzip]
+            .into_iter()
+            .filter(|&e| content.get(e).is_none())
+            .map(|e| with_suffix(&path, e))
+            .collect();
         let delta = tokio::task::spawn_blocking(move || {
             let before = stored_size(&path);
+            // One directory per artifact: created once, not once per file.
+            fs::create_dir_all(path.parent().expect("artifact paths have a parent"))?;
             files
                 .iter()
                 .try_for_each(|(path, body)| write_atomically(path, body, seq))?;
-            Ok::<_, io::Error>(delta(before, stored_size(&path)))
+            let left: u64 = lacking
+                .iter()
+                .filter_map(|p| fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum();
+            Ok::<_, io::Error>(delta(before, Some(written + left)))
         })
         .await
         .map_err(io::Error::other)??;
@@ -356,9 +371,9 @@ fn decodes_to(encoding: Encoding, encoded: &[u8], identity: &[u8]) -> bool {
     result.is_ok() && decoded == identity
 }
 
+/// Writes `body` to `path`, whose directory exists, through a temporary file and a rename.
 fn write_atomically(path: &Path, body: &[u8], seq: u64) -> io::Result<()> {
     let parent = path.parent().expect("artifact paths have a parent");
-    fs::create_dir_all(parent)?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
