@@ -197,10 +197,13 @@ function hueToRgb(hue) {
 // `Photo.image` is made when a query asks for it, like gatsby-plugin-sharp's gatsbyImageData:
 // the PNG is written into public/static/<content hash>/ while the query runs (at request time for
 // a deferred page), and the query resolves only once the file is complete. The working directory
-// is the site (gatsby build and gatsby-dsg both run there). The directory is `path.resolve`d from
-// it: written as `path.join(process.cwd(), 'public', …)`, Gatsby's engine bundler (its asset
-// relocator) rewrote it into a path under the query engine's own assets once this file required
-// ./src/png (seen with gatsby 5.16.1), and the photos were written where nothing serves them.
+// is the site (gatsby build and gatsby-dsg both run there). Gatsby's engine bundler (its asset
+// relocator, @vercel/webpack-asset-relocator-loader) rewrites every path it can compute at build
+// time and finds on disk into a path under the query engine's own assets: both
+// `path.join(process.cwd(), 'public', …)` and `path.resolve('public', …)` were rewritten once
+// public/static/ held photos of an earlier build (seen with gatsby 5.16.1), and the photos were
+// written where nothing serves them. `fs.realpathSync('.')` is a call it does not evaluate, so the
+// directory stays the site's public/static/ in every build.
 exports.createResolvers = ({ createResolvers }) => {
   createResolvers({
     Photo: {
@@ -210,7 +213,7 @@ exports.createResolvers = ({ createResolvers }) => {
           const colour = hueToRgb(source.hue)
           const png = rgbPng(PHOTO_SIZE, () => colour)
           const hash = crypto.createHash('md5').update(png).digest('hex')
-          const dir = path.resolve('public', 'static', hash)
+          const dir = path.join(fs.realpathSync('.'), 'public', 'static', hash)
           const file = path.join(dir, `${source.slug}.png`)
           if (!fs.existsSync(file)) {
             await fs.promises.mkdir(dir, { recursive: true })
