@@ -164,8 +164,9 @@ describe('when a render worker is recycled', () => {
     ).toBe(100)
   })
 
-  test('is said on the start-up line: after how many renders, and the memory budget chosen from the first worker', async () => {
-    const cli = runCli([
+  /** `gatsby-dsg serve` of the example with one render worker and `args`, on any free port. */
+  function serveExampleWithOneWorker(args) {
+    return runCli([
       'serve',
       '--root',
       EXAMPLE,
@@ -177,7 +178,12 @@ describe('when a render worker is recycled', () => {
       cacheDir(),
       '--render-workers',
       '1',
+      ...args,
     ])
+  }
+
+  test('is said on the start-up line: after how many renders, and the memory budget chosen from the first worker', async () => {
+    const cli = serveExampleWithOneWorker([])
     const line = await cli.firstLine()
     const match = line.match(
       /, 1 of 1 render workers ready, recycled after 1000 renders or (\d+) MiB of growth \(auto: \((\d+) MiB available − 256 MiB cache − 1 × (\d+) MiB to load\) \/ 1, at most 1 × (\d+) MiB\)(?:, |$)/,
@@ -197,20 +203,7 @@ describe('when a render worker is recycled', () => {
       [['--recycle-after', '50', '--recycle-memory', '300MB'], ', recycled after 50 renders or 300 MiB of growth'],
       [['--recycle-after', '0', '--recycle-memory', '0'], ', never recycled'],
     ]) {
-      const cli = runCli([
-        'serve',
-        '--root',
-        EXAMPLE,
-        '-p',
-        '0',
-        '-H',
-        '127.0.0.1',
-        '--cache-dir',
-        cacheDir(),
-        '--render-workers',
-        '1',
-        ...args,
-      ])
+      const cli = serveExampleWithOneWorker(args)
       const line = await cli.firstLine()
       expect(line).toMatch(new RegExp(`, 1 of 1 render workers ready${expected}(?:, |$)`))
       cli.signal('SIGTERM')
