@@ -203,11 +203,11 @@ describe('render workers', () => {
     expect(burst.server.stderr()).toContain('render worker test: an uncaught error')
   })
 
-  test('a worker past recycleAfter renders is replaced without failing a render: its replacement takes the next ones', async () => {
-    const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 2, recycleAfter: 5 })
-    const { renderers: first } = await untilReady(server, 2)
-    const pages = posts(48)
-    // In bursts of 8, so that worn workers are recycled while renders keep coming.
+  /**
+   * Requests `pages` in bursts of 8, so that worn workers are recycled while renders keep coming,
+   * and expects each to be its own page, 200.
+   */
+  async function expectAllRenderedInBursts(server, pages) {
     const outcomes = []
     for (let at = 0; at < pages.length; at += 8) {
       outcomes.push(...(await allSettledWithin(traced(server, pages.slice(at, at + 8)), 90_000)))
@@ -216,6 +216,12 @@ describe('render workers', () => {
       expect({ path: o.path, status: o.status }).toEqual({ path: pages[i], status: 200 })
       expect(o.body).toContain(headingOf(pages[i]))
     }
+  }
+
+  test('a worker past recycleAfter renders is replaced without failing a render: its replacement takes the next ones', async () => {
+    const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 2, recycleAfter: 5 })
+    const { renderers: first } = await untilReady(server, 2)
+    await expectAllRenderedInBursts(server, posts(48))
     const { pool } = await waitFor(async () => (await server.pool()).recycled >= 2 && { pool: await server.pool() }, {
       attempts: 600,
       intervalMs: 100,
@@ -243,15 +249,7 @@ describe('render workers', () => {
     expect(first[0].memoryBytes).toBeGreaterThan(0)
     expect(first[0].grownBytes).toBe(0)
     expect((await server.pool()).recycleMemory).toBe(4 * 2 ** 20)
-    const pages = posts(40)
-    const outcomes = []
-    for (let at = 0; at < pages.length; at += 8) {
-      outcomes.push(...(await allSettledWithin(traced(server, pages.slice(at, at + 8)), 90_000)))
-    }
-    for (const [i, o] of outcomes.entries()) {
-      expect({ path: o.path, status: o.status }).toEqual({ path: pages[i], status: 200 })
-      expect(o.body).toContain(headingOf(pages[i]))
-    }
+    await expectAllRenderedInBursts(server, posts(40))
     const { pool } = await waitFor(
       async () => {
         const p = await server.pool()
