@@ -28,6 +28,19 @@ fn held_sweep() -> (SweepHook, mpsc::Sender<()>, Arc<Mutex<bool>>) {
     (hook, release, began)
 }
 
+/// Starts a server over what an earlier one stored, its sweep held until the returned sender
+/// sends; returns once the sweep began.
+async fn restart_with_the_sweep_held(
+    config: &mut ServerConfig,
+) -> (Server, Arc<TestRenderer>, mpsc::Sender<()>) {
+    let (hook, release, began) = held_sweep();
+    config.before_disk_sweep = Some(hook);
+    let renderer = TestRenderer::named("later");
+    let server = start(config.clone(), &renderer).await;
+    eventually("the sweep began", || *began.lock().unwrap()).await;
+    (server, renderer, release)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn static_files_and_stored_pages_are_served_while_the_sweep_is_held() {
     let site = Site::new();
@@ -45,12 +58,8 @@ async fn static_files_and_stored_pages_are_served_while_the_sweep_is_held() {
     .await;
     server.close().await;
 
-    let (hook, release, began) = held_sweep();
-    config.before_disk_sweep = Some(hook);
-    let renderer = TestRenderer::named("later");
-    let server = start(config.clone(), &renderer).await;
+    let (server, renderer, release) = restart_with_the_sweep_held(&mut config).await;
     let addr = server.local_addr();
-    eventually("the sweep began", || *began.lock().unwrap()).await;
     // Not counted yet: the sweep is held.
     assert_eq!(server.summary().generated_pages, None);
 
@@ -148,12 +157,8 @@ async fn pages_read_from_the_manifest_file_are_served_from_the_store_while_the_s
     .await;
     server.close().await;
 
-    let (hook, release, began) = held_sweep();
-    config.before_disk_sweep = Some(hook);
-    let renderer = TestRenderer::named("later");
-    let server = start(config.clone(), &renderer).await;
+    let (server, renderer, release) = restart_with_the_sweep_held(&mut config).await;
     let addr = server.local_addr();
-    eventually("the sweep began", || *began.lock().unwrap()).await;
     assert_eq!(get(addr, "/").await.status, 200);
     let html = get(addr, PAGE).await;
     assert_eq!((html.status, html.cache()), (200, Some("HIT")));
