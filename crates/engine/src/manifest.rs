@@ -108,12 +108,12 @@ impl<'de> Visitor<'de> for ManifestVisitor {
             deferred: DeferredPages::builder(),
             ssr: DeferredPages::builder(),
         };
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            match key.0.as_deref() {
-                Some("version") => read.version = Some(map.next_value()?),
-                Some("buildId") => read.build_id = Some(map.next_value()?),
-                Some("pages") => map.next_value_seed(PageList(&mut read.deferred))?,
-                Some("ssrPages") => map.next_value_seed(PageList(&mut read.ssr))?,
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "version" => read.version = Some(map.next_value()?),
+                "buildId" => read.build_id = Some(map.next_value()?),
+                "pages" => map.next_value_seed(PageList(&mut read.deferred))?,
+                "ssrPages" => map.next_value_seed(PageList(&mut read.ssr))?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -151,79 +151,12 @@ impl<'de> Visitor<'de> for PageList<'_> {
     }
 }
 
-/// One page: `path` and `matchPath`, borrowed from the file unless they hold escapes.
-struct Page<'de> {
-    path: Cow<'de, str>,
-    match_path: Option<Cow<'de, str>>,
-}
-
-impl<'de> Deserialize<'de> for Page<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PageVisitor;
-        impl<'de> Visitor<'de> for PageVisitor {
-            type Value = Page<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a page: { path, matchPath }")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Page<'de>, A::Error> {
-                let mut path = None;
-                let mut match_path = None;
-                while let Some(key) = map.next_key::<Text<'de>>()? {
-                    match key.0.as_deref() {
-                        Some("path") => path = map.next_value::<Text<'de>>()?.0,
-                        Some("matchPath") => match_path = map.next_value::<Text<'de>>()?.0,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                let path = path.ok_or_else(|| de::Error::missing_field("path"))?;
-                Ok(Page { path, match_path })
-            }
-        }
-        deserializer.deserialize_map(PageVisitor)
-    }
-}
-
-/// A string (borrowed when it can be) or `null`.
-struct Text<'de>(Option<Cow<'de, str>>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = Text<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or null")
-            }
-
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Some(Cow::Borrowed(v))))
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Some(Cow::Owned(v.to_string()))))
-            }
-
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
-                Ok(Text(Some(Cow::Owned(v))))
-            }
-
-            fn visit_unit<E: de::Error>(self) -> Result<Text<'de>, E> {
-                Ok(Text(None))
-            }
-
-            fn visit_none<E: de::Error>(self) -> Result<Text<'de>, E> {
-                Ok(Text(None))
-            }
-
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Text<'de>, D::Error> {
-                d.deserialize_any(self)
-            }
-        }
-        deserializer.deserialize_any(TextVisitor)
-    }
+/// One page: `path` (borrowed from the file unless it holds escapes) and `matchPath`; other fields
+/// are ignored. Only matchPath pages (a site's few `[param]` routes) allocate.
+#[derive(Deserialize)]
+struct Page<'a> {
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(default, rename = "matchPath")]
+    match_path: Option<String>,
 }
