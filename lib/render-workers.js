@@ -283,6 +283,13 @@ class RenderWorkers {
     return { bytes: last, grownBytes: last - memory.readyBytes, growthPerMs: rate }
   }
 
+  /** A worker's growth and growth rate in RSS terms (its own × RSS_PER_OWN_BYTE), what budgets are in. */
+  rssGrowthOf(worker) {
+    const memory = this.memoryOf(worker)
+    if (!memory) return null
+    return { grownBytes: memory.grownBytes * RSS_PER_OWN_BYTE, growthPerMs: memory.growthPerMs * RSS_PER_OWN_BYTE }
+  }
+
   /** Renderer id → its worker's own memory (`memoryOf`), for the ready workers. */
   memoryByRenderer() {
     const byId = new Map()
@@ -323,18 +330,18 @@ class RenderWorkers {
     let due = null
     for (const [worker, id] of this.workers) {
       const renderer = renderers.find((w) => w.id === id)
-      const memory = this.memoryOf(worker)
-      if (!renderer || renderer.retiring || !memory) continue
+      const growth = this.rssGrowthOf(worker)
+      if (!renderer || renderer.retiring || !growth) continue
       const reason = shouldRecycle({
         renders: renderer.renders,
         recycleAfter: this.recycleAfter,
-        grownBytes: memory.grownBytes * RSS_PER_OWN_BYTE,
-        growthPerMs: memory.growthPerMs * RSS_PER_OWN_BYTE,
+        grownBytes: growth.grownBytes,
+        growthPerMs: growth.growthPerMs,
         reloadMs: this.reloadMs * RELOAD_MARGIN,
         recycleMemory: this.recycleMemory,
       })
-      if (reason && (!due || memory.grownBytes * RSS_PER_OWN_BYTE > due.grownBytes)) {
-        due = { worker, id, reason, renders: renderer.renders, grownBytes: memory.grownBytes * RSS_PER_OWN_BYTE }
+      if (reason && (!due || growth.grownBytes > due.grownBytes)) {
+        due = { worker, id, reason, renders: renderer.renders, grownBytes: growth.grownBytes }
       }
     }
     if (!due) return
@@ -363,8 +370,8 @@ class RenderWorkers {
     }
     worker.recycled = true
     // What it had grown by when it ended: within the budget if the replacement was started early enough.
-    const end = this.memoryOf(worker)
-    const endGrownBytes = end ? end.grownBytes * RSS_PER_OWN_BYTE : grownBytes
+    const end = this.rssGrowthOf(worker)
+    const endGrownBytes = end ? end.grownBytes : grownBytes
     this.server.removeRenderer(id)
     await worker.terminate()
     releaseFreeMemory()
