@@ -23,6 +23,7 @@ const parseBytes = require('bytes')
 const { ensureSite, ROOT } = require('./lib/site')
 const { start, stop, installExitHandlers } = require('./lib/procs')
 const { memoryLimit } = require('./lib/memory-limit')
+const { memoryOf } = require('./lib/servers')
 const { sleep } = require('../scripts/support/wait')
 
 const MiB = 2 ** 20
@@ -58,12 +59,6 @@ function options() {
 function deferredPaths(root) {
   const manifest = JSON.parse(fs.readFileSync(path.join(root, '.cache', 'gatsby-dsg', 'deferred-pages.json'), 'utf8'))
   return manifest.pages.map((p) => p.path).filter((p) => !/[:*]/.test(p))
-}
-
-function status(pid) {
-  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kib = (key) => Number((text.match(new RegExp(`^${key}:\\s+(\\d+)`, 'm')) || [])[1]) * 1024
-  return { rss: kib('VmRSS'), hwm: kib('VmHWM') }
 }
 
 /** GETs every path, `concurrency` at a time on keep-alive connections; counts statuses. */
@@ -126,7 +121,7 @@ async function main() {
   let peakUsage = 0
   const watcher = setInterval(() => {
     try {
-      const { hwm } = status(server.pid)
+      const { hwm } = memoryOf(server.pid)
       // (A process being killed has a status without its memory lines.)
       if (Number.isFinite(hwm)) peakRss = Math.max(peakRss, hwm)
     } catch {}
@@ -139,7 +134,7 @@ async function main() {
     report.startupLine = stdout.split('\n')[0]
     report.startupSeconds = (Date.now() - startedAt) / 1000
     const port = Number(report.startupLine.match(/http:\/\/127\.0\.0\.1:(\d+)\//)[1])
-    report.rssAfterStartBytes = status(server.pid).rss
+    report.rssAfterStartBytes = memoryOf(server.pid).rss
     const renderStart = Date.now()
     const { statuses, failures } = await renderAll(port, paths, opts.concurrency)
     report.renders = paths.length
@@ -149,7 +144,7 @@ async function main() {
     await sleep(1000)
     report.alive = exited === null
     if (report.alive) {
-      const s = status(server.pid)
+      const s = memoryOf(server.pid)
       report.rssAtEndBytes = s.rss
       peakRss = Math.max(peakRss, s.hwm)
     }
