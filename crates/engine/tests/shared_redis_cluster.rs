@@ -236,6 +236,49 @@ async fn a_master_killed_mid_load_fails_over_every_request_is_answered_and_nothi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_render_finished_while_its_master_fails_over_is_stored_afterwards_and_not_rendered_again()
+{
+    let mut cluster = Cluster::start(3);
+    let site = Site::new();
+    let group = instances(&site, &cluster, 2).await;
+    let page = "/p/7/";
+    // Instance 0 takes the page's lock and renders; the lock reaches the replica.
+    let gate = group[0].renderer.hold_html();
+    let first = tokio::spawn(get(group[0].server.local_addr(), page));
+    let lock = format!("{NS}:*:lock:{{{page}}}");
+    let holder = || {
+        cluster
+            .masters()
+            .iter()
+            .position(|m| !m.keys(&lock).is_empty())
+    };
+    eventually("the lock taken", || holder().is_some()).await;
+    cluster.wait_for_replication();
+    // Its master dies before the render ends: storing the page fails until the replica takes over,
+    // and the promoted replica still holds the lock.
+    let index = holder().unwrap();
+    cluster.kill_master(index);
+    gate.open();
+    let res = within("the render's own answer", first).await.unwrap();
+    assert_eq!((res.status, res.cache()), (200, Some("MISS")));
+    tokio::task::block_in_place(|| cluster.wait_until_ok());
+
+    // Instance 1 gets instance 0's render from the cluster, without rendering it itself.
+    let res = within(
+        "the other instance's answer",
+        get(group[1].server.local_addr(), page),
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.text(), group[0].renderer.html(page, 1));
+    assert_eq!(
+        group[1].renderer.renders(),
+        0,
+        "rendered once in the cluster"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pages_stay_shared_while_slots_move_between_masters() {
     let cluster = Arc::new(Cluster::start(3));
     let site = Site::new();

@@ -442,7 +442,8 @@ impl PageCache {
     }
 
     /// Adds the compressed variants an artifact lacks (memory then serves them) and stores it on
-    /// disk and in Redis where it is not yet; releases the render lock after that.
+    /// disk, then in Redis, where it is not yet; releases the render lock after that. Disk first:
+    /// this instance's own copy never waits on Redis (see [`RenderLock::put`]).
     async fn complete(&self, page: &Arc<str>, obtained: Vec<Obtained>, lock: Option<RenderLock>) {
         for Obtained {
             kind,
@@ -463,14 +464,23 @@ impl PageCache {
                     }
                 }
             }
+            if origin != Origin::Disk {
+                self.store_on_disk(page, kind, &content).await;
+            }
             if let Some(redis) = self.shared.as_ref().filter(|_| origin != Origin::Shared) {
-                let _ = redis.put(page, kind, &content).await;
+                // Under the page's lock, others wait for this store: it is tried again.
+                let _ = match &lock {
+                    Some(lock) => lock.put(kind, &content).await,
+                    None => redis.put(page, kind, &content).await,
+                };
             }
-            if origin == Origin::Disk {
-                continue;
-            }
-            let Some(disk) = &self.disk else { continue };
-            match disk.write(page, kind, &content).await {
+        }
+        drop(lock);
+    }
+
+    async fn store_on_disk(&self, page: &Arc<str>, kind: ArtifactKind, content: &Content) {
+        if let Some(disk) = &self.disk {
+            match disk.write(page, kind, content).await {
                 Ok(delta) => {
                     self.record_disk(delta);
                     *self.disk_failing.lock() = false;
@@ -488,7 +498,6 @@ impl PageCache {
                 }
             }
         }
-        drop(lock);
     }
 
     fn record_disk(&self, delta: DiskDelta) {

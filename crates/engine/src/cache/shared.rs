@@ -47,6 +47,8 @@ pub const OP_TIMEOUT: Duration = Duration::from_millis(500);
 /// log must not alternate between "unavailable" and "reachable again" for every call.
 const QUIET_BEFORE_BACK: Duration = Duration::from_secs(1);
 const RECONNECT_EVERY: Duration = Duration::from_secs(1);
+/// How often the holder of a render lock tries again to store an artifact Redis refused.
+const STORE_AGAIN_EVERY: Duration = Duration::from_millis(200);
 /// Keys asked of `SCAN` per call, and deleted per `UNLINK`.
 const BATCH: usize = 1000;
 
@@ -92,8 +94,27 @@ pub struct SharedCache {
 /// Holds a page's render lock; renews it while alive, releases it when dropped.
 pub struct RenderLock {
     shared: Arc<SharedCache>,
+    page: String,
     key: String,
     renewer: tokio::task::JoinHandle<()>,
+}
+
+impl RenderLock {
+    /// Stores the page's artifact of `kind`, trying again while Redis refuses it, for up to the
+    /// lock's TTL. The other instances wait on this lock for exactly this artifact: after a
+    /// failover the promoted replica still holds the lock, and a store that failed once would
+    /// leave every one of them waiting until the lock expires (10 s by default) before rendering
+    /// the page themselves. The lock is renewed meanwhile, so it does not expire under them.
+    pub async fn put(&self, kind: ArtifactKind, content: &Content) -> Result<(), SharedError> {
+        let give_up = Instant::now() + self.shared.lock_ttl;
+        loop {
+            let result = self.shared.put(&self.page, kind, content).await;
+            if result.is_ok() || Instant::now() + STORE_AGAIN_EVERY >= give_up {
+                return result;
+            }
+            tokio::time::sleep(STORE_AGAIN_EVERY).await;
+        }
+    }
 }
 
 impl Drop for RenderLock {
@@ -417,6 +438,7 @@ impl SharedCache {
         });
         Ok(Some(RenderLock {
             shared: Arc::clone(self),
+            page: page.to_string(),
             key,
             renewer,
         }))
