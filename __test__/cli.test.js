@@ -3,10 +3,11 @@
 // start-up line on the example site built by real Gatsby, its one-line errors, and its exit.
 
 const fs = require('fs')
+const http = require('http')
 const path = require('path')
 const { get, tempDir, EXAMPLE } = require('./support/site')
-const { runCli, runCliToEnd, lines } = require('./support/cli')
-const { killAll } = require('./support/processes')
+const { runCli, runCliToEnd, serveArgs, baseOf, lines, BIN } = require('./support/cli')
+const { killAll, start } = require('./support/processes')
 
 const PUBLIC = path.join(EXAMPLE, 'public')
 const APP_DATA = path.join(PUBLIC, 'page-data', 'app-data.json')
@@ -128,6 +129,34 @@ describe('serve on the example site', () => {
     expect(await accessLogAfterSigterm(cli, line)).toEqual([
       expect.stringMatching(/ "GET \/blog\/post-00002\/" 200 MISS \d+ [\d.]+ms$/),
     ])
+  })
+})
+
+describe('serve stopped by a signal to its whole process group (Ctrl-C in a terminal, systemd)', () => {
+  test('a function still answering finishes, the functions process is not restarted, and the exit is 0', async () => {
+    const cli = start(process.execPath, [BIN, ...serveArgs(EXAMPLE, makeTempDir())])
+    const base = baseOf(await cli.firstLine())
+    // A streamed answer of 20 chunks, 50 ms apart: the signal arrives after its first chunk.
+    const body = new Promise((resolve, reject) => {
+      http
+        .get(`${base}/api/stream?chunks=20`, (res) => {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (chunk) => {
+            if (text === '') cli.stop('SIGTERM')
+            text += chunk
+          })
+          res.on('end', () => resolve({ status: res.statusCode, text }))
+          res.on('error', reject)
+        })
+        .on('error', reject)
+    })
+    const { status, text } = await body
+    expect(status).toBe(200)
+    expect(text).toBe(`${Array.from({ length: 20 }, (_, n) => `chunk ${n}\n`).join('')}done\n`)
+    const { code, signal, stderr } = await cli.exited
+    expect({ code, signal }).toEqual({ code: 0, signal: null })
+    expect(stderr).not.toMatch(/functions process exited/)
   })
 })
 

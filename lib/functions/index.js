@@ -119,13 +119,18 @@ class FunctionsProcess {
     })
   }
 
-  /** Ends the child (it finishes nothing: the engine has stopped forwarding by then). */
+  /**
+   * Ends the child (it finishes nothing: the engine has stopped forwarding by then) by closing its
+   * IPC channel — it ignores SIGINT and SIGTERM (process.js says why) — and SIGKILLs it if it
+   * has not exited 2 s later (a function blocking its event loop).
+   */
   async close() {
     this.closed = true
     const child = this.child
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
+      if (child.connected) child.disconnect()
+      else child.kill('SIGKILL')
       const timer = setTimeout(() => child.kill('SIGKILL'), 2000)
       await exited
       clearTimeout(timer)

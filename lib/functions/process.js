@@ -201,6 +201,12 @@ process.on('message', (message) => {
   if (message && message.type === 'close') server.close(() => process.exit(0))
 })
 process.on('disconnect', () => process.exit(0))
+// SIGINT and SIGTERM sent to the whole process group (Ctrl-C in a terminal, systemd's default
+// KillMode=control-group) are meant for the server: it stops taking requests, lets those still
+// answering here finish, then ends this process (by closing the IPC channel; SIGKILL if that does
+// not end it). Dying at the signal would cut those answers short, and the parent would start a
+// replacement while it shuts down. A parent that is gone closes the channel too.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => {})
 
 const server = http.createServer(app)
 // The engine bounds heads, bodies and time; Node's own request timeout would cut a slow upload
