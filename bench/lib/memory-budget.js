@@ -101,7 +101,7 @@ function describeBudget(b) {
   const { C, B, W, E, G } = b.terms
   return (
     `formula: C + B + (W+1)×E + W×G = ${m(C)} + ${m(B)} + ${W + 1}×${m(E)} + ${W}×${m(G)} = ` +
-    `${m(b.boundBytes)} MiB; ${peak}: ${b.holds ? 'holds' : 'does not hold'}`
+    `${m(b.boundBytes)} MiB; ${peak}: ${b.holds ? 'holds' : `does not hold (over by ${m(b.peakRssBytes - b.boundBytes)} MiB)`}`
   )
 }
 
