@@ -40,6 +40,11 @@ const { table } = require('./lib/format')
 const MiB = 2 ** 20
 const mib = (bytes) => (bytes === null || bytes === undefined ? 'n/a' : `${Math.round(bytes / MiB)} MiB`)
 
+/** A bad command line: said in one line, without a stack. */
+function usage(message) {
+  return Object.assign(new Error(message), { usage: true })
+}
+
 function options() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -54,11 +59,11 @@ function options() {
   })
   const pages = values.pages ? values.pages.split(',').map((n) => Number(n.trim())) : []
   for (const [i, n] of pages.entries())
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--pages: not a page count: ${values.pages.split(',')[i]}`)
+    if (!Number.isInteger(n) || n < 1) throw usage(`--pages: not a page count: ${values.pages.split(',')[i]}`)
   const sites = (values.site || []).map((s) => path.resolve(s))
-  if (pages.length + sites.length === 0) throw new Error('give --pages N[,M…] or --site DIR (or both)')
+  if (pages.length + sites.length === 0) throw usage('give --pages N[,M…] or --site DIR (or both)')
   const limit = parseBytes.parse(values.limit.replace(/iB$/i, 'B'))
-  if (!limit) throw new Error(`--limit: not a size: ${values.limit}`)
+  if (!limit) throw usage(`--limit: not a size: ${values.limit}`)
   return {
     pages,
     sites,
@@ -360,6 +365,7 @@ function summary(runs) {
 }
 
 main().catch((error) => {
-  console.error(error.stack || error.message)
+  const usageError = error.usage || String(error.code).startsWith('ERR_PARSE_ARGS')
+  console.error(usageError ? `bench/fit.js: ${error.message}` : error.stack || error.message)
   process.exit(2)
 })
