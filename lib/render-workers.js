@@ -48,10 +48,12 @@ const RELOAD_MARGIN = 1.5
 const MIN_RECYCLE_MEMORY = 64 * 2 ** 20
 
 /**
- * B in the README's memory budget: the RSS of the server beside its render workers and its memory
- * cache — the Rust engine, the static files cache of `public/`'s hot files, Node itself. Measured
- * at 10,000 pages with 2 workers and `--cache-size 2MB`: 403 MiB at start less 2 × 126 MiB of
- * workers is 151 MiB.
+ * B in the README's memory budget (memoryBudget): the RSS of the server beside its render workers
+ * and its memory cache — Node, the Rust engine, the static files cache of `public/`'s hot files,
+ * and what the first renders load beyond a worker's own growth (code on first use, the server's
+ * buffers: RSS_PER_OWN_BYTE). Measured by bench/fit.js from 10k to 200k pages: the RSS at start
+ * less the worker is 56–62 MiB; the README's 10k run with 2 workers and `--cache-size 2MB` was 403
+ * MiB at start less 2 × 126 MiB, 151 MiB.
  */
 const SERVER_BASE_BYTES = 150 * 2 ** 20
 
