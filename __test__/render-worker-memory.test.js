@@ -12,6 +12,7 @@ const { startWorkersServer } = require('./support/render-workers')
 const { runCli } = require('./support/cli')
 const { killAll } = require('./support/processes')
 const { chooseWorkerCount, chooseRecycleMemory, shouldRecycle } = require('../lib/render-workers')
+const { choicesOf } = require('../bench/lib/memory-budget')
 
 const MiB = 2 ** 20
 const cacheDir = () => trackedTempDir('gatsby-dsg-worker-memory-test-')
@@ -103,6 +104,10 @@ describe('the default number of render workers', () => {
     expect(ready).toBeLessThanOrEqual(count)
     // Gatsby's engines for the example take well over 20 MiB.
     expect(firstMiB).toBeGreaterThan(20)
+    // bench/fit.js reads the same W and E from it for the README's memory budget.
+    expect(choicesOf(line)).toEqual(
+      expect.objectContaining({ ready, workers: count, firstWorkerBytes: firstMiB * MiB }),
+    )
     cli.signal('SIGTERM')
     expect(await cli.exited).toEqual(expect.objectContaining({ code: 0, signal: null }))
   })
@@ -194,6 +199,14 @@ describe('when a render worker is recycled', () => {
     // Rounded to MiB each, so within 1 of the formula.
     // (The default --cache-size, 256 MB, will be used too.)
     expect(Math.abs(budget - Math.max(64, Math.min(cost, available - 256 - cost)))).toBeLessThanOrEqual(1)
+    // bench/fit.js reads the same W, E, G and C from it for the README's memory budget.
+    expect(choicesOf(line)).toEqual({
+      ready: 1,
+      workers: 1,
+      firstWorkerBytes: cost * MiB,
+      recycleMemoryBytes: budget * MiB,
+      cacheBytes: 256 * MiB,
+    })
     cli.signal('SIGTERM')
     expect(await cli.exited).toEqual(expect.objectContaining({ code: 0, signal: null }))
   })

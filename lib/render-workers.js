@@ -47,6 +47,16 @@ const RELOAD_MARGIN = 1.5
 /** The least growth `recycleMemory: 'auto'` allows a worker when memory is short. */
 const MIN_RECYCLE_MEMORY = 64 * 2 ** 20
 
+/**
+ * B in the README's memory budget (memoryBudget): the RSS of the server beside its render workers
+ * and its memory cache — Node, the Rust engine, the static files cache of `public/`'s hot files,
+ * and what the first renders load beyond a worker's own growth (code on first use, the server's
+ * buffers: RSS_PER_OWN_BYTE). Measured by bench/fit.js from 10k to 200k pages: the RSS at start
+ * less the worker is 56–62 MiB; the README's 10k run with 2 workers and `--cache-size 2MB` was 403
+ * MiB at start less 2 × 126 MiB, 151 MiB.
+ */
+const SERVER_BASE_BYTES = 150 * 2 ** 20
+
 /** After a replacement failed to start, the next recycle waits this long. */
 const RECYCLE_RETRY_MS = 60_000
 
@@ -105,8 +115,8 @@ function chooseWorkerCount({ firstWorkerBytes, cores = availableCores(), availab
  * `cacheBytes` (`--cache-size`), W − 1 more workers and, during a recycle, one replacement loading
  * beside the worn worker: W × E. What is left is shared by the
  * W workers' growth, at most (MEMORY_PER_WORKER_FACTOR − 1) × E each (what chooseWorkerCount left
- * them) and at least MIN_RECYCLE_MEMORY. So the process stays within
- * B + (W + 1) × E + W × G, the README's budget. Returns the bytes and the reason.
+ * them) and at least MIN_RECYCLE_MEMORY. So the process stays within memoryBudget, the README's
+ * C + B + (W + 1) × E + W × G. Returns the bytes and the reason.
  */
 function chooseRecycleMemory({ firstWorkerBytes, count, availableBytes = availableMemory(), cacheBytes = 0 }) {
   const cost = Math.max(1, firstWorkerBytes)
@@ -118,6 +128,17 @@ function chooseRecycleMemory({ firstWorkerBytes, count, availableBytes = availab
     `auto: (${mib(availableBytes)} available${cache} − ${count} × ${mib(cost)} to load) / ${count}, ` +
     `at most ${MEMORY_PER_WORKER_FACTOR - 1} × ${mib(cost)}`
   return { bytes, reason }
+}
+
+/**
+ * The README's memory budget in bytes: the process's RSS stays within C + B + (W + 1) × E + W × G,
+ * with C the memory cache's bound (`cacheBytes`, `--cache-size`), B SERVER_BASE_BYTES, W workers
+ * (`count`), E what the first one cost (`firstWorkerBytes`), G the growth a worker may reach
+ * before it is recycled (`recycleMemory`), and the one extra E for a replacement loading during
+ * a recycle. bench/fit.js checks it against the peak RSS.
+ */
+function memoryBudget({ cacheBytes, count, firstWorkerBytes, recycleMemory }) {
+  return cacheBytes + SERVER_BASE_BYTES + (count + 1) * firstWorkerBytes + count * recycleMemory
 }
 
 /**
@@ -415,6 +436,8 @@ module.exports = {
   chooseWorkerCount,
   chooseRecycleMemory,
   shouldRecycle,
+  memoryBudget,
+  SERVER_BASE_BYTES,
   AUTO_WORKERS,
   AUTO_RECYCLE_MEMORY,
   DEFAULT_RECYCLE_AFTER,
