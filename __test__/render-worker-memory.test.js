@@ -211,6 +211,36 @@ describe('when a render worker is recycled', () => {
     expect(await cli.exited).toEqual(expect.objectContaining({ code: 0, signal: null }))
   })
 
+  test('with two workers given, is said on the start-up line once both loaded, from their shared cost', async () => {
+    const cli = runCli([
+      'serve',
+      '--root',
+      EXAMPLE,
+      '-p',
+      '0',
+      '-H',
+      '127.0.0.1',
+      '--cache-dir',
+      cacheDir(),
+      '--render-workers',
+      '2',
+    ])
+    const line = await cli.firstLine()
+    expect(line).toMatch(
+      /, 2 of 2 render workers ready, recycled after 1000 renders or \d+ MiB of growth \(auto: \(\d+ MiB available − 256 MiB cache − 2 × \d+ MiB to load\) \/ 2, at most 1 × \d+ MiB\)(?:, |$)/,
+    )
+    const choices = choicesOf(line)
+    expect({ ready: choices.ready, workers: choices.workers, cacheBytes: choices.cacheBytes }).toEqual({
+      ready: 2,
+      workers: 2,
+      cacheBytes: 256 * MiB,
+    })
+    expect(choices.firstWorkerBytes).toBeGreaterThan(0)
+    expect(choices.recycleMemoryBytes).toBeGreaterThanOrEqual(64 * MiB)
+    cli.signal('SIGTERM')
+    expect(await cli.exited).toEqual(expect.objectContaining({ code: 0, signal: null }))
+  })
+
   test('is said on the start-up line with the bounds given, or as never', async () => {
     for (const [args, expected] of [
       [['--recycle-after', '50', '--recycle-memory', '300MB'], ', recycled after 50 renders or 300 MiB of growth'],

@@ -197,8 +197,9 @@ class RenderWorkers {
   }
 
   /**
-   * Starts the workers; resolves once at least one is ready (rejects if none can start). With no
-   * count given, starts one, measures what it cost, and then starts as many more as chosen.
+   * Starts the workers; rejects if none can start. With a count given, resolves once all have
+   * loaded or failed to (at least one ready); with none, once the first is ready: it measures what
+   * that one cost, then starts as many more as chosen.
    */
   start() {
     const rssBefore = process.memoryUsage.rss()
@@ -208,14 +209,15 @@ class RenderWorkers {
       throw new Error(`no render worker could start: ${error.errors ? error.errors[0].message : error.message}`)
     })
     if (!this.auto) {
-      // With a count given they load together: one worker's cost is their RSS growth shared.
-      if (this.autoRecycleMemory) {
-        Promise.allSettled(starts).then((outcomes) => {
-          const started = outcomes.filter((o) => o.status === 'fulfilled').length
-          if (started > 0) this.chooseRecycleMemory((process.memoryUsage.rss() - rssBefore) / started)
-        })
-      }
-      return first
+      // With a count given they load together: one worker's cost is their RSS growth shared, known
+      // once all of them have loaded (or failed to); only then is start() done, so the start-up
+      // line can say the recycling budget chosen from it.
+      return Promise.allSettled(starts).then((outcomes) => {
+        const started = outcomes.filter((o) => o.status === 'fulfilled')
+        if (started.length === 0) return first
+        if (this.autoRecycleMemory) this.chooseRecycleMemory((process.memoryUsage.rss() - rssBefore) / started.length)
+        return started[0].value
+      })
     }
     return first.then((id) => {
       this.firstWorkerBytes = process.memoryUsage.rss() - rssBefore

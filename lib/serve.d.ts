@@ -119,7 +119,7 @@ export interface RenderWorkerPool {
   readonly recycled: number
   /** Of those, how many by each bound. */
   readonly recycledBy: { readonly renders: number; readonly memory: number }
-  /** The growth budget in bytes (chosen once the first worker is ready with `'auto'`); 0: none. */
+  /** The growth budget in bytes (chosen with `'auto'` once the first worker is ready, or all of a count given); 0: none. */
   readonly recycleMemory: number | null
   /** How long the last worker took to load, in ms. */
   readonly reloadMs: number | null
