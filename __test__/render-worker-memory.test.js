@@ -11,7 +11,13 @@ const { waitFor } = require('../scripts/support/wait')
 const { startWorkersServer } = require('./support/render-workers')
 const { runCli } = require('./support/cli')
 const { killAll } = require('./support/processes')
-const { chooseWorkerCount, chooseRecycleMemory, shouldRecycle } = require('../lib/render-workers')
+const {
+  chooseWorkerCount,
+  chooseRecycleMemory,
+  shouldRecycle,
+  DEFAULT_RECYCLE_AFTER,
+  HEAP_STEP_BYTES,
+} = require('../lib/render-workers')
 const { choicesOf } = require('../bench/lib/memory-budget')
 
 const MiB = 2 ** 20
@@ -131,22 +137,33 @@ describe('when a render worker is recycled', () => {
     expect(due({ renders: 5000, recycleAfter: 0 })).toBeNull()
   })
 
-  test('is once its own memory grew past the budget, or never with 0', () => {
-    expect(due({ grownBytes: 499 * MiB })).toBeNull()
-    expect(due({ grownBytes: 500 * MiB })).toBe('memory')
+  test('is once its own memory grew to one heap step short of the budget, or never with 0', () => {
+    // V8 commits heap in steps: a worker found one step short may be past the budget next.
+    const step = HEAP_STEP_BYTES / MiB
+    expect(step).toBe(16)
+    expect(due({ grownBytes: (499 - step) * MiB })).toBeNull()
+    expect(due({ grownBytes: (500 - step) * MiB })).toBe('memory')
     expect(due({ grownBytes: 5000 * MiB, recycleMemory: 0 })).toBeNull()
+    // A small budget keeps three quarters of itself to grow in: the step is at most a quarter.
+    expect(due({ grownBytes: 0, recycleMemory: 4 * MiB })).toBeNull()
+    expect(due({ grownBytes: 2.99 * MiB, recycleMemory: 4 * MiB })).toBeNull()
+    expect(due({ grownBytes: 3 * MiB, recycleMemory: 4 * MiB })).toBe('memory')
   })
 
   test('is early enough that its growth while a replacement loads stays within the budget', () => {
-    // Growing 20 MiB/s: 100 MiB more by the time a 5 s reload is done.
+    // Growing 20 MiB/s: 100 MiB more by the time a 5 s reload is done (and one 16 MiB heap step).
     const rate = (20 * MiB) / 1000
-    expect(due({ grownBytes: 399 * MiB, growthPerMs: rate, reloadMs: 5000 })).toBeNull()
-    expect(due({ grownBytes: 400 * MiB, growthPerMs: rate, reloadMs: 5000 })).toBe('memory')
+    expect(due({ grownBytes: 383 * MiB, growthPerMs: rate, reloadMs: 5000 })).toBeNull()
+    expect(due({ grownBytes: 384 * MiB, growthPerMs: rate, reloadMs: 5000 })).toBe('memory')
     // The slower the reload, the earlier: 200 MiB more in 10 s.
-    expect(due({ grownBytes: 299 * MiB, growthPerMs: rate, reloadMs: 10_000 })).toBeNull()
-    expect(due({ grownBytes: 300 * MiB, growthPerMs: rate, reloadMs: 10_000 })).toBe('memory')
+    expect(due({ grownBytes: 283 * MiB, growthPerMs: rate, reloadMs: 10_000 })).toBeNull()
+    expect(due({ grownBytes: 284 * MiB, growthPerMs: rate, reloadMs: 10_000 })).toBe('memory')
     // A shrinking heap (a GC) never delays it past the budget itself.
-    expect(due({ grownBytes: 500 * MiB, growthPerMs: -rate })).toBe('memory')
+    expect(due({ grownBytes: 484 * MiB, growthPerMs: -rate })).toBe('memory')
+  })
+
+  test('by default is by memory first: the render count is a backstop of 10,000', () => {
+    expect(DEFAULT_RECYCLE_AFTER).toBe(10_000)
   })
 
   test('by memory, auto: what is left once the cache, every worker and one replacement loaded, shared, at most one cost each', () => {
@@ -191,7 +208,7 @@ describe('when a render worker is recycled', () => {
     const cli = serveExampleWithOneWorker([])
     const line = await cli.firstLine()
     const match = line.match(
-      /, 1 of 1 render workers ready, recycled after 1000 renders or (\d+) MiB of growth \(auto: \((\d+) MiB available − 256 MiB cache − 1 × (\d+) MiB to load\) \/ 1, at most 1 × (\d+) MiB\)(?:, |$)/,
+      /, 1 of 1 render workers ready, recycled after 10000 renders or (\d+) MiB of growth \(auto: \((\d+) MiB available − 256 MiB cache − 1 × (\d+) MiB to load\) \/ 1, at most 1 × (\d+) MiB\)(?:, |$)/,
     )
     expect({ line, matched: match !== null }).toEqual({ line, matched: true })
     const [, budget, available, cost, cap] = match.map(Number)
@@ -227,7 +244,7 @@ describe('when a render worker is recycled', () => {
     ])
     const line = await cli.firstLine()
     expect(line).toMatch(
-      /, 2 of 2 render workers ready, recycled after 1000 renders or \d+ MiB of growth \(auto: \(\d+ MiB available − 256 MiB cache − 2 × \d+ MiB to load\) \/ 2, at most 1 × \d+ MiB\)(?:, |$)/,
+      /, 2 of 2 render workers ready, recycled after 10000 renders or \d+ MiB of growth \(auto: \(\d+ MiB available − 256 MiB cache − 2 × \d+ MiB to load\) \/ 2, at most 1 × \d+ MiB\)(?:, |$)/,
     )
     const choices = choicesOf(line)
     expect({ ready: choices.ready, workers: choices.workers, cacheBytes: choices.cacheBytes }).toEqual({

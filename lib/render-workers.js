@@ -15,8 +15,15 @@ const path = require('path')
 const { Worker } = require('worker_threads')
 const { releaseFreeMemory } = require('..')
 
-/** Renders after which a worker is recycled (0: never). See README, "Render workers". */
-const DEFAULT_RECYCLE_AFTER = 1000
+/**
+ * Renders after which a worker is recycled (0: never). See README, "Render workers". A backstop:
+ * by default a worker is recycled by its memory growth (`recycleMemory: 'auto'`), which is what
+ * the budget is about. At 1,000 (the default before) a cold burst reloaded Gatsby's engine every
+ * few seconds — 2.6–3.5 s of a core per reload at 10k pages, 7–18 s at 200k — and cold renders/s
+ * were 15–25 % higher without it (BENCHMARKS.md, "The cold path on this machine"). The count
+ * still ends a worker whose growth its V8 heap does not show (native memory).
+ */
+const DEFAULT_RECYCLE_AFTER = 10_000
 
 /** How often a worker posts its own memory (render-worker.js). */
 const MEMORY_SAMPLE_MS = 500
@@ -43,6 +50,16 @@ const RSS_PER_OWN_BYTE = 1.3
  * can end past its budget by such a step (README, "Render workers").
  */
 const RELOAD_MARGIN = 1.5
+
+/**
+ * How far past its budget a worker's growth may be found at once: V8 commits heap in steps (the
+ * young generation doubling, a major GC committing MiBs), which no rate foresees. Measured with
+ * a 60 MB budget at 10k pages and the budget reached each time: worn workers ended 12–15 MiB
+ * past it (bench/fit.js; 72–75 MiB). So a recycle by memory starts that much before the budget
+ * (a quarter of the budget at most: a small budget must still leave a worker room to render),
+ * and the README's memory budget holds with G as given.
+ */
+const HEAP_STEP_BYTES = 16 * 2 ** 20
 
 /** The least growth `recycleMemory: 'auto'` allows a worker when memory is short. */
 const MIN_RECYCLE_MEMORY = 64 * 2 ** 20
@@ -145,12 +162,15 @@ function memoryBudget({ cacheBytes, count, firstWorkerBytes, recycleMemory }) {
  * Whether a worker is to be recycled now, and why ('renders', 'memory' or null). `grownBytes`: its
  * growth since it was ready (in RSS: its own × RSS_PER_OWN_BYTE); `growthPerMs` its recent rate; `reloadMs` how long a
  * replacement takes to load. By memory once it would pass `recycleMemory` before a replacement
- * started now is ready: grown + rate × reload ≥ budget. 0 (or null) disables either bound.
+ * started now is ready, or by one heap step: grown + rate × reload + step ≥ budget, the step
+ * HEAP_STEP_BYTES or a quarter of the budget, whichever is less. 0 (or null) disables either
+ * bound.
  */
 function shouldRecycle({ renders, recycleAfter, grownBytes, growthPerMs, reloadMs, recycleMemory }) {
   if (recycleAfter && renders >= recycleAfter) return 'renders'
-  if (recycleMemory && grownBytes + Math.max(0, growthPerMs) * reloadMs >= recycleMemory) return 'memory'
-  return null
+  if (!recycleMemory) return null
+  const step = Math.min(HEAP_STEP_BYTES, recycleMemory / 4)
+  return grownBytes + Math.max(0, growthPerMs) * reloadMs + step >= recycleMemory ? 'memory' : null
 }
 
 /** How the default recycle budget is chosen, in words (`serve --help`). */
@@ -443,4 +463,5 @@ module.exports = {
   AUTO_WORKERS,
   AUTO_RECYCLE_MEMORY,
   DEFAULT_RECYCLE_AFTER,
+  HEAP_STEP_BYTES,
 }

@@ -32,7 +32,7 @@ export interface ServeOptions {
   /**
    * Replace a render worker after this many renders (`--recycle-after`): Gatsby's engine grows
    * with every distinct page it renders, and only ending its thread gives that memory back. Its
-   * replacement starts first; it finishes its renders and is terminated idle. `0`: never. Default 1000.
+   * replacement starts first; it finishes its renders and is terminated idle. `0`: never. Default 10000 (a backstop: by default `recycleMemory` recycles first).
    */
   recycleAfter?: number
   /**

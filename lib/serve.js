@@ -242,7 +242,7 @@ function describe(server, host) {
   )
 }
 
-/** `, recycled after 1000 renders or 855 MiB of growth (auto: …)` */
+/** `, recycled after 10000 renders or 855 MiB of growth (auto: …)` */
 function describeRecycling(pool) {
   const bounds = []
   if (pool.recycleAfter) bounds.push(`${pool.recycleAfter} renders`)
