@@ -31,6 +31,11 @@ export declare class DsgServer {
    * recycled). Remove it with `removeRenderer` once its `inFlight` is 0.
    */
   retireRenderer(rendererId: number): boolean
+  /**
+   * The routes of the site's functions, once the functions process reported them (the server
+   * listens before that; requests under `/api/` wait for them). Replaces routes set before.
+   */
+  setFunctionRoutes(routes: Array<FunctionRouteInput>): void
   /** What each registered renderer has done. */
   renderWorkers(): Array<RenderWorkerStats>
   /** The address the server listens on, e.g. `127.0.0.1:9000`. */
@@ -110,8 +115,15 @@ export interface FunctionRouteInput {
 export interface FunctionsInput {
   /** Unix socket paths of the functions processes. */
   sockets: Array<string>
-  routes: Array<FunctionRouteInput>
-  /** A function that has not started its response by then is a 504. Default 30 000. */
+  /**
+   * Omitted: not known yet (the functions process is still loading the functions); requests
+   * under `/api/` wait for `setFunctionRoutes`, at most `timeoutMs`.
+   */
+  routes?: Array<FunctionRouteInput>
+  /**
+   * A function that has not started its response by then is a 504, and a request waiting for
+   * the routes that long a 503. Default 30 000.
+   */
   timeoutMs?: number
   /** The largest request body any function receives. Default 32 MiB. */
   maxBodyBytes?: number

@@ -3,10 +3,15 @@
 // as `gatsby serve` serves them: the Rust engine routes /api/*, enforces the body limit and the
 // function timeout, and forwards to the functions process running Gatsby's middleware chain.
 
+const { spawn } = require('child_process')
+const fs = require('fs')
 const net = require('net')
-const { startServer, tempDir } = require('./support/site')
+const path = require('path')
+const { startServer, tempDir, EXAMPLE } = require('./support/site')
+const { staticCopy } = require('./support/example-copy')
 const { request } = require('./support/http')
 const { waitFor } = require('../scripts/support/wait')
+const { freePort } = require('../scripts/support/ports')
 
 const FUNCTION_TIMEOUT_MS = 3000
 const MAX_BODY = 1024 * 1024
@@ -340,5 +345,161 @@ describe('the functions manifest', () => {
 
   test('a site without functions has none', () => {
     expect(readFunctions(tempDir('gatsby-dsg-functions-none-'))).toEqual([])
+  })
+})
+
+/**
+ * The example's public/ and its compiled functions (a real `gatsby build`'s), served as a static
+ * site, with one more function listed last in the manifest whose module blocks the functions
+ * process's loading until `gate` is written: the functions process has not reported its routes
+ * until then. Written `exit`, the gate makes that process exit (code 3) instead.
+ */
+function slowFunctionsSite() {
+  const dir = staticCopy()
+  const functions = path.join(dir, '.cache', 'functions')
+  fs.cpSync(path.join(EXAMPLE, '.cache', 'functions'), functions, { recursive: true })
+  fs.copyFileSync(path.join(EXAMPLE, 'package.json'), path.join(dir, 'package.json'))
+  fs.symlinkSync(path.join(EXAMPLE, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
+  const gate = path.join(dir, 'gate')
+  fs.writeFileSync(
+    path.join(functions, 'slow-to-load.js'),
+    `const fs = require('fs')
+const pause = new Int32Array(new SharedArrayBuffer(4))
+while (!fs.existsSync(${JSON.stringify(gate)})) Atomics.wait(pause, 0, 0, 20)
+if (fs.readFileSync(${JSON.stringify(gate)}, 'utf8') === 'exit') process.exit(3)
+exports.default = (req, res) => res.json({ loaded: true })
+`,
+  )
+  const manifest = path.join(functions, 'manifest.json')
+  const entries = JSON.parse(fs.readFileSync(manifest, 'utf8'))
+  entries.push({
+    functionRoute: 'slow-to-load',
+    relativeCompiledFilePath: 'slow-to-load.js',
+    functionId: 'slow-to-load-js',
+  })
+  fs.writeFileSync(manifest, JSON.stringify(entries))
+  return { dir, gate, functionCount: entries.length }
+}
+
+describe('the server answers before the functions process has reported its routes', () => {
+  const WAIT_BOUND_MS = 3000
+  let site
+  let port
+  let base
+  let starting
+  let started = false
+
+  beforeAll(async () => {
+    site = slowFunctionsSite()
+    port = await freePort()
+    base = `http://127.0.0.1:${port}`
+    starting = startServer({ root: site.dir, cacheDir: false, port, functionTimeoutMs: WAIT_BOUND_MS })
+    starting.then(
+      () => (started = true),
+      () => {},
+    )
+  })
+
+  afterAll(async () => {
+    fs.writeFileSync(site.gate, '')
+    const server = await starting.catch(() => null)
+    if (server) await server.close()
+  })
+
+  test('a static page is answered 200 while the functions are loading, and /__dsg/readyz says what it waits for', async () => {
+    const page = await waitFor(
+      async () => {
+        const res = await request(base, '/about/').catch(() => null)
+        return res && res.status === 200 && res
+      },
+      { what: 'a 200 for /about/' },
+    )
+    expect(page.body.toString('utf8')).toContain('<html')
+    const ready = await request(base, '/__dsg/readyz')
+    expect(ready.status).toBe(503)
+    expect(JSON.parse(ready.body.toString('utf8')).waitingFor).toEqual([
+      'the functions process has not reported its functions',
+    ])
+    // serve() resolves only once the functions are ready, which the gate still prevents.
+    expect(started).toBe(false)
+  })
+
+  test('a request under /api/ that waits past the function timeout is a 503 with Retry-After', async () => {
+    const res = await request(base, '/api/hello')
+    expect(res.status).toBe(503)
+    expect(res.headers['retry-after']).toBe('5')
+    expect(res.headers['cache-control']).toBe('no-store')
+    expect(res.body.toString('utf8')).toMatch(/the functions process has not reported its functions within 3 s/)
+    expect(started).toBe(false)
+  })
+
+  test('requests under /api/ sent meanwhile are routed as usual once the routes arrive', async () => {
+    const hello = request(base, '/api/hello?a=1')
+    const unknown = request(base, '/api/nope', { method: 'POST' })
+    const overLimit = request(base, '/api/small-body', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pad: 'x'.repeat(2000) }),
+    })
+    // They were sent before this request's answer came (each on a connection of its own).
+    expect((await request(base, '/about/')).status).toBe(200)
+    expect(started).toBe(false)
+    fs.writeFileSync(site.gate, '')
+
+    const answered = await hello
+    expect(answered.status).toBe(200)
+    expect(json(answered)).toEqual({ hello: 'world', method: 'GET', query: { a: '1' } })
+    expect((await unknown).status).toBe(404)
+    expect((await overLimit).status).toBe(413)
+    expect(json(await request(base, '/api/small-body')).runs).toBe(0)
+
+    const server = await starting
+    expect(server.summary.functions).toBe(site.functionCount)
+    expect(json(await request(base, '/api/slow-to-load'))).toEqual({ loaded: true })
+    expect((await request(base, '/__dsg/readyz')).status).toBe(200)
+  })
+})
+
+describe('a functions process that fails to start', () => {
+  test('rejects serve() with its error after static pages were served, answers the /api/ request waiting meanwhile with a 503, and leaves nothing running', async () => {
+    const site = slowFunctionsSite()
+    const port = await freePort()
+    const base = `http://127.0.0.1:${port}`
+    const options = { root: site.dir, cacheDir: false, host: '127.0.0.1', port, functionTimeoutMs: 60_000 }
+    const child = spawn(
+      process.execPath,
+      [path.join(__dirname, 'support', 'server-process.js'), JSON.stringify(options)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      },
+    )
+    let control = ''
+    child.stdio[3].setEncoding('utf8').on('data', (chunk) => (control += chunk))
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk))
+    // Its event loop empty once serve() rejected: Node exits on its own only if the server, its
+    // threads and the functions process were all closed.
+    const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)))
+
+    await waitFor(
+      async () => {
+        const res = await request(base, '/about/').catch(() => null)
+        return res && res.status === 200
+      },
+      { what: () => `a 200 for /about/ (server output: ${stderr})` },
+    )
+    const waiting = request(base, '/api/hello')
+    expect((await request(base, '/about/')).status).toBe(200)
+    fs.writeFileSync(site.gate, 'exit')
+
+    const answer = await waiting
+    expect(answer.status).toBe(503)
+    expect(answer.headers['retry-after']).toBe('5')
+    expect(answer.body.toString('utf8')).toMatch(/shutting down before its functions were ready/)
+    expect(await exited).toBe(1)
+    expect(JSON.parse(control.split('\n')[0])).toEqual({
+      error: 'the functions process exited before it was ready (exit code 3)',
+    })
+    await expect(request(base, '/about/')).rejects.toThrow(/ECONNREFUSED/)
   })
 })

@@ -77,7 +77,8 @@ export interface ServeOptions {
   /**
    * A Gatsby Function that has not started its response within this many ms is answered 504
    * (`--function-timeout`, in seconds there); a function blocking the functions process's event
-   * loop this long gets that process replaced. Default `DEFAULTS.functionTimeoutMs`.
+   * loop this long gets that process replaced; a request under `/api/` waiting this long for the
+   * functions process to report its routes is answered 503. Default `DEFAULTS.functionTimeoutMs`.
    */
   functionTimeoutMs?: number
   /**
@@ -146,9 +147,12 @@ export declare const ADMIN_TOKEN_ENV: 'GATSBY_DSG_ADMIN_TOKEN'
 /**
  * Starts serving the built Gatsby site at `options.root`: reads the build and the plugin's
  * deferred-page manifest, starts the render workers (or loads Gatsby's engines in this thread)
- * when the site has deferred pages, and resolves once the server listens. Rejects with one clear
- * message when the site cannot be served (no build, engines missing, plugin missing). Like a
- * `net.Server`, the running server keeps the process alive until `close()`.
+ * when the site has deferred pages and the functions process when it has Gatsby Functions. The
+ * server listens (and serves static files and pages) before those are ready; `serve()` resolves
+ * once they are (a request under `/api/` waits for the functions meanwhile, at most
+ * `functionTimeoutMs`). Rejects with one clear message when the site cannot be served (no build,
+ * engines missing, plugin missing, the functions process not starting), having closed what it
+ * started. Like a `net.Server`, the running server keeps the process alive until `close()`.
  */
 export declare function serve(options?: ServeOptions): Promise<Server>
 

@@ -1,6 +1,7 @@
-//! `ServerOptions.functions`, as JS passes them (the functions process reported the routes and
-//! body limits from `.cache/functions/manifest.json`), and their conversion into the engine's
-//! `FunctionsConfig`: omitted options keep the engine's defaults; a negative size is refused.
+//! `ServerOptions.functions`, as JS passes them, and the routes and body limits the functions
+//! process reports from `.cache/functions/manifest.json` (at start-up or later, through
+//! `DsgServer.setFunctionRoutes`), converted into the engine's `FunctionsConfig` and
+//! `FunctionSpec`s: omitted options keep the engine's defaults; a negative size is refused.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,8 +18,11 @@ use crate::error::invalid_arg;
 pub struct FunctionsInput {
     /// Unix socket paths of the functions processes.
     pub sockets: Vec<String>,
-    pub routes: Vec<FunctionRouteInput>,
-    /// A function that has not started its response by then is a 504. Default 30 000.
+    /// Omitted: not known yet (the functions process is still loading the functions); requests
+    /// under `/api/` wait for `setFunctionRoutes`, at most `timeoutMs`.
+    pub routes: Option<Vec<FunctionRouteInput>>,
+    /// A function that has not started its response by then is a 504, and a request waiting for
+    /// the routes that long a 503. Default 30 000.
     pub timeout_ms: Option<u32>,
     /// The largest request body any function receives. Default 32 MiB.
     pub max_body_bytes: Option<i64>,
@@ -48,9 +52,10 @@ fn bytes(value: i64, name: &str) -> Result<u64> {
     u64::try_from(value).map_err(|_| invalid_arg(format!("{name} {value} must not be negative")))
 }
 
-pub(crate) fn functions_config(input: FunctionsInput) -> Result<FunctionsConfig> {
-    let mut functions = Vec::with_capacity(input.routes.len());
-    for route in input.routes {
+/// The engine's view of the routes the functions process reported.
+pub(crate) fn function_specs(routes: Vec<FunctionRouteInput>) -> Result<Vec<FunctionSpec>> {
+    let mut functions = Vec::with_capacity(routes.len());
+    for route in routes {
         let mut body_limits = Vec::with_capacity(route.body_limits.len());
         for limit in route.body_limits {
             body_limits.push(BodyLimitSpec {
@@ -64,8 +69,12 @@ pub(crate) fn functions_config(input: FunctionsInput) -> Result<FunctionsConfig>
             body_limits,
         });
     }
+    Ok(functions)
+}
+
+pub(crate) fn functions_config(input: FunctionsInput) -> Result<FunctionsConfig> {
     Ok(FunctionsConfig {
-        functions,
+        functions: input.routes.map(function_specs).transpose()?,
         sockets: input.sockets.into_iter().map(PathBuf::from).collect(),
         timeout: input
             .timeout_ms

@@ -9,6 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::error::{failure, invalid_arg};
+use crate::functions::{function_specs, FunctionRouteInput};
 use crate::options::ServerOptions;
 use crate::registry;
 use crate::renderer::{JsRenderer, RenderCallback, SsrCallback};
@@ -72,6 +73,15 @@ impl DsgServer {
     #[napi]
     pub fn retire_renderer(&self, renderer_id: u32) -> bool {
         self.pool.retire(renderer_id)
+    }
+
+    /// The routes of the site's functions, once the functions process reported them (the server
+    /// listens before that; requests under `/api/` wait for them). Replaces routes set before.
+    #[napi]
+    pub fn set_function_routes(&self, routes: Vec<FunctionRouteInput>) -> Result<()> {
+        self.server
+            .set_function_routes(&function_specs(routes)?)
+            .map_err(invalid_arg)
     }
 
     /// What each registered renderer has done.

@@ -18,7 +18,7 @@ async function main() {
   const site = readSite(root)
   const siteRead = performance.now()
   const settings = { ...DEFAULTS, port: Number(port), host: '127.0.0.1', cacheDir: cacheDir || false }
-  const server = await startServer(engineOptions(site, settings, null, []), undefined, undefined)
+  const server = await startServer(engineOptions(site, settings, null), undefined, undefined)
   const started = performance.now()
   const summary = server.summary()
   global.gc()

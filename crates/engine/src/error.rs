@@ -48,3 +48,10 @@ pub enum WarmError {
     #[error(transparent)]
     Render(#[from] RenderError),
 }
+
+/// Why function routes could not be set.
+#[derive(Debug, thiserror::Error)]
+pub enum FunctionsError {
+    #[error("the server was started without functions (ServerOptions.functions): it has no functions process to route to")]
+    NotConfigured,
+}

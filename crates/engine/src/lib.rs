@@ -40,7 +40,7 @@ pub use artifact::ArtifactKind;
 pub use build_id::BuildId;
 pub use config::{RedisConfig, RedisTls, ServerConfig};
 pub use content::Content;
-pub use error::{PurgeError, StartError, WarmError};
+pub use error::{FunctionsError, PurgeError, StartError, WarmError};
 pub use manifest::{ManifestPages, ManifestSource};
 pub use metrics::StatsSnapshot;
 pub use pages::{DeferredPage, DeferredPageSpec, DeferredPages, PagesBuilder, TableError};

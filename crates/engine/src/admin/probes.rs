@@ -4,7 +4,9 @@
 //!   answers nothing, which is what a liveness check detects);
 //! - `GET /__dsg/readyz`: `200` when a request for a deferred page would find a renderer now (at
 //!   least one render worker takes renders; a site without deferred pages needs none) and, with a
-//!   shared tier, Redis answers a `PING`; `503` otherwise, naming what is not ready.
+//!   shared tier, Redis answers a `PING`, and, for a site with Gatsby Functions, the functions
+//!   process has reported their routes (until then a request under `/api/` waits for them:
+//!   [`crate::functions::ready`]); `503` otherwise, naming what is not ready.
 //!
 //! Invariants: answered with or without an admin token configured, and without one being sent;
 //! they tell an unauthenticated client nothing more than the above (no build id, no Redis address,
@@ -45,11 +47,15 @@ pub struct Readiness {
     pub renderers_ready: usize,
     /// `None` without a shared tier; else whether Redis answered.
     pub redis_reachable: Option<bool>,
+    /// The site has functions and the functions process has not reported their routes yet.
+    pub functions_pending: bool,
 }
 
 impl Readiness {
     pub fn ready(&self) -> bool {
-        (!self.renders_needed || self.renderers_ready > 0) && self.redis_reachable != Some(false)
+        (!self.renders_needed || self.renderers_ready > 0)
+            && self.redis_reachable != Some(false)
+            && !self.functions_pending
     }
 
     /// What is not ready, in words (empty when ready).
@@ -60,6 +66,9 @@ impl Readiness {
         }
         if self.redis_reachable == Some(false) {
             waiting.push("Redis does not answer");
+        }
+        if self.functions_pending {
+            waiting.push("the functions process has not reported its functions");
         }
         waiting
     }
@@ -98,6 +107,10 @@ pub(crate) async fn answer(app: &App, probe: Probe, method: &Method) -> Reply {
                 renders_needed: !app.router.pages.is_empty(),
                 renderers_ready: app.cache.renderers_ready(),
                 redis_reachable: app.cache.shared_tier_reachable().await,
+                functions_pending: app
+                    .functions
+                    .as_ref()
+                    .is_some_and(|f| f.function_count().is_none()),
             };
             let status = if readiness.ready() {
                 StatusCode::OK
@@ -138,6 +151,7 @@ mod tests {
             renders_needed,
             renderers_ready,
             redis_reachable,
+            functions_pending: false,
         };
         assert!(r(true, 1, None).ready());
         assert!(!r(true, 0, None).ready());
@@ -149,5 +163,25 @@ mod tests {
             vec!["no render worker is ready", "Redis does not answer"]
         );
         assert!(r(true, 1, Some(true)).waiting_for().is_empty());
+    }
+
+    #[test]
+    fn not_ready_while_the_functions_process_has_not_reported_its_functions() {
+        let pending = Readiness {
+            renders_needed: true,
+            renderers_ready: 1,
+            redis_reachable: None,
+            functions_pending: true,
+        };
+        assert!(!pending.ready());
+        assert_eq!(
+            pending.waiting_for(),
+            vec!["the functions process has not reported its functions"]
+        );
+        let reported = Readiness {
+            functions_pending: false,
+            ..pending
+        };
+        assert!(reported.ready());
     }
 }

@@ -15,12 +15,15 @@ use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
+use super::ready::{NotReady, RouteWatch};
 use super::routes::{FunctionRoutes, FunctionSpec};
 
 /// What the functions are started with.
 #[derive(Clone, Debug)]
 pub struct FunctionsConfig {
-    pub functions: Vec<FunctionSpec>,
+    /// `None`: not known yet (the functions process is still loading them); requests under
+    /// `/api/` wait for [`FunctionsProxy::set_routes`], at most `timeout`.
+    pub functions: Option<Vec<FunctionSpec>>,
     /// The unix sockets of the functions processes; requests go to them in turn.
     pub sockets: Vec<PathBuf>,
     /// A function that has not sent its status and headers within this is answered 504.
@@ -102,7 +105,7 @@ impl tower_service::Service<Uri> for UnixConnector {
 type UpstreamClient = Client<UnixConnector, LimitedBody>;
 
 pub struct FunctionsProxy {
-    pub routes: FunctionRoutes,
+    routes: RouteWatch,
     clients: Vec<UpstreamClient>,
     next: AtomicUsize,
     timeout: Duration,
@@ -120,7 +123,33 @@ pub enum ApiRoute {
     },
     /// Under `/api/` but no function has that route.
     NoFunction,
+    /// Under `/api/`, but the routes did not arrive in time to say: a 503 ([`not_ready`]).
+    NotReady(NotReady),
     NotApi,
+}
+
+/// What a client waiting for the functions is told to wait before it tries again: a functions
+/// process loads in seconds (1.8 s for the example's 12 functions), and one that took longer than
+/// the function timeout is restarting or failing.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// The answer to a request under `/api/` that found no routes to be routed by: a 503 with
+/// `Retry-After`, saying why.
+pub fn not_ready(why: NotReady) -> Response<ProxyBody> {
+    let message = match why {
+        NotReady::TimedOut(bound) => format!(
+            "Service Unavailable: the functions process has not reported its functions within {} s (still starting); retry in {RETRY_AFTER_SECONDS} s\n",
+            bound.as_secs_f64()
+        ),
+        NotReady::Closed => {
+            "Service Unavailable: the server is shutting down before its functions were ready\n"
+                .to_string()
+        }
+    };
+    let mut res = plain(StatusCode::SERVICE_UNAVAILABLE, message);
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    res
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded either way.
@@ -149,7 +178,7 @@ impl FunctionsProxy {
             })
             .collect();
         FunctionsProxy {
-            routes: FunctionRoutes::new(&config.functions),
+            routes: RouteWatch::new(config.functions.as_deref().map(FunctionRoutes::new)),
             clients,
             next: AtomicUsize::new(0),
             timeout: config.timeout,
@@ -157,26 +186,46 @@ impl FunctionsProxy {
         }
     }
 
+    /// Sets the routes the functions process reported (replacing any earlier ones); requests
+    /// waiting for them go on.
+    pub fn set_routes(&self, functions: &[FunctionSpec]) {
+        self.routes.set(FunctionRoutes::new(functions));
+    }
+
+    /// How many functions there are; `None` while their routes are pending.
+    pub fn function_count(&self) -> Option<usize> {
+        self.routes.now().map(|routes| routes.len())
+    }
+
+    /// The server is closing: requests still waiting for the routes are answered 503 now.
+    pub fn close(&self) {
+        self.routes.close();
+    }
+
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        self.routes.waiting()
+    }
+
     /// What `raw_path` (the request's path, still percent-encoded) is for the functions: as
-    /// `gatsby serve` mounts them, `/api/*` at the root and under the site's path prefix.
-    pub fn route(&self, raw_path: &str, path_prefix: Option<&str>) -> ApiRoute {
-        let under_prefix = path_prefix
-            .and_then(|prefix| raw_path.strip_prefix(prefix))
-            .filter(|rest| rest.starts_with("/api/"));
-        let Some(rest) = under_prefix
-            .or(Some(raw_path))
-            .and_then(|p| p.strip_prefix("/api/"))
-        else {
+    /// `gatsby serve` mounts them, `/api/*` at the root and under the site's path prefix. Under
+    /// `/api/` while the routes are pending, it waits for them (at most the function timeout).
+    pub async fn route(&self, raw_path: &str, path_prefix: Option<&str>) -> ApiRoute {
+        let Some((fragment, rest)) = api_path(raw_path, path_prefix) else {
             return ApiRoute::NotApi;
         };
-        let Ok(fragment) = percent_encoding::percent_decode_str(rest).decode_utf8() else {
-            return ApiRoute::NotApi;
+        if self.clients.is_empty() {
+            return ApiRoute::NoFunction;
+        }
+        let routes = match self.routes.wait(self.timeout).await {
+            Ok(routes) => routes,
+            Err(why) => return ApiRoute::NotReady(why),
         };
-        if self.clients.is_empty() || self.routes.find(&fragment).is_none() {
+        if routes.find(&fragment).is_none() {
             return ApiRoute::NoFunction;
         }
         ApiRoute::Function {
-            fragment: fragment.into_owned(),
+            fragment,
             upstream_path: format!("/api/{rest}"),
         }
     }
@@ -190,7 +239,11 @@ impl FunctionsProxy {
         upstream_path: &str,
         remote: std::net::SocketAddr,
     ) -> Response<ProxyBody> {
-        let Some(function) = self.routes.find(fragment) else {
+        // Routed by `route`, so the routes have arrived (and are never unset).
+        let Some(routes) = self.routes.now() else {
+            return not_ready(NotReady::Closed);
+        };
+        let Some(function) = routes.find(fragment) else {
             return plain(StatusCode::NOT_FOUND, "Not Found".into());
         };
         let (parts, body) = req.into_parts();
@@ -282,6 +335,19 @@ impl FunctionsProxy {
             }
         }
     }
+}
+
+/// The function fragment (percent-decoded) and the raw rest of a path under `/api/`, at the root
+/// or under `path_prefix`; `None` for any other path (or one that does not decode to UTF-8).
+fn api_path<'a>(raw_path: &'a str, path_prefix: Option<&str>) -> Option<(String, &'a str)> {
+    let under_prefix = path_prefix
+        .and_then(|prefix| raw_path.strip_prefix(prefix))
+        .filter(|rest| rest.starts_with("/api/"));
+    let rest = under_prefix.unwrap_or(raw_path).strip_prefix("/api/")?;
+    let fragment = percent_encoding::percent_decode_str(rest)
+        .decode_utf8()
+        .ok()?;
+    Some((fragment.into_owned(), rest))
 }
 
 fn describe_error(error: &hyper_util::client::legacy::Error) -> String {
@@ -426,7 +492,7 @@ mod tests {
 
     fn config(socket: PathBuf, timeout: Duration) -> FunctionsConfig {
         FunctionsConfig {
-            functions: vec![
+            functions: Some(vec![
                 FunctionSpec {
                     function_route: "echo".into(),
                     match_path: None,
@@ -440,7 +506,7 @@ mod tests {
                     match_path: None,
                     body_limits: vec![],
                 },
-            ],
+            ]),
             sockets: vec![socket],
             timeout,
             max_body_bytes: 64,
@@ -486,9 +552,12 @@ mod tests {
 
     /// The engine side: a server on a loopback port whose every request goes to `proxy`.
     async fn engine(proxy: FunctionsProxy) -> std::net::SocketAddr {
+        engine_of(Arc::new(proxy)).await
+    }
+
+    async fn engine_of(proxy: Arc<FunctionsProxy>) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let proxy = Arc::new(proxy);
         tokio::spawn(async move {
             loop {
                 let (stream, remote) = listener.accept().await.unwrap();
@@ -497,11 +566,12 @@ mod tests {
                     let service = service_fn(move |req: Request<Incoming>| {
                         let proxy = Arc::clone(&proxy);
                         async move {
-                            let res = match proxy.route(req.uri().path(), Some("/pre")) {
+                            let res = match proxy.route(req.uri().path(), Some("/pre")).await {
                                 ApiRoute::Function {
                                     fragment,
                                     upstream_path,
                                 } => proxy.forward(req, &fragment, &upstream_path, remote).await,
+                                ApiRoute::NotReady(why) => not_ready(why),
                                 other => plain(StatusCode::NOT_FOUND, format!("{other:?}")),
                             };
                             Ok::<_, Infallible>(res)
@@ -525,27 +595,27 @@ mod tests {
         String::from_utf8_lossy(&buf).into_owned()
     }
 
-    #[test]
-    fn api_paths_are_recognised_at_the_root_and_under_the_prefix() {
+    #[tokio::test]
+    async fn api_paths_are_recognised_at_the_root_and_under_the_prefix() {
         let proxy =
             FunctionsProxy::new(&config("/nonexistent.sock".into(), Duration::from_secs(1)));
         let function = |upstream: &str| ApiRoute::Function {
             fragment: "echo".into(),
             upstream_path: upstream.into(),
         };
-        assert_eq!(proxy.route("/api/echo", None), function("/api/echo"));
+        assert_eq!(proxy.route("/api/echo", None).await, function("/api/echo"));
         assert_eq!(
-            proxy.route("/pre/api/echo", Some("/pre")),
+            proxy.route("/pre/api/echo", Some("/pre")).await,
             function("/api/echo")
         );
         assert_eq!(
-            proxy.route("/api/ech%6F", Some("/pre")),
+            proxy.route("/api/ech%6F", Some("/pre")).await,
             function("/api/ech%6F")
         );
-        assert_eq!(proxy.route("/api/nope", None), ApiRoute::NoFunction);
-        assert_eq!(proxy.route("/apix/echo", None), ApiRoute::NotApi);
-        assert_eq!(proxy.route("/about/", None), ApiRoute::NotApi);
-        assert_eq!(proxy.route("/api/%ff", None), ApiRoute::NotApi);
+        assert_eq!(proxy.route("/api/nope", None).await, ApiRoute::NoFunction);
+        assert_eq!(proxy.route("/apix/echo", None).await, ApiRoute::NotApi);
+        assert_eq!(proxy.route("/about/", None).await, ApiRoute::NotApi);
+        assert_eq!(proxy.route("/api/%ff", None).await, ApiRoute::NotApi);
     }
 
     #[tokio::test]
@@ -626,5 +696,79 @@ mod tests {
         )
         .await;
         assert!(refused.starts_with("HTTP/1.1 502 "), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_request_sent_while_the_routes_are_pending_is_routed_as_usual_once_they_arrive() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("f.sock");
+        let reached = upstream(&socket);
+        let known = config(socket, Duration::from_secs(30));
+        let proxy = Arc::new(FunctionsProxy::new(&FunctionsConfig {
+            functions: None,
+            ..known.clone()
+        }));
+        assert_eq!(proxy.function_count(), None);
+        let addr = engine_of(Arc::clone(&proxy)).await;
+        let send = |raw: &'static str| tokio::spawn(exchange(addr, raw, Duration::from_secs(10)));
+        let echo = send("GET /api/echo?a=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let unknown = send("GET /api/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let too_large = send(
+            "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n",
+        );
+        // All three have arrived and wait; none reached the functions process.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while proxy.waiting() < 3 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(proxy.waiting(), 3);
+        assert_eq!(reached.load(Ordering::SeqCst), 0);
+
+        proxy.set_routes(known.functions.as_deref().unwrap());
+        assert_eq!(proxy.function_count(), Some(2));
+        let echo = echo.await.unwrap();
+        assert!(echo.starts_with("HTTP/1.1 200 "), "{echo}");
+        assert!(echo.contains("/api/echo?a=1 "), "{echo}");
+        let unknown = unknown.await.unwrap();
+        assert!(unknown.starts_with("HTTP/1.1 404 "), "{unknown}");
+        assert!(unknown.ends_with("NoFunction"), "{unknown}");
+        let too_large = too_large.await.unwrap();
+        assert!(too_large.starts_with("HTTP/1.1 413 "), "{too_large}");
+        assert_eq!(reached.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_whose_wait_passes_the_function_timeout_is_a_503_with_retry_after() {
+        let proxy = Arc::new(FunctionsProxy::new(&FunctionsConfig {
+            functions: None,
+            ..config("/nonexistent.sock".into(), Duration::from_millis(200))
+        }));
+        let addr = engine_of(Arc::clone(&proxy)).await;
+        let request = "GET /api/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let timed_out = exchange(addr, request, Duration::from_secs(10)).await;
+        assert!(timed_out.starts_with("HTTP/1.1 503 "), "{timed_out}");
+        assert!(
+            timed_out.contains(&format!("\r\nretry-after: {RETRY_AFTER_SECONDS}\r\n")),
+            "{timed_out}"
+        );
+        assert!(
+            timed_out.contains("has not reported its functions within 0.2 s"),
+            "{timed_out}"
+        );
+
+        // Closing answers a waiting request at once, whatever its bound.
+        let proxy = Arc::new(FunctionsProxy::new(&FunctionsConfig {
+            functions: None,
+            ..config("/nonexistent.sock".into(), Duration::from_secs(3600))
+        }));
+        let addr = engine_of(Arc::clone(&proxy)).await;
+        let waiting = tokio::spawn(exchange(addr, request, Duration::from_secs(10)));
+        while proxy.waiting() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        proxy.close();
+        let closed = waiting.await.unwrap();
+        assert!(closed.starts_with("HTTP/1.1 503 "), "{closed}");
+        assert!(closed.contains("shutting down"), "{closed}");
     }
 }

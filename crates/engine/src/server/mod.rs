@@ -27,8 +27,8 @@ use crate::cache::memory::MemoryCache;
 use crate::cache::shared::{OnPurge, PurgeMessage, SharedCache};
 use crate::cache::{CachePolicy, PageCache};
 use crate::config::{RedisConfig, ServerConfig};
-use crate::error::{PurgeError, StartError, WarmError};
-use crate::functions::FunctionsProxy;
+use crate::error::{FunctionsError, PurgeError, StartError, WarmError};
+use crate::functions::{FunctionSpec, FunctionsProxy};
 use crate::manifest::ManifestPages;
 use crate::metrics::{Gauges, Metrics, StatsSnapshot};
 use crate::pages::DeferredPages;
@@ -101,7 +101,7 @@ pub struct SiteSummary {
     pub cache_dir: Option<String>,
     /// The path prefix the site is served under, if any (`/docs`).
     pub path_prefix: Option<String>,
-    /// Gatsby Functions served under `/api/`.
+    /// Gatsby Functions served under `/api/`; 0 until the functions process reported them.
     pub functions: usize,
 }
 
@@ -189,7 +189,7 @@ impl Server {
             generated_pages: None, // read live: see Server::summary
             cache_dir: disk.as_ref().map(|d| d.dir().display().to_string()),
             path_prefix: router.path_prefix().map(str::to_string),
-            functions: config.functions.as_ref().map_or(0, |f| f.functions.len()),
+            functions: 0, // read live: see Server::summary
         };
 
         let addr = format!("{}:{}", config.host, config.port);
@@ -291,8 +291,27 @@ impl Server {
         SiteSummary {
             generated_pages: counted
                 .then(|| self.app.metrics.disk_html_pages.load(Relaxed).max(0) as usize),
+            functions: self
+                .app
+                .functions
+                .as_ref()
+                .and_then(FunctionsProxy::function_count)
+                .unwrap_or(0),
             ..self.summary.clone()
         }
+    }
+
+    /// Sets the routes of the site's functions, as the functions process reported them (it
+    /// loads every function first, so they may come after the server listens); requests under
+    /// `/api/` waiting for them go on. Replaces routes set before.
+    pub fn set_function_routes(&self, functions: &[FunctionSpec]) -> Result<(), FunctionsError> {
+        let proxy = self
+            .app
+            .functions
+            .as_ref()
+            .ok_or(FunctionsError::NotConfigured)?;
+        proxy.set_routes(functions);
+        Ok(())
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -357,6 +376,10 @@ impl Server {
     /// Stops accepting, lets in-flight requests and renders finish (up to the shutdown timeout),
     /// then returns. Calling it again is a no-op.
     pub async fn close(&self) {
+        // Requests still waiting for the function routes are answered (503) rather than held.
+        if let Some(functions) = &self.app.functions {
+            functions.close();
+        }
         let _ = self.shutdown.send(true);
         let accept_loop = self.accept_loop.lock().take();
         if let Some(handle) = accept_loop {

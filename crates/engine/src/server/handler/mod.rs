@@ -2,7 +2,9 @@
 //!
 //! 1. pre-process ([`serve`]): count the request, note what the access log needs; a Gatsby
 //!    Function's route (`/api/*`, any method) goes to [`function`], which streams the function's
-//!    own response back untouched by the header stage (as `gatsby serve` adds none to it);
+//!    own response back untouched by the header stage (as `gatsby serve` adds none to it) — under
+//!    `/api/` while the functions process has not reported its routes, the request waits for
+//!    them first (a 503 if they do not come within the function timeout);
 //!    Partytown's proxy (`/__third-party-proxy?url=` a listed URL, GET or HEAD) goes to
 //!    [`partytown`], which streams the upstream's answer back, also untouched by the header stage
 //!    (an unlisted `url` goes on to the site's routing, as under `gatsby serve`: a 404);
@@ -44,6 +46,7 @@ use crate::metrics::{CacheLabel, RequestLabels, RouteKind};
 use crate::respond::{self, BodyMode, Reply};
 use crate::route::{Route, Routed};
 use crate::site::RequestFacts;
+use function::FunctionRoute;
 
 /// One request: answer it, set its headers, then count it and log it.
 pub(super) async fn serve(
@@ -61,31 +64,41 @@ pub(super) async fn serve(
                 .map_or_else(|| "/".to_string(), |p| p.to_string()),
         )
     });
-    let forward = function::route(app, &req);
-    let proxied = forward
-        .is_none()
-        .then(|| partytown::route(app, &req))
-        .flatten();
-    let (response, route, cache) = if let Some(forward) = forward {
-        let response = function::serve(app, req, forward, remote).await;
-        (response.map(ResponseBody::Right), RouteKind::function, None)
-    } else if let Some(url) = proxied {
-        let response = partytown::serve(app, &req, &url).await;
-        (
-            response.map(ResponseBody::Right),
-            RouteKind::partytown,
+    let for_functions = function::route(app, &req).await;
+    let proxied = match for_functions {
+        FunctionRoute::None => partytown::route(app, &req),
+        _ => None,
+    };
+    let (response, route, cache) = match (for_functions, proxied) {
+        (FunctionRoute::Forward(forward), _) => {
+            let response = function::serve(app, req, forward, remote).await;
+            (response.map(ResponseBody::Right), RouteKind::function, None)
+        }
+        (FunctionRoute::NotReady(why), _) => (
+            function::unavailable(why).map(ResponseBody::Right),
+            RouteKind::function,
             None,
-        )
-    } else {
-        let (
-            Reply {
-                mut response,
-                facts,
-            },
-            route,
-        ) = handle(app, req).await;
-        app.headers.apply(response.headers_mut(), &facts);
-        (response.map(ResponseBody::Left), route, facts.cache_status)
+        ),
+        (_, Some(url)) => {
+            let response = partytown::serve(app, &req, &url).await;
+            (
+                response.map(ResponseBody::Right),
+                RouteKind::partytown,
+                None,
+            )
+        }
+        (for_functions, None) => {
+            let unknown_function = function::is_unknown_function(&for_functions, &req);
+            let (
+                Reply {
+                    mut response,
+                    facts,
+                },
+                route,
+            ) = handle(app, req, unknown_function).await;
+            app.headers.apply(response.headers_mut(), &facts);
+            (response.map(ResponseBody::Left), route, facts.cache_status)
+        }
     };
     let status = response.status().as_u16();
     app.metrics.record_request(RequestLabels {
@@ -117,7 +130,12 @@ pub(super) async fn serve(
 pub(crate) type ResponseBody = http_body_util::Either<respond::Body, ProxyBody>;
 
 /// The reply to a request, and the route kind it is counted under.
-async fn handle(app: &Arc<App>, req: Request<Incoming>) -> (Reply, RouteKind) {
+/// `unknown_function`: a request under `/api/` naming no function, with a method no page allows.
+async fn handle(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    unknown_function: bool,
+) -> (Reply, RouteKind) {
     if let Some(probe) = admin::probes::probe(req.uri().path()) {
         return (
             admin::probes::answer(app, probe, req.method()).await,
@@ -127,7 +145,7 @@ async fn handle(app: &Arc<App>, req: Request<Incoming>) -> (Reply, RouteKind) {
     if admin::is_admin_path(req.uri().path()) {
         return (admin::handle(app, &req).await, RouteKind::admin);
     }
-    if function::is_unknown_function(app, &req) {
+    if unknown_function {
         // Any method: an unknown function is not a page that allows only GET.
         let mode = if *req.method() == Method::HEAD {
             BodyMode::HeadersOnly
