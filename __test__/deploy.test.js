@@ -10,6 +10,7 @@ const YAML = require('yaml')
 const parseBytes = require('bytes')
 const { validate } = require('dockerfile-utils')
 const { ROOT, tempDir } = require('./support/site')
+const { memoryBudget } = require('../lib/render-workers')
 
 const DEPLOY = path.join(ROOT, 'deploy')
 const read = (name) => fs.readFileSync(path.join(DEPLOY, name), 'utf8')
@@ -23,13 +24,28 @@ function quantity(text) {
   return Number(match[1]) * unit
 }
 
-/** The README's budget: --cache-size + 250 MiB + 250 MiB per render worker. */
-function budget(args) {
-  const flag = (name, fallback) => {
+/**
+ * The README's budget (lib/render-workers.js memoryBudget) for the flags in `args` and a site whose
+ * first worker costs `firstWorkerBytes`, each worker growing by at most that much (G ≤ E).
+ */
+function budget(args, firstWorkerBytes) {
+  const flag = (name) => {
     const arg = args.find((a) => a.startsWith(`--${name}=`))
-    return arg ? arg.slice(name.length + 3) : fallback
+    return arg && arg.slice(name.length + 3)
   }
-  return parseBytes(flag('cache-size', '256MB')) + 250 * MIB + Number(flag('render-workers', '2')) * 250 * MIB
+  return memoryBudget({
+    cacheBytes: parseBytes(flag('cache-size')),
+    count: Number(flag('render-workers')),
+    firstWorkerBytes,
+    recycleMemory: firstWorkerBytes,
+  })
+}
+
+/** The first worker's cost a deployment example says it is sized for ("costs up to N MiB"). */
+function sizedFor(text) {
+  const match = /first worker\s+(?:#\s+)?costs up to (\d+) MiB/.exec(text)
+  expect(match).not.toBeNull()
+  return Number(match[1]) * MIB
 }
 
 test('the Dockerfile lints clean, builds in one stage and serves from another as the non-root `node` user, with a liveness health check', () => {
@@ -72,10 +88,12 @@ test('the Kubernetes manifest probes /__dsg/livez and /__dsg/readyz without a to
   expect(container.readinessProbe.httpGet).toEqual({ path: '/__dsg/readyz', port })
   for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe])
     expect(probe.httpGet.httpHeaders).toBeUndefined()
-  // Memory: at least the budget requested; the limit leaves room for one more worker while recycling.
-  const needed = budget(container.args)
+  // Memory: the budget of its own flags, for the site it says it is sized for, requested and
+  // within the limit.
+  const needed = budget(container.args, sizedFor(read('kubernetes.yaml')))
+  expect(needed).toBe(1056 * MIB)
   expect(quantity(container.resources.requests.memory)).toBeGreaterThanOrEqual(needed)
-  expect(quantity(container.resources.limits.memory)).toBeGreaterThanOrEqual(needed + 250 * MIB)
+  expect(quantity(container.resources.limits.memory)).toBeGreaterThanOrEqual(needed)
   expect(objects[0].spec.template.spec.securityContext.runAsNonRoot).toBe(true)
   // The Redis URL points at the Redis Service, on its port.
   const redisUrl = container.env.find((e) => e.name === 'GATSBY_DSG_REDIS_URL').value
