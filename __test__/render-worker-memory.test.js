@@ -9,7 +9,7 @@ const path = require('path')
 const { EXAMPLE, trackedTempDir, removeTempDirs } = require('./support/site')
 const { waitFor } = require('../scripts/support/wait')
 const { startWorkersServer } = require('./support/render-workers')
-const { runCli } = require('./support/cli')
+const { runCli, serveArgs } = require('./support/cli')
 const { killAll } = require('./support/processes')
 const {
   chooseWorkerCount,
@@ -98,7 +98,7 @@ describe('the default number of render workers', () => {
   })
 
   test('is chosen once the first worker is ready, and the start-up line says how', async () => {
-    const cli = runCli(['serve', '--root', EXAMPLE, '-p', '0', '-H', '127.0.0.1', '--cache-dir', cacheDir()])
+    const cli = runCli(serveArgs(EXAMPLE, cacheDir()))
     const line = await cli.firstLine()
     const match = line.match(
       /, (\d+) of (\d+) render workers ready \(auto: (\d+) for (\d+) cores, (\d+) for (\d+) MiB available at 2 × (\d+) MiB \(the first worker's cost\)\)(?:, |$)/,
@@ -186,26 +186,13 @@ describe('when a render worker is recycled', () => {
     ).toBe(100)
   })
 
-  /** `gatsby-dsg serve` of the example with one render worker and `args`, on any free port. */
-  function serveExampleWithOneWorker(args) {
-    return runCli([
-      'serve',
-      '--root',
-      EXAMPLE,
-      '-p',
-      '0',
-      '-H',
-      '127.0.0.1',
-      '--cache-dir',
-      cacheDir(),
-      '--render-workers',
-      '1',
-      ...args,
-    ])
+  /** `gatsby-dsg serve` of the example with `workers` render workers and `args`, on any free port. */
+  function serveExampleWith(workers, args = []) {
+    return runCli(serveArgs(EXAMPLE, cacheDir(), '--render-workers', String(workers), ...args))
   }
 
   test('is said on the start-up line: after how many renders, and the memory budget chosen from the first worker', async () => {
-    const cli = serveExampleWithOneWorker([])
+    const cli = serveExampleWith(1)
     const line = await cli.firstLine()
     const match = line.match(
       /, 1 of 1 render workers ready, recycled after 10000 renders or (\d+) MiB of growth \(auto: \((\d+) MiB available − 256 MiB cache − 1 × (\d+) MiB to load\) \/ 1, at most 1 × (\d+) MiB\)(?:, |$)/,
@@ -229,19 +216,7 @@ describe('when a render worker is recycled', () => {
   })
 
   test('with two workers given, is said on the start-up line once both loaded, from their shared cost', async () => {
-    const cli = runCli([
-      'serve',
-      '--root',
-      EXAMPLE,
-      '-p',
-      '0',
-      '-H',
-      '127.0.0.1',
-      '--cache-dir',
-      cacheDir(),
-      '--render-workers',
-      '2',
-    ])
+    const cli = serveExampleWith(2)
     const line = await cli.firstLine()
     expect(line).toMatch(
       /, 2 of 2 render workers ready, recycled after 10000 renders or \d+ MiB of growth \(auto: \(\d+ MiB available − 256 MiB cache − 2 × \d+ MiB to load\) \/ 2, at most 1 × \d+ MiB\)(?:, |$)/,
@@ -263,7 +238,7 @@ describe('when a render worker is recycled', () => {
       [['--recycle-after', '50', '--recycle-memory', '300MB'], ', recycled after 50 renders or 300 MiB of growth'],
       [['--recycle-after', '0', '--recycle-memory', '0'], ', never recycled'],
     ]) {
-      const cli = serveExampleWithOneWorker(args)
+      const cli = serveExampleWith(1, args)
       const line = await cli.firstLine()
       expect(line).toMatch(new RegExp(`, 1 of 1 render workers ready${expected}(?:, |$)`))
       cli.signal('SIGTERM')
