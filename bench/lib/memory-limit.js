@@ -26,29 +26,46 @@ function ownCgroups() {
   return { v2: v2 ? v2.slice(3) : null, v1memory: v1 ? v1.split(':').slice(2).join(':') : null }
 }
 
+/** A flat-keyed cgroup file (`key value` lines) as an object; empty when it cannot be read. */
+const keyValues = (file) => Object.fromEntries((read(file) || '').split('\n').map((l) => l.split(' ')))
+
+/**
+ * Makes the cgroup `dir` and writes `limits` into it ([file, value] pairs; a file after the first
+ * that this kernel does not have is skipped). True when made; false (and nothing left) otherwise.
+ */
+function makeCgroup(dir, limits) {
+  const [first, ...rest] = limits
+  try {
+    fs.mkdirSync(dir)
+    fs.writeFileSync(path.join(dir, first[0]), first[1])
+    for (const [file, value] of rest) {
+      if (fs.existsSync(path.join(dir, file))) fs.writeFileSync(path.join(dir, file), value)
+    }
+    return true
+  } catch {
+    removeDir(dir)
+    return false
+  }
+}
+
 function tryV2(bytes, name, own) {
   const base = '/sys/fs/cgroup'
   if (own === null || !fs.existsSync(path.join(base, 'cgroup.controllers'))) return null
   const parent = path.join(base, own)
   if (!(read(path.join(parent, 'cgroup.subtree_control')) || '').split(' ').includes('memory')) return null
   const dir = path.join(parent, name)
-  try {
-    fs.mkdirSync(dir)
-    fs.writeFileSync(path.join(dir, 'memory.max'), String(bytes))
-    if (fs.existsSync(path.join(dir, 'memory.swap.max'))) fs.writeFileSync(path.join(dir, 'memory.swap.max'), '0')
-  } catch {
-    removeDir(dir)
-    return null
-  }
-  const events = () =>
-    Object.fromEntries((read(path.join(dir, 'memory.events')) || '').split('\n').map((l) => l.split(' ')))
+  const limits = [
+    ['memory.max', String(bytes)],
+    ['memory.swap.max', '0'],
+  ]
+  if (!makeCgroup(dir, limits)) return null
   return {
     kind: 'cgroup v2 memory.max',
     dir,
     // memory.peak exists from Linux 5.19; before that, the watcher's samples of memory.current.
     usage: () => Number(read(path.join(dir, 'memory.current')) || 0),
     peak: () => Number(read(path.join(dir, 'memory.peak')) || 0) || null,
-    oomKills: () => Number(events().oom_kill || 0),
+    oomKills: () => Number(keyValues(path.join(dir, 'memory.events')).oom_kill || 0),
   }
 }
 
@@ -57,18 +74,12 @@ function tryV1(bytes, name, own) {
   const parent = path.join('/sys/fs/cgroup/memory', own)
   if (!fs.existsSync(path.join(parent, 'memory.limit_in_bytes'))) return null
   const dir = path.join(parent, name)
-  try {
-    fs.mkdirSync(dir)
-    fs.writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(bytes))
-    // No swap: memory+swap limited to the same (absent when the kernel does not account swap).
-    const memsw = path.join(dir, 'memory.memsw.limit_in_bytes')
-    if (fs.existsSync(memsw)) fs.writeFileSync(memsw, String(bytes))
-  } catch {
-    removeDir(dir)
-    return null
-  }
-  const oom = () =>
-    Object.fromEntries((read(path.join(dir, 'memory.oom_control')) || '').split('\n').map((l) => l.split(' ')))
+  // No swap: memory+swap limited to the same (absent when the kernel does not account swap).
+  const limits = [
+    ['memory.limit_in_bytes', String(bytes)],
+    ['memory.memsw.limit_in_bytes', String(bytes)],
+  ]
+  if (!makeCgroup(dir, limits)) return null
   return {
     kind: 'cgroup v1 memory.limit_in_bytes',
     dir,
@@ -76,7 +87,7 @@ function tryV1(bytes, name, own) {
     peak: () => Number(read(path.join(dir, 'memory.max_usage_in_bytes')) || 0) || null,
     // `oom_kill` is counted from Linux 4.13; `failcnt` (times the limit was hit, page cache
     // reclaimed included) is no OOM by itself.
-    oomKills: () => Number(oom().oom_kill || 0),
+    oomKills: () => Number(keyValues(path.join(dir, 'memory.oom_control')).oom_kill || 0),
   }
 }
 
