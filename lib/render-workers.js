@@ -91,6 +91,7 @@ const CORES_PER_WORKER = 2
  */
 const MEMORY_PER_WORKER_FACTOR = 2
 
+/** Bytes as the start-up line and the log say them: whole MiB. */
 const mib = (bytes) => `${Math.round(bytes / 2 ** 20)} MiB`
 
 function availableCores() {
@@ -464,4 +465,5 @@ module.exports = {
   AUTO_RECYCLE_MEMORY,
   DEFAULT_RECYCLE_AFTER,
   HEAP_STEP_BYTES,
+  mib,
 }

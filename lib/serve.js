@@ -5,7 +5,7 @@ const path = require('path')
 const { startServer, defaults } = require('..')
 const { readSite } = require('./site')
 const { loadEngines, createRenderer, createSsrRenderer } = require('./gatsby-engines')
-const { RenderWorkers } = require('./render-workers')
+const { RenderWorkers, mib } = require('./render-workers')
 const { FunctionsProcess, readFunctions } = require('./functions')
 
 /** The environment variable an admin token is read from when none is given. */
@@ -263,7 +263,7 @@ function describeRecycling(pool) {
   if (pool.recycleAfter) bounds.push(`${pool.recycleAfter} renders`)
   if (pool.recycleMemory) {
     const why = pool.recycleMemoryChoice ? ` (${pool.recycleMemoryChoice.reason})` : ''
-    bounds.push(`${Math.round(pool.recycleMemory / 2 ** 20)} MiB of growth${why}`)
+    bounds.push(`${mib(pool.recycleMemory)} of growth${why}`)
   }
   return bounds.length ? `, recycled after ${bounds.join(' or ')}` : ', never recycled'
 }
