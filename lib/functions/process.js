@@ -197,7 +197,7 @@ process.on('uncaughtException', (error) =>
 )
 
 process.on('message', (message) => {
-  if (message && message.type === 'ping') process.send({ type: 'pong', id: message.id })
+  if (message && message.type === 'ping') process.send({ type: 'pong', id: message.id }, () => {})
   if (message && message.type === 'close') server.close(() => process.exit(0))
 })
 process.on('disconnect', () => process.exit(0))
@@ -218,5 +218,9 @@ try {
   fs.unlinkSync(socketPath)
 } catch {}
 server.listen(socketPath, () => {
-  process.send({ type: 'ready', routes })
+  // The server may have given up on this process while it loaded its functions (its own start
+  // failed, and it closed the channel): then there is no one to tell — a send that fails (EPIPE
+  // before the disconnect is seen here) goes to this callback, not to uncaughtException — and
+  // the process exits on the disconnect.
+  if (process.connected) process.send({ type: 'ready', routes }, () => {})
 })
