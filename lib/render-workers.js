@@ -313,8 +313,8 @@ class RenderWorkers {
   }
 
   /**
-   * `{ bytes, grownBytes, growthPerMs }` of a worker's own memory (not yet × RSS_PER_OWN_BYTE),
-   * null before it is ready.
+   * `{ bytes, readyBytes, grownBytes, growthPerMs }` of a worker's own memory (not yet ×
+   * RSS_PER_OWN_BYTE; `readyBytes` when it became ready), null before it is ready.
    */
   memoryOf(worker) {
     const memory = this.memory.get(worker)
@@ -324,7 +324,7 @@ class RenderWorkers {
     // in steps (+23 MiB over its first 500 renders at 10k pages); projected over a 4–5 s reload,
     // a 1 s slope of that recycled replacements after 8 renders with a 60 MB budget.
     const rate = t1 - t0 >= GROWTH_WINDOW_MS - 2 * MEMORY_SAMPLE_MS ? (last - first) / (t1 - t0) : 0
-    return { bytes: last, grownBytes: last - memory.readyBytes, growthPerMs: rate }
+    return { bytes: last, readyBytes: memory.readyBytes, grownBytes: last - memory.readyBytes, growthPerMs: rate }
   }
 
   /** A worker's growth and growth rate in RSS terms (its own × RSS_PER_OWN_BYTE), what budgets are in. */

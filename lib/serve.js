@@ -191,7 +191,8 @@ class Server {
 
   /**
    * The Rust pool's view of the renderers (id, renders, inFlight, oldestRenderMs, retiring) and,
-   * for render workers, each one's own memory: `memoryBytes`, `grownBytes` since it was ready.
+   * for render workers, each one's own memory: `memoryBytes` now, `readyBytes` when it was ready,
+   * `grownBytes` since then.
    */
   renderWorkers() {
     const renderers = this.#native.renderWorkers()
@@ -199,7 +200,7 @@ class Server {
     const memory = this.#workers.memoryByRenderer()
     return renderers.map((r) => {
       const m = memory.get(r.id)
-      return m ? { ...r, memoryBytes: m.bytes, grownBytes: m.grownBytes } : r
+      return m ? { ...r, memoryBytes: m.bytes, readyBytes: m.readyBytes, grownBytes: m.grownBytes } : r
     })
   }
 
