@@ -171,9 +171,10 @@ impl DiskCache {
     }
 
     /// Writes every representation of `content` atomically (temporary file, rename; no fsync, see
-    /// `write_atomically`), off the async threads; the identity file last, so that it never exists
-    /// without its variants having been attempted.
-    pub async fn write(
+    /// `write_atomically`); the identity file last, so that it never exists without its variants
+    /// having been attempted. Blocking: call it off the async threads (the page cache's store
+    /// threads, `cache/store_pool.rs`).
+    pub fn write(
         &self,
         page: &str,
         kind: ArtifactKind,
@@ -186,35 +187,26 @@ impl DiskCache {
         let mut files = Vec::with_capacity(3);
         for encoding in [Encoding::Brotli, Encoding::Gzip] {
             if let Some(representation) = content.get(encoding) {
-                files.push((with_suffix(&path, encoding), representation.bytes.clone()));
+                files.push((with_suffix(&path, encoding), &representation.bytes));
             }
         }
-        files.push((path.clone(), content.identity.bytes.clone()));
+        files.push((path.clone(), &content.identity.bytes));
         // What is stored afterwards is what was written, and the variants this content lacks
         // that an earlier write left (never served: they do not decode to the new file).
         let written: u64 = files.iter().map(|(_, body)| body.len() as u64).sum();
-        let lacking: Vec<PathBuf> = [Encoding::Brotli, Encoding::Gzip]
+        let before = stored_size(&path);
+        // One directory per artifact: created once, not once per file.
+        fs::create_dir_all(path.parent().expect("artifact paths have a parent"))?;
+        files
+            .iter()
+            .try_for_each(|(path, body)| write_atomically(path, body, seq))?;
+        let left: u64 = [Encoding::Brotli, Encoding::Gzip]
             .into_iter()
             .filter(|&e| content.get(e).is_none())
-            .map(|e| with_suffix(&path, e))
-            .collect();
-        let delta = tokio::task::spawn_blocking(move || {
-            let before = stored_size(&path);
-            // One directory per artifact: created once, not once per file.
-            fs::create_dir_all(path.parent().expect("artifact paths have a parent"))?;
-            files
-                .iter()
-                .try_for_each(|(path, body)| write_atomically(path, body, seq))?;
-            let left: u64 = lacking
-                .iter()
-                .filter_map(|p| fs::metadata(p).ok())
-                .map(|m| m.len())
-                .sum();
-            Ok::<_, io::Error>(delta(before, Some(written + left)))
-        })
-        .await
-        .map_err(io::Error::other)??;
-        Ok(delta)
+            .filter_map(|e| fs::metadata(with_suffix(&path, e)).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(delta(before, Some(written + left)))
     }
 
     /// Removes a stored artifact (all encodings).
@@ -222,15 +214,16 @@ impl DiskCache {
         let Some(path) = self.file_path(page, kind) else {
             return DiskDelta::default();
         };
-        tokio::task::spawn_blocking(move || {
-            let before = stored_size(&path);
-            for encoding in [Encoding::Identity, Encoding::Brotli, Encoding::Gzip] {
-                let _ = fs::remove_file(with_suffix(&path, encoding));
-            }
-            delta(before, None)
-        })
-        .await
-        .unwrap_or_default()
+        tokio::task::spawn_blocking(move || remove_artifact(&path))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// [`DiskCache::remove`], blocking: call it off the async threads.
+    pub fn remove_now(&self, page: &str, kind: ArtifactKind) -> DiskDelta {
+        self.file_path(page, kind)
+            .map(|path| remove_artifact(&path))
+            .unwrap_or_default()
     }
 
     /// Removes every stored artifact of this build.
@@ -325,6 +318,14 @@ fn walk(dir: &Path, opened_at: Option<SystemTime>) -> DiskUsage {
     usage
 }
 
+fn remove_artifact(path: &Path) -> DiskDelta {
+    let before = stored_size(path);
+    for encoding in [Encoding::Identity, Encoding::Brotli, Encoding::Gzip] {
+        let _ = fs::remove_file(with_suffix(path, encoding));
+    }
+    delta(before, None)
+}
+
 /// Bytes of an artifact on disk, all encodings; `None` when its identity file is absent.
 fn stored_size(path: &Path) -> Option<u64> {
     let size = |p: &Path| fs::metadata(p).map(|m| m.len()).ok();
@@ -411,7 +412,6 @@ mod tests {
             ArtifactKind::Html,
             &Content::new("<html>a</html>"),
         )
-        .await
         .unwrap();
         assert_eq!(
             disk.read("/blog/a/", ArtifactKind::Html)
@@ -433,10 +433,8 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let disk = DiskCache::open(root.path(), &build("b1")).unwrap();
         disk.write("/", ArtifactKind::PageData, &Content::new("{}"))
-            .await
             .unwrap();
         disk.write("/blog/안녕/", ArtifactKind::PageData, &Content::new("{}"))
-            .await
             .unwrap();
         assert!(disk.dir().join("page-data/index/page-data.json").is_file());
         assert!(disk
@@ -450,7 +448,6 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let old = DiskCache::open(root.path(), &build("old")).unwrap();
         old.write("/a/", ArtifactKind::Html, &Content::new("old"))
-            .await
             .unwrap();
         let new = DiskCache::open(root.path(), &build("new")).unwrap();
         assert!(new.read("/a/", ArtifactKind::Html).await.is_none());
@@ -467,10 +464,8 @@ mod tests {
             ArtifactKind::Html,
             &Content::new(vec![b'x'; 100_000]),
         )
-        .await
         .unwrap();
         disk.write("/a/", ArtifactKind::Html, &Content::new("short"))
-            .await
             .unwrap();
         assert_eq!(
             disk.read("/a/", ArtifactKind::Html)
@@ -573,10 +568,7 @@ mod tests {
         let content = Content::new("<p>stored</p>".repeat(300)).compressed();
         {
             let earlier = DiskCache::open(root.path(), &build("b")).unwrap();
-            earlier
-                .write("/a/", ArtifactKind::Html, &content)
-                .await
-                .unwrap();
+            earlier.write("/a/", ArtifactKind::Html, &content).unwrap();
         }
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
         let read = disk.read("/a/", ArtifactKind::Html).await.unwrap();
@@ -598,7 +590,6 @@ mod tests {
         // Written by this process after open: counted by its write's delta, not by the sweep.
         let written = disk
             .write("/new/", ArtifactKind::Html, &Content::new("<p>new</p>"))
-            .await
             .unwrap();
         assert_eq!(written.entries, 1);
         written_after_open(&bdir.join("new/index.html"));
@@ -628,9 +619,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
         let content = Content::new("<p>page</p>".repeat(500)).compressed();
-        disk.write("/a/", ArtifactKind::Html, &content)
-            .await
-            .unwrap();
+        disk.write("/a/", ArtifactKind::Html, &content).unwrap();
         assert!(disk.dir().join("a/index.html.br").is_file());
         assert!(disk.dir().join("a/index.html.gz").is_file());
         let read = disk.read("/a/", ArtifactKind::Html).await.unwrap();
@@ -645,7 +634,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
         let first = Content::new("<p>first</p>".repeat(500)).compressed();
-        disk.write("/a/", ArtifactKind::Html, &first).await.unwrap();
+        disk.write("/a/", ArtifactKind::Html, &first).unwrap();
         // A later render whose identity file was renamed but whose variants were not.
         let second = "<p>second</p>".repeat(500);
         fs::write(disk.dir().join("a/index.html"), &second).unwrap();
@@ -659,10 +648,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
         let content = Content::new("<p>page</p>".repeat(500)).compressed();
-        let written = disk
-            .write("/a/", ArtifactKind::Html, &content)
-            .await
-            .unwrap();
+        let written = disk.write("/a/", ArtifactKind::Html, &content).unwrap();
         assert_eq!(written.entries, 1);
         assert_eq!(written.bytes as usize, content.size());
         let removed = disk.remove("/a/", ArtifactKind::Html).await;
@@ -682,10 +668,8 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
         disk.write("/a/", ArtifactKind::Html, &Content::new("a"))
-            .await
             .unwrap();
         disk.write("/b/", ArtifactKind::PageData, &Content::new("{}"))
-            .await
             .unwrap();
         disk.clear().await.unwrap();
         assert_eq!(disk.usage(), DiskUsage::default());

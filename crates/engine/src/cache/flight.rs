@@ -2,6 +2,7 @@
 //! request starts it; the others subscribe to its progress and take the artifact they asked for as
 //! soon as it is published — page-data before the HTML is done.
 
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
@@ -38,10 +39,16 @@ impl Progress {
     }
 }
 
+/// One fill under way: its progress, and whether the page was purged while it ran.
+struct Flight {
+    progress: watch::Receiver<Progress>,
+    purged: Arc<AtomicBool>,
+}
+
 /// The fills under way, by page path.
 #[derive(Default)]
 pub struct Flights {
-    map: Arc<DashMap<Arc<str>, watch::Receiver<Progress>>>,
+    map: Arc<DashMap<Arc<str>, Flight>>,
 }
 
 /// Joining a flight either makes you its leader (you must fill) or a follower.
@@ -53,18 +60,40 @@ pub enum Joined {
 impl Flights {
     pub fn join(&self, page: &Arc<str>) -> Joined {
         match self.map.entry(Arc::clone(page)) {
-            Entry::Occupied(flight) => Joined::Follower(flight.get().clone()),
+            Entry::Occupied(flight) => Joined::Follower(flight.get().progress.clone()),
             Entry::Vacant(slot) => {
                 let (tx, rx) = watch::channel(Progress::default());
-                slot.insert(rx.clone());
+                let purged = Arc::new(AtomicBool::new(false));
+                slot.insert(Flight {
+                    progress: rx.clone(),
+                    purged: Arc::clone(&purged),
+                });
                 let lead = FlightLead {
                     page: Arc::clone(page),
                     tx,
+                    purged,
                     map: Arc::clone(&self.map),
                 };
                 Joined::Leader(lead, rx)
             }
         }
+    }
+
+    /// Tells the fill of `page`, if one is under way, that the page was purged: what it has not
+    /// stored yet is not to be kept (see [`FlightLead::purged`]), and the next request starts a
+    /// new fill instead of following this one. Call before removing the page.
+    pub fn mark_purged(&self, page: &str) {
+        if let Some((_, flight)) = self.map.remove(page) {
+            flight.purged.store(true, SeqCst);
+        }
+    }
+
+    /// [`Flights::mark_purged`] for every fill under way.
+    pub fn mark_all_purged(&self) {
+        self.map.retain(|_, flight| {
+            flight.purged.store(true, SeqCst);
+            false
+        });
     }
 
     /// Fills under way.
@@ -82,7 +111,8 @@ impl Flights {
 pub struct FlightLead {
     page: Arc<str>,
     tx: watch::Sender<Progress>,
-    map: Arc<DashMap<Arc<str>, watch::Receiver<Progress>>>,
+    purged: Arc<AtomicBool>,
+    map: Arc<DashMap<Arc<str>, Flight>>,
 }
 
 impl FlightLead {
@@ -105,11 +135,20 @@ impl FlightLead {
     pub fn is_published(&self, kind: ArtifactKind) -> bool {
         self.tx.borrow().get(kind).is_some()
     }
+
+    /// Set once the page is purged during this fill. A store checks it after writing and undoes
+    /// the write when it is set: the purge sets it before it removes, so either the purge's
+    /// removal comes after the write, or the store sees the flag.
+    pub fn purged(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.purged)
+    }
 }
 
 impl Drop for FlightLead {
+    /// Ends this flight, not a newer one of the same page (started after a purge).
     fn drop(&mut self) {
-        self.map.remove(&self.page);
+        self.map
+            .remove_if(&self.page, |_, f| Arc::ptr_eq(&f.purged, &self.purged));
     }
 }
 

@@ -6,8 +6,10 @@ pub mod gate;
 pub mod memory;
 pub mod shared;
 mod status;
+pub mod store_pool;
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,7 @@ use gate::{Priority, RenderGate};
 use memory::{MemoryCache, PageKey};
 use shared::{PurgeMessage, RenderLock, SharedCache};
 pub use status::CacheStatus;
+use store_pool::{StorePermit, StorePool};
 
 /// How a fill treats what is stored already.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +113,10 @@ pub struct CachePolicy {
     pub max_queued_renders: usize,
 }
 
+/// Pages rendered but not yet compressed and stored, at most: past it, a finished render keeps
+/// its slot until one is stored (see `cache/store_pool.rs`).
+pub const MAX_UNSTORED_PAGES: usize = 512;
+
 pub struct PageCache {
     pub memory: MemoryCache<PageKey>,
     pub disk: Option<Arc<DiskCache>>,
@@ -121,6 +128,8 @@ pub struct PageCache {
     metrics: Arc<Metrics>,
     /// The first disk failure is logged; more are only counted until a write succeeds again.
     disk_failing: Mutex<bool>,
+    /// Compresses and stores what renders produced, below the render threads' priority.
+    store: StorePool,
     /// Fills run detached from the request that started them (a client that goes away does not
     /// cancel a render others wait for); `close()` waits for them through this.
     tasks: TaskTracker,
@@ -144,6 +153,7 @@ impl PageCache {
             policy,
             metrics,
             disk_failing: Mutex::new(false),
+            store: StorePool::per_core(MAX_UNSTORED_PAGES),
             tasks: TaskTracker::new(),
         }
     }
@@ -237,6 +247,8 @@ impl PageCache {
     pub async fn purge(&self, pages: impl IntoIterator<Item = Arc<str>>) -> usize {
         let mut removed = 0;
         for page in pages {
+            // Before removing: a fill of it still storing undoes its store (FlightLead::purged).
+            self.flights.mark_purged(&page);
             for kind in ArtifactKind::ALL {
                 let in_memory = self.memory.remove(&(Arc::clone(&page), kind));
                 let on_disk = match &self.disk {
@@ -255,6 +267,7 @@ impl PageCache {
 
     /// Removes every artifact of this build.
     pub async fn purge_all(&self) -> std::io::Result<usize> {
+        self.flights.mark_all_purged();
         let removed = self.memory.len();
         self.memory.clear();
         let on_disk = self.metrics.disk_entries.swap(0, Relaxed).max(0) as usize;
@@ -303,6 +316,7 @@ impl PageCache {
     /// its variants and store it.
     async fn fill(&self, lead: FlightLead, mode: FillMode, priority: Priority) {
         let page = Arc::clone(lead.page());
+        let purged = lead.purged();
         let mut obtained = Vec::new();
         let mut expired = mode == FillMode::Refresh;
         if mode == FillMode::Fill {
@@ -336,7 +350,7 @@ impl PageCache {
                     .await
                 {
                     SharedOutcome::Filled => {
-                        self.complete(&page, obtained, None).await;
+                        self.complete(&page, &purged, obtained, None, None).await;
                         return;
                     }
                     SharedOutcome::Render(taken) => lock = taken,
@@ -352,17 +366,20 @@ impl PageCache {
             } else {
                 Wanted::unpublished(&lead)
             };
-            let rendered = self.render(&lead, wanted, priority, &mut obtained).await;
+            let (rendered, permit) = self.render(&lead, wanted, priority, &mut obtained).await;
             if rendered == Rendered::Failed {
                 // A failure is never cached: the next request must start a new render.
                 drop(lead);
-                self.complete(&page, obtained, lock).await;
+                self.complete(&page, &purged, obtained, lock, permit).await;
                 return;
             }
+            // The flight lasts until the artifacts are complete: one the memory tier did not
+            // keep (larger than its bound, or already evicted) is still found here meanwhile.
+            self.complete(&page, &purged, obtained, lock, permit).await;
+            drop(lead);
+            return;
         }
-        // The flight lasts until the artifacts are complete: one the memory tier did not keep
-        // (larger than its bound, or already evicted) is still found here meanwhile.
-        self.complete(&page, obtained, lock).await;
+        self.complete(&page, &purged, obtained, lock, None).await;
         drop(lead);
     }
 
@@ -442,59 +459,100 @@ impl PageCache {
     }
 
     /// Adds the compressed variants an artifact lacks (memory then serves them) and stores it on
-    /// disk, then in Redis, where it is not yet; releases the render lock after that. Disk first:
-    /// this instance's own copy never waits on Redis (see [`RenderLock::put`]).
-    async fn complete(&self, page: &Arc<str>, obtained: Vec<Obtained>, lock: Option<RenderLock>) {
-        for Obtained {
-            kind,
-            content,
-            origin,
-        } in obtained
-        {
-            let mut content = content;
-            if !content.has_encodings() {
-                let plain = Arc::clone(&content);
-                if let Ok(compressed) =
-                    tokio::task::spawn_blocking(move || plain.compressed()).await
-                {
-                    if compressed.has_encodings() {
-                        content = Arc::new(compressed);
-                        self.memory
-                            .insert((Arc::clone(page), kind), Arc::clone(&content));
+    /// disk, then in Redis, where it is not yet; releases the render lock after that. Compressing
+    /// and the disk writes run as one job on the store threads (`permit`: the room a render took
+    /// before it left its slot; taken here otherwise). Disk first: this instance's own copy never
+    /// waits on Redis (see [`RenderLock::put`]). A page purged meanwhile (`purged`) keeps nothing
+    /// of this fill: what was written is removed again, and nothing is sent to Redis.
+    async fn complete(
+        &self,
+        page: &Arc<str>,
+        purged: &Arc<AtomicBool>,
+        obtained: Vec<Obtained>,
+        lock: Option<RenderLock>,
+        permit: Option<StorePermit>,
+    ) {
+        let disk = self.disk.clone();
+        let work = obtained
+            .iter()
+            .any(|o| !o.content.has_encodings() || (disk.is_some() && o.origin != Origin::Disk));
+        let mut obtained = obtained;
+        if work {
+            let room = match permit {
+                Some(room) => room,
+                None => self.store.permit().await,
+            };
+            let (page_path, was_purged) = (Arc::clone(page), Arc::clone(purged));
+            let lacked: Vec<bool> = obtained
+                .iter()
+                .map(|o| !o.content.has_encodings())
+                .collect();
+            let (done, writes) = self
+                .store
+                .run(&room, move || {
+                    let mut writes = Vec::new();
+                    for o in &mut obtained {
+                        if !o.content.has_encodings() {
+                            let compressed = o.content.compressed();
+                            if compressed.has_encodings() {
+                                o.content = Arc::new(compressed);
+                            }
+                        }
+                        if let Some(disk) = disk.as_ref().filter(|_| o.origin != Origin::Disk) {
+                            writes.push(disk.write(&page_path, o.kind, &o.content));
+                            if was_purged.load(SeqCst) {
+                                writes.push(Ok(disk.remove_now(&page_path, o.kind)));
+                            }
+                        }
+                    }
+                    (obtained, writes)
+                })
+                .await;
+            drop(room);
+            obtained = done;
+            for (o, _) in obtained.iter().zip(lacked).filter(|(_, lacked)| *lacked) {
+                if o.content.has_encodings() {
+                    let key = (Arc::clone(page), o.kind);
+                    self.memory.insert(key.clone(), Arc::clone(&o.content));
+                    if purged.load(SeqCst) {
+                        self.memory.remove(&key);
                     }
                 }
             }
-            if origin != Origin::Disk {
-                self.store_on_disk(page, kind, &content).await;
+            for result in writes {
+                self.record_disk_write(result);
             }
-            if let Some(redis) = self.shared.as_ref().filter(|_| origin != Origin::Shared) {
+        }
+        let kept = obtained
+            .iter()
+            .filter(|o| o.origin != Origin::Shared && !purged.load(SeqCst));
+        for o in kept {
+            if let Some(redis) = &self.shared {
                 // Under the page's lock, others wait for this store: it is tried again.
                 let _ = match &lock {
-                    Some(lock) => lock.put(kind, &content).await,
-                    None => redis.put(page, kind, &content).await,
+                    Some(lock) => lock.put(o.kind, &o.content).await,
+                    None => redis.put(page, o.kind, &o.content).await,
                 };
             }
         }
         drop(lock);
     }
 
-    async fn store_on_disk(&self, page: &Arc<str>, kind: ArtifactKind, content: &Content) {
-        if let Some(disk) = &self.disk {
-            match disk.write(page, kind, content).await {
-                Ok(delta) => {
-                    self.record_disk(delta);
-                    *self.disk_failing.lock() = false;
-                }
-                Err(e) => {
-                    self.metrics.disk_write_failures.inc();
-                    let first = !std::mem::replace(&mut *self.disk_failing.lock(), true);
-                    if first {
-                        eprintln!(
-                            "gatsby-dsg: cannot store pages on disk under {} ({e}); serving them \
-                             from memory, further failures are counted in disk_write_failures",
-                            disk.dir().display()
-                        );
-                    }
+    fn record_disk_write(&self, result: std::io::Result<DiskDelta>) {
+        match result {
+            Ok(delta) => {
+                self.record_disk(delta);
+                *self.disk_failing.lock() = false;
+            }
+            Err(e) => {
+                self.metrics.disk_write_failures.inc();
+                let first = !std::mem::replace(&mut *self.disk_failing.lock(), true);
+                if let Some(disk) = self.disk.as_ref().filter(|_| first) {
+                    eprintln!(
+                        "gatsby-dsg: cannot store pages on disk under {} ({e}); serving them \
+                         from memory, further failures are counted in disk_write_failures",
+                        disk.dir().display()
+                    );
                 }
             }
         }
@@ -506,13 +564,15 @@ impl PageCache {
     }
 
     /// Renders the page; stores and publishes the `wanted` artifacts, adding them to `obtained`.
+    /// A render that produced something leaves its slot only once the store threads have room
+    /// for it (the permit returned).
     async fn render(
         &self,
         lead: &FlightLead,
         wanted: Wanted,
         priority: Priority,
         obtained: &mut Vec<Obtained>,
-    ) -> Rendered {
+    ) -> (Rendered, Option<StorePermit>) {
         let both = [ArtifactKind::PageData, ArtifactKind::Html];
         self.metrics.renders_queued.inc();
         let slot = self.gate.enter(priority).await;
@@ -522,13 +582,17 @@ impl PageCache {
             for kind in both {
                 lead.publish(kind, Err(RenderError::Overloaded));
             }
-            return Rendered::Failed;
+            return (Rendered::Failed, None);
         };
         self.metrics.renders.inc();
         let started = Instant::now();
         let rendered = self.render_in_slot(lead, wanted, obtained).await;
         self.metrics.record_render(started.elapsed());
-        rendered
+        let permit = match obtained.is_empty() {
+            true => None,
+            false => Some(self.store.permit().await),
+        };
+        (rendered, permit)
     }
 
     async fn render_in_slot(
@@ -594,5 +658,129 @@ impl PageCache {
             lead.publish(kind, Err(error.clone()));
         }
         Rendered::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::RenderedPage;
+    use futures_util::future::BoxFuture;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Renders every page at once, counting the renders.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    impl Renderer for Counting {
+        fn render(&self, page: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+            self.0.fetch_add(1, Relaxed);
+            let body = format!("<p>{page}</p>").repeat(200);
+            Box::pin(async move {
+                Ok(RenderedPage {
+                    page_data: bytes::Bytes::from_static(b"{}"),
+                    html: Box::pin(async move { Ok(bytes::Bytes::from(body)) }),
+                })
+            })
+        }
+    }
+
+    fn page(path: &str) -> Arc<DeferredPage> {
+        Arc::new(DeferredPage {
+            path: Arc::from(path),
+            match_path: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_render_is_answered_at_once_but_keeps_its_slot_until_the_store_threads_have_room() {
+        let renderer = Arc::new(Counting::default());
+        let mut cache = PageCache::new(
+            MemoryCache::new(1 << 20),
+            None,
+            Arc::clone(&renderer) as Arc<dyn Renderer>,
+            CachePolicy {
+                render_timeout: Duration::from_secs(5),
+                revalidate_after: None,
+                render_slots: 1,
+                max_queued_renders: 8,
+            },
+            Arc::new(Metrics::default()),
+        );
+        cache.store = StorePool::new(1, 1);
+        let cache = Arc::new(cache);
+        // The store threads' only room, taken: what renders produced cannot be stored now.
+        let room = cache.store.permit().await;
+
+        let a = cache.get(&page("/a/"), ArtifactKind::Html).await;
+        assert_eq!(
+            a.unwrap().1,
+            CacheStatus::Miss,
+            "answered before it is stored"
+        );
+        let page_b = page("/b/");
+        let b = cache.get(&page_b, ArtifactKind::Html);
+        tokio::pin!(b);
+        let early = tokio::time::timeout(Duration::from_millis(200), &mut b).await;
+        assert!(early.is_err(), "/b/ rendered while /a/ held the only slot");
+        assert_eq!(renderer.0.load(Relaxed), 1);
+
+        drop(room);
+        let b = tokio::time::timeout(Duration::from_secs(5), b).await;
+        assert_eq!(
+            b.expect("/b/ once /a/ was stored").unwrap().1,
+            CacheStatus::Miss
+        );
+        assert_eq!(renderer.0.load(Relaxed), 2);
+        cache.drain().await;
+        // Stored once there was room: its compressed variants are in memory now.
+        let stored = cache.memory.get(&(Arc::from("/a/"), ArtifactKind::Html));
+        assert!(stored.unwrap().has_encodings());
+    }
+
+    #[tokio::test]
+    async fn a_page_purged_while_its_store_waits_keeps_nothing_of_that_render() {
+        let renderer = Arc::new(Counting::default());
+        let root = tempfile::tempdir().unwrap();
+        let build = crate::build_id::BuildId::from_parts(["b"]);
+        let disk = Arc::new(DiskCache::open(root.path(), &build).unwrap());
+        let mut cache = PageCache::new(
+            MemoryCache::new(1 << 20),
+            Some(Arc::clone(&disk)),
+            Arc::clone(&renderer) as Arc<dyn Renderer>,
+            CachePolicy {
+                render_timeout: Duration::from_secs(5),
+                revalidate_after: None,
+                render_slots: 1,
+                max_queued_renders: 8,
+            },
+            Arc::new(Metrics::default()),
+        );
+        cache.store = StorePool::new(1, 1);
+        let cache = Arc::new(cache);
+        let room = cache.store.permit().await;
+        let a = page("/a/");
+        assert_eq!(
+            cache.get(&a, ArtifactKind::Html).await.unwrap().1,
+            CacheStatus::Miss
+        );
+
+        // Purged while its render waits to be stored; then the store threads get room.
+        cache.purge([Arc::from("/a/")]).await;
+        drop(room);
+        cache.drain().await;
+        for kind in ArtifactKind::ALL {
+            assert!(
+                disk.read("/a/", kind).await.is_none(),
+                "{kind:?} stored after the purge"
+            );
+            assert!(cache.memory.get(&(Arc::from("/a/"), kind)).is_none());
+        }
+        // The next request renders the page again.
+        assert_eq!(
+            cache.get(&a, ArtifactKind::Html).await.unwrap().1,
+            CacheStatus::Miss
+        );
+        assert_eq!(renderer.0.load(Relaxed), 2);
     }
 }

@@ -1,0 +1,205 @@
+//! The threads that compress and store generated pages, below everything else the process runs.
+//!
+//! After a render, its artifacts are compressed (brotli and gzip) and written to the disk tier
+//! off the response path. That work is CPU the render threads need: on a 2-core machine during a
+//! cold burst, compressing and storing on tokio's blocking pool (one thread per call, ~60 of them)
+//! took 1.3 ms of CPU per page against 1.2 ms for the render itself, and the render thread spent
+//! a third of its time runnable but not running. Here it runs on a few threads of their own (one
+//! per core), at a lower priority (nice +10 on Linux), so the render threads and the HTTP threads
+//! go first and this takes the CPU they leave.
+//!
+//! Invariants:
+//! - Every job submitted runs exactly once, in submission order per thread, and its result is
+//!   handed back; a job whose submitter went away still runs (a store is never half done).
+//! - At most [`StorePool::capacity`] jobs wait or run at once: [`StorePool::permit`] is taken
+//!   before a render leaves its slot, so rendered-but-unstored pages stay bounded while the
+//!   threads fall behind (the render slots wait instead, and past them the render queue's bound
+//!   answers 503).
+//! - The threads end once the pool is dropped and the jobs already queued have run.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+
+use parking_lot::Mutex;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How much lower than the rest of the process the store threads run (Linux `nice`).
+const NICENESS: i32 = 10;
+
+pub struct StorePool {
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+/// Room for one page's compressing and storing, held from the end of its render to the end of
+/// its store.
+pub struct StorePermit(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl StorePool {
+    /// `threads` threads (at least one), at most `capacity` jobs in the pool at once.
+    pub fn new(threads: usize, capacity: usize) -> Self {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..threads.max(1) {
+            let receiver = Arc::clone(&receiver);
+            thread::Builder::new()
+                .name(format!("gatsby-dsg-store-{i}"))
+                .spawn(move || {
+                    lower_this_threads_priority();
+                    loop {
+                        // The lock is held only while taking one job.
+                        let job = receiver.lock().recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("the OS lets a process start a thread");
+        }
+        StorePool {
+            sender: Mutex::new(Some(sender)),
+            permits: Arc::new(Semaphore::new(capacity.max(1))),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// One thread per core the process may use.
+    pub fn per_core(capacity: usize) -> Self {
+        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        StorePool::new(cores, capacity)
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Waits for room in the pool.
+    pub async fn permit(&self) -> StorePermit {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .expect("the store pool's semaphore is never closed");
+        StorePermit(permit)
+    }
+
+    /// Runs `job` on a store thread and hands back what it returned. Without a store thread
+    /// (the pool is shutting down) it runs on tokio's blocking pool instead.
+    pub async fn run<T, F>(&self, _permit: &StorePermit, job: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(job());
+        });
+        let refused = match &*self.sender.lock() {
+            Some(sender) => sender.send(job).err().map(|e| e.0),
+            None => Some(job),
+        };
+        if let Some(job) = refused {
+            let _ = tokio::task::spawn_blocking(job).await;
+        }
+        rx.await
+            .expect("a store job always runs and sends its result")
+    }
+}
+
+impl Drop for StorePool {
+    fn drop(&mut self) {
+        // The threads finish what is queued, then see the channel closed and end.
+        self.sender.lock().take();
+    }
+}
+
+/// nice +10 for the calling thread (Linux threads each have their own niceness). Not
+/// `SCHED_IDLE`: measured no faster here, and it would all but stop storing (and so, through the
+/// permits, cold renders) while anything else, such as HIT traffic, keeps every core busy; at nice
+/// +10 the store threads still get about a tenth of a contended core. Raising one's own niceness
+/// needs no privilege; where it fails, the thread runs at normal priority.
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // SAFETY: plain system calls on the calling thread's own id.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+        libc::setpriority(libc::PRIO_PROCESS, tid, now + NICENESS);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {
+    let _ = NICENESS;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_job_runs_on_a_store_thread_and_hands_back_its_result() {
+        let pool = StorePool::new(2, 4);
+        let permit = pool.permit().await;
+        let name = pool
+            .run(&permit, || thread::current().name().map(str::to_string))
+            .await;
+        assert!(name.unwrap().starts_with("gatsby-dsg-store-"));
+    }
+
+    #[tokio::test]
+    async fn no_more_than_capacity_permits_are_out_at_once() {
+        let pool = StorePool::new(1, 2);
+        let a = pool.permit().await;
+        let _b = pool.permit().await;
+        let third = tokio::time::timeout(std::time::Duration::from_millis(50), pool.permit());
+        assert!(third.await.is_err(), "a third permit beyond capacity 2");
+        drop(a);
+        let third = tokio::time::timeout(std::time::Duration::from_secs(5), pool.permit());
+        assert!(third.await.is_ok(), "a permit once one was given back");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn store_threads_run_below_the_priority_of_the_rest_of_the_process() {
+        let pool = StorePool::new(1, 1);
+        let permit = pool.permit().await;
+        let here = unsafe {
+            libc::getpriority(
+                libc::PRIO_PROCESS,
+                libc::syscall(libc::SYS_gettid) as libc::id_t,
+            )
+        };
+        let there = pool
+            .run(&permit, || unsafe {
+                libc::getpriority(
+                    libc::PRIO_PROCESS,
+                    libc::syscall(libc::SYS_gettid) as libc::id_t,
+                )
+            })
+            .await;
+        assert_eq!(there, (here + NICENESS).min(19));
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_submitter_went_away_still_runs() {
+        let pool = StorePool::new(1, 1);
+        let permit = pool.permit().await;
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let job = pool.run(&permit, move || {
+            go_rx.recv().unwrap();
+            done_tx.send("stored").unwrap();
+        });
+        // The submitter gives up while the job waits on its thread.
+        let gave_up = tokio::time::timeout(std::time::Duration::from_millis(20), job).await;
+        assert!(gave_up.is_err());
+        go_tx.send(()).unwrap();
+        let done = done_rx.recv_timeout(std::time::Duration::from_secs(5));
+        assert_eq!(done, Ok("stored"));
+    }
+}
