@@ -153,17 +153,17 @@ impl DiskCache {
 
     /// The stored artifact with whichever compressed variants are stored and decode to it, or
     /// `None` when there is none (or it cannot be read: the page is then rendered again rather
-    /// than served broken).
-    pub async fn read(&self, page: &str, kind: ArtifactKind) -> Option<Content> {
+    /// than served broken). Blocking (a page never stored costs one failed `open`): call it off
+    /// the async threads.
+    pub fn read(&self, page: &str, kind: ArtifactKind) -> Option<Content> {
         let path = self.file_path(page, kind)?;
         // Empty: left by a power loss after the rename (a stored artifact is never empty).
-        let identity = read_file(&path).await.filter(|b| !b.is_empty())?;
-        let created = tokio::fs::metadata(&path)
-            .await
+        let identity = read_file(&path).filter(|b| !b.is_empty())?;
+        let created = fs::metadata(&path)
             .and_then(|m| m.modified())
             .unwrap_or_else(|_| std::time::SystemTime::now());
-        let brotli = read_file(&with_suffix(&path, Encoding::Brotli)).await;
-        let gzip = read_file(&with_suffix(&path, Encoding::Gzip)).await;
+        let brotli = read_file(&with_suffix(&path, Encoding::Brotli));
+        let gzip = read_file(&with_suffix(&path, Encoding::Gzip));
         // A variant from another render (a crash between two renames) must not be served.
         let brotli = brotli.filter(|b| decodes_to(Encoding::Brotli, b, &identity));
         let gzip = gzip.filter(|b| decodes_to(Encoding::Gzip, b, &identity));
@@ -344,8 +344,8 @@ fn delta(before: Option<u64>, after: Option<u64>) -> DiskDelta {
     }
 }
 
-async fn read_file(path: &Path) -> Option<Bytes> {
-    match tokio::fs::read(path).await {
+fn read_file(path: &Path) -> Option<Bytes> {
+    match fs::read(path) {
         Ok(bytes) => Some(Bytes::from(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => {
@@ -415,16 +415,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             disk.read("/blog/a/", ArtifactKind::Html)
-                .await
                 .unwrap()
                 .identity
                 .bytes,
             Bytes::from_static(b"<html>a</html>")
         );
-        assert!(disk
-            .read("/blog/a/", ArtifactKind::PageData)
-            .await
-            .is_none());
+        assert!(disk.read("/blog/a/", ArtifactKind::PageData).is_none());
         assert_eq!(disk.usage().html_pages, 1);
     }
 
@@ -450,9 +446,9 @@ mod tests {
         old.write("/a/", ArtifactKind::Html, &Content::new("old"))
             .unwrap();
         let new = DiskCache::open(root.path(), &build("new")).unwrap();
-        assert!(new.read("/a/", ArtifactKind::Html).await.is_none());
+        assert!(new.read("/a/", ArtifactKind::Html).is_none());
         let reopened = DiskCache::open(root.path(), &build("old")).unwrap();
-        assert!(reopened.read("/a/", ArtifactKind::Html).await.is_some());
+        assert!(reopened.read("/a/", ArtifactKind::Html).is_some());
     }
 
     #[tokio::test]
@@ -468,11 +464,7 @@ mod tests {
         disk.write("/a/", ArtifactKind::Html, &Content::new("short"))
             .unwrap();
         assert_eq!(
-            disk.read("/a/", ArtifactKind::Html)
-                .await
-                .unwrap()
-                .identity
-                .bytes,
+            disk.read("/a/", ArtifactKind::Html).unwrap().identity.bytes,
             "short"
         );
         let leftovers: Vec<_> = walkdir::WalkDir::new(disk.dir())
@@ -557,7 +549,7 @@ mod tests {
         let dir = root.path().join(build("b").as_str()).join("a");
         leftover(&dir.join("index.html"), "");
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
-        assert!(disk.read("/a/", ArtifactKind::Html).await.is_none());
+        assert!(disk.read("/a/", ArtifactKind::Html).is_none());
         assert_eq!(disk.sweep().entries, 0);
         assert!(!dir.join("index.html").exists());
     }
@@ -571,12 +563,12 @@ mod tests {
             earlier.write("/a/", ArtifactKind::Html, &content).unwrap();
         }
         let disk = DiskCache::open(root.path(), &build("b")).unwrap();
-        let read = disk.read("/a/", ArtifactKind::Html).await.unwrap();
+        let read = disk.read("/a/", ArtifactKind::Html).unwrap();
         assert_eq!(
             (read.identity, read.brotli, read.gzip),
             (content.identity, content.brotli, content.gzip)
         );
-        assert!(disk.read("/b/", ArtifactKind::Html).await.is_none());
+        assert!(disk.read("/b/", ArtifactKind::Html).is_none());
     }
 
     #[tokio::test]
@@ -622,7 +614,7 @@ mod tests {
         disk.write("/a/", ArtifactKind::Html, &content).unwrap();
         assert!(disk.dir().join("a/index.html.br").is_file());
         assert!(disk.dir().join("a/index.html.gz").is_file());
-        let read = disk.read("/a/", ArtifactKind::Html).await.unwrap();
+        let read = disk.read("/a/", ArtifactKind::Html).unwrap();
         assert_eq!(
             (read.identity, read.brotli, read.gzip),
             (content.identity, content.brotli, content.gzip)
@@ -638,7 +630,7 @@ mod tests {
         // A later render whose identity file was renamed but whose variants were not.
         let second = "<p>second</p>".repeat(500);
         fs::write(disk.dir().join("a/index.html"), &second).unwrap();
-        let read = disk.read("/a/", ArtifactKind::Html).await.unwrap();
+        let read = disk.read("/a/", ArtifactKind::Html).unwrap();
         assert_eq!(read.identity.bytes, second);
         assert!(read.brotli.is_none() && read.gzip.is_none());
     }
@@ -659,7 +651,7 @@ mod tests {
                 bytes: -written.bytes
             }
         );
-        assert!(disk.read("/a/", ArtifactKind::Html).await.is_none());
+        assert!(disk.read("/a/", ArtifactKind::Html).is_none());
         assert!(!disk.dir().join("a/index.html.br").exists());
     }
 

@@ -320,25 +320,28 @@ impl PageCache {
         let mut obtained = Vec::new();
         let mut expired = mode == FillMode::Refresh;
         if mode == FillMode::Fill {
+            let mut missing = Vec::new();
             for kind in ArtifactKind::ALL {
                 // Memory again: a flight that ended between our miss and our join stored it.
-                if let Some(content) = self.memory.get(&(Arc::clone(&page), kind)) {
-                    lead.publish(kind, Ok((content, CacheStatus::Hit)));
-                } else if let Some(content) = self.read_disk(&page, kind).await {
-                    let stale = self.expired(&content);
-                    expired |= stale;
-                    let outcome = if stale {
-                        CacheStatus::Stale
-                    } else {
-                        CacheStatus::Hit
-                    };
-                    lead.publish(kind, Ok((Arc::clone(&content), outcome)));
-                    obtained.push(Obtained {
-                        kind,
-                        content,
-                        origin: Origin::Disk,
-                    });
+                match self.memory.get(&(Arc::clone(&page), kind)) {
+                    Some(content) => lead.publish(kind, Ok((content, CacheStatus::Hit))),
+                    None => missing.push(kind),
                 }
+            }
+            for (kind, content) in self.read_disk(&page, missing).await {
+                let stale = self.expired(&content);
+                expired |= stale;
+                let outcome = if stale {
+                    CacheStatus::Stale
+                } else {
+                    CacheStatus::Hit
+                };
+                lead.publish(kind, Ok((Arc::clone(&content), outcome)));
+                obtained.push(Obtained {
+                    kind,
+                    content,
+                    origin: Origin::Disk,
+                });
             }
         }
         let mut lock = None;
@@ -451,11 +454,30 @@ impl PageCache {
         }
     }
 
-    async fn read_disk(&self, page: &Arc<str>, kind: ArtifactKind) -> Option<Arc<Content>> {
-        let content = Arc::new(self.disk.as_ref()?.read(page, kind).await?);
-        self.memory
-            .insert((Arc::clone(page), kind), Arc::clone(&content));
-        Some(content)
+    /// What the disk tier holds of `kinds`, read in one trip to the blocking pool (each thread
+    /// hand-off costs a wake-up: on the first request of a page, two of them were ~0.2 ms here).
+    async fn read_disk(
+        &self,
+        page: &Arc<str>,
+        kinds: Vec<ArtifactKind>,
+    ) -> Vec<(ArtifactKind, Arc<Content>)> {
+        let Some(disk) = self.disk.clone().filter(|_| !kinds.is_empty()) else {
+            return Vec::new();
+        };
+        let path = Arc::clone(page);
+        let found = tokio::task::spawn_blocking(move || {
+            kinds
+                .into_iter()
+                .filter_map(|kind| Some((kind, Arc::new(disk.read(&path, kind)?))))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for (kind, content) in &found {
+            self.memory
+                .insert((Arc::clone(page), *kind), Arc::clone(content));
+        }
+        found
     }
 
     /// Adds the compressed variants an artifact lacks (memory then serves them) and stores it on
@@ -771,7 +793,7 @@ mod tests {
         cache.drain().await;
         for kind in ArtifactKind::ALL {
             assert!(
-                disk.read("/a/", kind).await.is_none(),
+                disk.read("/a/", kind).is_none(),
                 "{kind:?} stored after the purge"
             );
             assert!(cache.memory.get(&(Arc::from("/a/"), kind)).is_none());
