@@ -509,7 +509,7 @@ impl PageCache {
                 .iter()
                 .map(|o| !o.content.has_encodings())
                 .collect();
-            let (done, writes) = self
+            let stored = self
                 .store
                 .run(&room, move || {
                     let mut writes = Vec::new();
@@ -531,6 +531,14 @@ impl PageCache {
                 })
                 .await;
             drop(room);
+            let Some((done, writes)) = stored else {
+                eprintln!(
+                    "gatsby-dsg: {page} was not stored (its store job panicked); it is served \
+                     from memory and rendered again once evicted"
+                );
+                drop(lock);
+                return;
+            };
             obtained = done;
             for (o, _) in obtained.iter().zip(lacked).filter(|(_, lacked)| *lacked) {
                 if o.content.has_encodings() {

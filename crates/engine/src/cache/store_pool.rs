@@ -9,14 +9,16 @@
 //! go first and this takes the CPU they leave.
 //!
 //! Invariants:
-//! - Every job submitted runs exactly once, in submission order per thread, and its result is
-//!   handed back; a job whose submitter went away still runs (a store is never half done).
-//! - At most [`StorePool::capacity`] jobs wait or run at once: [`StorePool::permit`] is taken
-//!   before a render leaves its slot, so rendered-but-unstored pages stay bounded while the
-//!   threads fall behind (the render slots wait instead, and past them the render queue's bound
-//!   answers 503).
+//! - Every job submitted runs exactly once, and its result is handed back; a job whose
+//!   submitter went away still runs (a store is never half done). A job that panics hands back
+//!   nothing and its thread goes on with the next one.
+//! - At most `capacity` ([`StorePool::new`]) jobs wait or run at once: [`StorePool::permit`] is
+//!   taken before a render leaves its slot, so rendered-but-unstored pages stay bounded while
+//!   the threads fall behind (the render slots wait instead, and past them the render queue's
+//!   bound answers 503).
 //! - The threads end once the pool is dropped and the jobs already queued have run.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -32,7 +34,6 @@ const NICENESS: i32 = 10;
 pub struct StorePool {
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     permits: Arc<Semaphore>,
-    capacity: usize,
 }
 
 /// Room for one page's compressing and storing, held from the end of its render to the end of
@@ -54,7 +55,10 @@ impl StorePool {
                         // The lock is held only while taking one job.
                         let job = receiver.lock().recv();
                         match job {
-                            Ok(job) => job(),
+                            // A panic drops the job's sender: its submitter gets `None`.
+                            Ok(job) => {
+                                let _ = panic::catch_unwind(AssertUnwindSafe(job));
+                            }
                             Err(_) => return,
                         }
                     }
@@ -64,7 +68,6 @@ impl StorePool {
         StorePool {
             sender: Mutex::new(Some(sender)),
             permits: Arc::new(Semaphore::new(capacity.max(1))),
-            capacity: capacity.max(1),
         }
     }
 
@@ -72,10 +75,6 @@ impl StorePool {
     pub fn per_core(capacity: usize) -> Self {
         let cores = thread::available_parallelism().map_or(1, |n| n.get());
         StorePool::new(cores, capacity)
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
     }
 
     /// Waits for room in the pool.
@@ -87,9 +86,9 @@ impl StorePool {
         StorePermit(permit)
     }
 
-    /// Runs `job` on a store thread and hands back what it returned. Without a store thread
-    /// (the pool is shutting down) it runs on tokio's blocking pool instead.
-    pub async fn run<T, F>(&self, _permit: &StorePermit, job: F) -> T
+    /// Runs `job` on a store thread and hands back what it returned (`None`: it panicked).
+    /// Without a store thread to take it, it runs on tokio's blocking pool instead.
+    pub async fn run<T, F>(&self, _permit: &StorePermit, job: F) -> Option<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
@@ -105,8 +104,7 @@ impl StorePool {
         if let Some(job) = refused {
             let _ = tokio::task::spawn_blocking(job).await;
         }
-        rx.await
-            .expect("a store job always runs and sends its result")
+        rx.await.ok()
     }
 }
 
@@ -148,7 +146,16 @@ mod tests {
         let name = pool
             .run(&permit, || thread::current().name().map(str::to_string))
             .await;
-        assert!(name.unwrap().starts_with("gatsby-dsg-store-"));
+        assert!(name.flatten().unwrap().starts_with("gatsby-dsg-store-"));
+    }
+
+    #[tokio::test]
+    async fn a_job_that_panics_hands_back_nothing_and_its_thread_takes_the_next() {
+        let pool = StorePool::new(1, 2);
+        let permit = pool.permit().await;
+        let panicked = pool.run(&permit, || -> u32 { panic!("a bug in a store job") });
+        assert_eq!(panicked.await, None);
+        assert_eq!(pool.run(&permit, || 7).await, Some(7));
     }
 
     #[tokio::test]
@@ -182,7 +189,7 @@ mod tests {
                 )
             })
             .await;
-        assert_eq!(there, (here + NICENESS).min(19));
+        assert_eq!(there, Some((here + NICENESS).min(19)));
     }
 
     #[tokio::test]
