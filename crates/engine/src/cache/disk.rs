@@ -209,21 +209,16 @@ impl DiskCache {
         Ok(delta(before, Some(written + left)))
     }
 
-    /// Removes a stored artifact (all encodings).
-    pub async fn remove(&self, page: &str, kind: ArtifactKind) -> DiskDelta {
+    /// Removes a stored artifact (all encodings). Blocking: call it off the async threads.
+    pub fn remove(&self, page: &str, kind: ArtifactKind) -> DiskDelta {
         let Some(path) = self.file_path(page, kind) else {
             return DiskDelta::default();
         };
-        tokio::task::spawn_blocking(move || remove_artifact(&path))
-            .await
-            .unwrap_or_default()
-    }
-
-    /// [`DiskCache::remove`], blocking: call it off the async threads.
-    pub fn remove_now(&self, page: &str, kind: ArtifactKind) -> DiskDelta {
-        self.file_path(page, kind)
-            .map(|path| remove_artifact(&path))
-            .unwrap_or_default()
+        let before = stored_size(&path);
+        for encoding in [Encoding::Identity, Encoding::Brotli, Encoding::Gzip] {
+            let _ = fs::remove_file(with_suffix(&path, encoding));
+        }
+        delta(before, None)
     }
 
     /// Removes every stored artifact of this build.
@@ -316,14 +311,6 @@ fn walk(dir: &Path, opened_at: Option<SystemTime>) -> DiskUsage {
         }
     }
     usage
-}
-
-fn remove_artifact(path: &Path) -> DiskDelta {
-    let before = stored_size(path);
-    for encoding in [Encoding::Identity, Encoding::Brotli, Encoding::Gzip] {
-        let _ = fs::remove_file(with_suffix(path, encoding));
-    }
-    delta(before, None)
 }
 
 /// Bytes of an artifact on disk, all encodings; `None` when its identity file is absent.
@@ -643,7 +630,7 @@ mod tests {
         let written = disk.write("/a/", ArtifactKind::Html, &content).unwrap();
         assert_eq!(written.entries, 1);
         assert_eq!(written.bytes as usize, content.size());
-        let removed = disk.remove("/a/", ArtifactKind::Html).await;
+        let removed = disk.remove("/a/", ArtifactKind::Html);
         assert_eq!(
             removed,
             DiskDelta {

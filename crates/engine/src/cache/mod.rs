@@ -249,17 +249,21 @@ impl PageCache {
         for page in pages {
             // Before removing: a fill of it still storing undoes its store (FlightLead::purged).
             self.flights.mark_purged(&page);
-            for kind in ArtifactKind::ALL {
-                let in_memory = self.memory.remove(&(Arc::clone(&page), kind));
-                let on_disk = match &self.disk {
-                    Some(disk) => {
-                        let delta = disk.remove(&page, kind).await;
-                        self.record_disk(delta);
-                        delta.entries < 0
-                    }
-                    None => false,
-                };
-                removed += usize::from(in_memory || on_disk);
+            let in_memory = ArtifactKind::ALL.map(|k| self.memory.remove(&(Arc::clone(&page), k)));
+            let on_disk = match self.disk.clone() {
+                Some(disk) => {
+                    let path = Arc::clone(&page);
+                    tokio::task::spawn_blocking(move || {
+                        ArtifactKind::ALL.map(|kind| disk.remove(&path, kind))
+                    })
+                    .await
+                    .unwrap_or_default()
+                }
+                None => Default::default(),
+            };
+            for (in_memory, delta) in in_memory.into_iter().zip(on_disk) {
+                self.record_disk(delta);
+                removed += usize::from(in_memory || delta.entries < 0);
             }
         }
         removed
@@ -523,7 +527,7 @@ impl PageCache {
                         if let Some(disk) = disk.as_ref().filter(|_| o.origin != Origin::Disk) {
                             writes.push(disk.write(&page_path, o.kind, &o.content));
                             if was_purged.load(SeqCst) {
-                                writes.push(Ok(disk.remove_now(&page_path, o.kind)));
+                                writes.push(Ok(disk.remove(&page_path, o.kind)));
                             }
                         }
                     }
@@ -722,13 +726,15 @@ mod tests {
         })
     }
 
-    #[tokio::test]
-    async fn a_render_is_answered_at_once_but_keeps_its_slot_until_the_store_threads_have_room() {
-        let renderer = Arc::new(Counting::default());
+    /// A page cache with one render slot and room for one page on one store thread.
+    fn one_slot_one_store_room(
+        renderer: &Arc<Counting>,
+        disk: Option<Arc<DiskCache>>,
+    ) -> Arc<PageCache> {
         let mut cache = PageCache::new(
             MemoryCache::new(1 << 20),
-            None,
-            Arc::clone(&renderer) as Arc<dyn Renderer>,
+            disk,
+            Arc::clone(renderer) as Arc<dyn Renderer>,
             CachePolicy {
                 render_timeout: Duration::from_secs(5),
                 revalidate_after: None,
@@ -738,7 +744,13 @@ mod tests {
             Arc::new(Metrics::default()),
         );
         cache.store = StorePool::new(1, 1);
-        let cache = Arc::new(cache);
+        Arc::new(cache)
+    }
+
+    #[tokio::test]
+    async fn a_render_is_answered_at_once_but_keeps_its_slot_until_the_store_threads_have_room() {
+        let renderer = Arc::new(Counting::default());
+        let cache = one_slot_one_store_room(&renderer, None);
         // The store threads' only room, taken: what renders produced cannot be stored now.
         let room = cache.store.permit().await;
 
@@ -774,20 +786,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let build = crate::build_id::BuildId::from_parts(["b"]);
         let disk = Arc::new(DiskCache::open(root.path(), &build).unwrap());
-        let mut cache = PageCache::new(
-            MemoryCache::new(1 << 20),
-            Some(Arc::clone(&disk)),
-            Arc::clone(&renderer) as Arc<dyn Renderer>,
-            CachePolicy {
-                render_timeout: Duration::from_secs(5),
-                revalidate_after: None,
-                render_slots: 1,
-                max_queued_renders: 8,
-            },
-            Arc::new(Metrics::default()),
-        );
-        cache.store = StorePool::new(1, 1);
-        let cache = Arc::new(cache);
+        let cache = one_slot_one_store_room(&renderer, Some(Arc::clone(&disk)));
         let room = cache.store.permit().await;
         let a = page("/a/");
         assert_eq!(
