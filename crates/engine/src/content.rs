@@ -79,6 +79,9 @@ pub struct Content {
     /// When these bytes were generated (for revalidation): render time, or the stored file's
     /// modification time.
     pub created: SystemTime,
+    /// Compression was tried (or its variants were given): lacking them then means they would
+    /// not be smaller, and [`Content::wants_compression`] is false.
+    pub compression_tried: bool,
 }
 
 impl Content {
@@ -94,6 +97,7 @@ impl Content {
             brotli: None,
             gzip: None,
             created: SystemTime::now(),
+            compression_tried: false,
         }
     }
 
@@ -111,6 +115,7 @@ impl Content {
         gzip: Option<Bytes>,
     ) -> Self {
         let mut content = Content::new(body);
+        content.compression_tried = brotli.is_some() || gzip.is_some();
         let hash = content.hash();
         let size = content.identity.bytes.len();
         let keep = |bytes: Option<Bytes>, encoding| {
@@ -146,6 +151,13 @@ impl Content {
 
     pub fn has_encodings(&self) -> bool {
         self.brotli.is_some() || self.gzip.is_some()
+    }
+
+    /// Large enough to compress and not compressed yet (nor found not worth it).
+    pub fn wants_compression(&self) -> bool {
+        !self.compression_tried
+            && !self.has_encodings()
+            && self.identity.bytes.len() >= MIN_COMPRESSIBLE_BYTES
     }
 
     /// Bytes held, all representations together.
@@ -227,6 +239,28 @@ mod tests {
             .read_to_end(&mut decoded)
             .unwrap();
         assert_eq!(decoded, body);
+    }
+
+    #[test]
+    fn only_a_large_body_not_yet_compressed_wants_compression() {
+        assert!(Content::new(html(100)).wants_compression());
+        assert!(!Content::new(html(100)).compressed().wants_compression());
+        assert!(
+            !Content::new(html(1)).wants_compression(),
+            "below MIN_COMPRESSIBLE_BYTES"
+        );
+        // Bytes that do not get smaller: tried once, not again.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let tried = Content::new(noise).compressed();
+        assert!(!tried.has_encodings() && !tried.wants_compression());
     }
 
     #[test]

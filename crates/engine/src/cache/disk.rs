@@ -209,6 +209,32 @@ impl DiskCache {
         Ok(delta(before, Some(written + left)))
     }
 
+    /// Adds `content`'s compressed variants beside its stored identity file (an artifact stored
+    /// before it was compressed), leaving that file and its modification time, the page's age,
+    /// as they are. Nothing is written when the identity file is gone (purged meanwhile); a
+    /// variant beside a newer identity file is never served (see [`DiskCache::read`]).
+    /// Blocking: call it off the async threads.
+    pub fn write_variants(
+        &self,
+        page: &str,
+        kind: ArtifactKind,
+        content: &Content,
+    ) -> io::Result<DiskDelta> {
+        let Some(path) = self.file_path(page, kind) else {
+            return Ok(DiskDelta::default());
+        };
+        let Some(before) = stored_size(&path) else {
+            return Ok(DiskDelta::default());
+        };
+        let seq = self.next_temp.fetch_add(1, Ordering::Relaxed);
+        for encoding in [Encoding::Brotli, Encoding::Gzip] {
+            if let Some(representation) = content.get(encoding) {
+                write_atomically(&with_suffix(&path, encoding), &representation.bytes, seq)?;
+            }
+        }
+        Ok(delta(Some(before), stored_size(&path)))
+    }
+
     /// Removes a stored artifact (all encodings). Blocking: call it off the async threads.
     pub fn remove(&self, page: &str, kind: ArtifactKind) -> DiskDelta {
         let Some(path) = self.file_path(page, kind) else {
@@ -606,6 +632,39 @@ mod tests {
             (read.identity, read.brotli, read.gzip),
             (content.identity, content.brotli, content.gzip)
         );
+    }
+
+    #[tokio::test]
+    async fn variants_added_later_keep_the_stored_file_and_its_age() {
+        let root = tempfile::tempdir().unwrap();
+        let disk = DiskCache::open(root.path(), &build("b")).unwrap();
+        let plain = Content::new("<p>page</p>".repeat(500));
+        disk.write("/a/", ArtifactKind::Html, &plain).unwrap();
+        let file = disk.dir().join("a/index.html");
+        let age = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(age)
+            .unwrap();
+        let compressed = plain.compressed();
+        let delta = disk
+            .write_variants("/a/", ArtifactKind::Html, &compressed)
+            .unwrap();
+        assert_eq!(delta.entries, 0);
+        assert!(delta.bytes > 0);
+        let read = disk.read("/a/", ArtifactKind::Html).unwrap();
+        assert_eq!(
+            (read.brotli, read.gzip),
+            (compressed.brotli.clone(), compressed.gzip.clone())
+        );
+        assert_eq!(read.created, age);
+        // Purged meanwhile: nothing is written beside a file that is gone.
+        disk.remove("/a/", ArtifactKind::Html);
+        disk.write_variants("/a/", ArtifactKind::Html, &compressed)
+            .unwrap();
+        assert!(!disk.dir().join("a/index.html.br").exists());
     }
 
     #[tokio::test]

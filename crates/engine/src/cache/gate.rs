@@ -74,6 +74,11 @@ impl RenderGate {
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::SeqCst)
     }
+
+    /// Every slot is taken, or a render waits for one: the render threads have all they can do.
+    pub fn busy(&self) -> bool {
+        self.slots.available_permits() == 0 || self.queued() > 0
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +98,17 @@ mod tests {
         drop(_running);
         assert!(waiting.await.is_ok());
         assert_eq!(gate.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_gate_is_busy_while_every_slot_is_taken() {
+        let gate = RenderGate::new(2, 4);
+        let one = gate.enter(Priority::Live).await.unwrap();
+        assert!(!gate.busy(), "a slot is free");
+        let two = gate.enter(Priority::Live).await.unwrap();
+        assert!(gate.busy());
+        drop((one, two));
+        assert!(!gate.busy());
     }
 
     #[tokio::test]

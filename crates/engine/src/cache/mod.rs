@@ -37,6 +37,9 @@ enum FillMode {
     Fill,
     /// Render again and replace what is stored (expired artifacts); on failure keep the old.
     Refresh,
+    /// As `Fill`, and compress what memory has uncompressed (stored while the store threads
+    /// were behind): now, whatever the backlog.
+    Compress,
 }
 
 /// An artifact the fill obtained, and where from: `complete` stores it where it is not yet.
@@ -54,6 +57,15 @@ enum Origin {
     Disk,
     /// Taken from Redis (another instance's render).
     Shared,
+    /// Found in memory uncompressed: stored already wherever it goes.
+    Memory,
+}
+
+impl Origin {
+    /// Still to be written to the disk tier (whole, not only its variants).
+    fn unstored(self) -> bool {
+        matches!(self, Origin::Rendered | Origin::Shared)
+    }
 }
 
 /// The artifacts a render is to store and publish: those nobody published yet, or both to
@@ -184,6 +196,9 @@ impl PageCache {
                 self.refresh(page);
                 return Ok((content, CacheStatus::Stale));
             }
+            if content.wants_compression() {
+                self.compress_later(page);
+            }
             return Ok((content, CacheStatus::Hit));
         }
         let rx = match self.flights.join(&page.path) {
@@ -306,6 +321,20 @@ impl PageCache {
             .is_some_and(|ttl| content.created.elapsed().unwrap_or_default() > ttl)
     }
 
+    /// Compresses a page stored uncompressed while the store threads were behind, once they are
+    /// idle (one background fill, unless a fill of it is under way); until then it is served as
+    /// it is.
+    fn compress_later(self: &Arc<Self>, page: &Arc<DeferredPage>) {
+        if !self.store.idle() {
+            return;
+        }
+        if let Joined::Leader(lead, _) = self.flights.join(&page.path) {
+            let this = Arc::clone(self);
+            self.tasks
+                .spawn(async move { this.fill(lead, FillMode::Compress, Priority::Live).await });
+        }
+    }
+
     /// Starts one background render of an expired page, unless a fill of it is under way.
     fn refresh(self: &Arc<Self>, page: &Arc<DeferredPage>) {
         if let Joined::Leader(lead, _) = self.flights.join(&page.path) {
@@ -317,18 +346,27 @@ impl PageCache {
 
     /// The leader's work: publish what memory or disk already has, render what is missing (or
     /// everything, to refresh); then, off the response path, compress what was obtained without
-    /// its variants and store it.
+    /// its variants (to compress later: what memory has uncompressed too) and store it.
     async fn fill(&self, lead: FlightLead, mode: FillMode, priority: Priority) {
         let page = Arc::clone(lead.page());
         let purged = lead.purged();
         let mut obtained = Vec::new();
         let mut expired = mode == FillMode::Refresh;
-        if mode == FillMode::Fill {
+        if mode != FillMode::Refresh {
             let mut missing = Vec::new();
             for kind in ArtifactKind::ALL {
                 // Memory again: a flight that ended between our miss and our join stored it.
                 match self.memory.get(&(Arc::clone(&page), kind)) {
-                    Some(content) => lead.publish(kind, Ok((content, CacheStatus::Hit))),
+                    Some(content) => {
+                        if mode == FillMode::Compress && content.wants_compression() {
+                            obtained.push(Obtained {
+                                kind,
+                                content: Arc::clone(&content),
+                                origin: Origin::Memory,
+                            });
+                        }
+                        lead.publish(kind, Ok((content, CacheStatus::Hit)))
+                    }
                     None => missing.push(kind),
                 }
             }
@@ -357,7 +395,8 @@ impl PageCache {
                     .await
                 {
                     SharedOutcome::Filled => {
-                        self.complete(&page, &purged, obtained, None, None).await;
+                        self.complete(&page, &purged, obtained, mode, None, None)
+                            .await;
                         return;
                     }
                     SharedOutcome::Render(taken) => lock = taken,
@@ -377,16 +416,19 @@ impl PageCache {
             if rendered == Rendered::Failed {
                 // A failure is never cached: the next request must start a new render.
                 drop(lead);
-                self.complete(&page, &purged, obtained, lock, permit).await;
+                self.complete(&page, &purged, obtained, mode, lock, permit)
+                    .await;
                 return;
             }
             // The flight lasts until the artifacts are complete: one the memory tier did not
             // keep (larger than its bound, or already evicted) is still found here meanwhile.
-            self.complete(&page, &purged, obtained, lock, permit).await;
+            self.complete(&page, &purged, obtained, mode, lock, permit)
+                .await;
             drop(lead);
             return;
         }
-        self.complete(&page, &purged, obtained, lock, None).await;
+        self.complete(&page, &purged, obtained, mode, lock, None)
+            .await;
         drop(lead);
     }
 
@@ -487,21 +529,27 @@ impl PageCache {
     /// Adds the compressed variants an artifact lacks (memory then serves them) and stores it on
     /// disk, then in Redis, where it is not yet; releases the render lock after that. Compressing
     /// and the disk writes run as one job on the store threads (`permit`: the room a render took
-    /// before it left its slot; taken here otherwise). Disk first: this instance's own copy never
-    /// waits on Redis (see [`RenderLock::put`]). A page purged meanwhile (`purged`) keeps nothing
-    /// of this fill: what was written is removed again, and nothing is sent to Redis.
+    /// before it left its slot; taken here otherwise). While the render threads have all they
+    /// can do (every render slot taken, or renders queued: a cold burst) or the store threads are
+    /// behind ([`store_pool::Backlog::behind`]), an artifact is stored without compressing it,
+    /// and compressed once the store threads are idle and it is asked for again
+    /// ([`FillMode::Compress`], whatever the load): a visitor waiting for a render goes before
+    /// bytes saved for later ones, and a page asked for once is never compressed. Disk first: this instance's own copy
+    /// never waits on Redis (see [`RenderLock::put`]). A page purged meanwhile (`purged`) keeps
+    /// nothing of this fill: what was written is removed again, and nothing is sent to Redis.
     async fn complete(
         &self,
         page: &Arc<str>,
         purged: &Arc<AtomicBool>,
         obtained: Vec<Obtained>,
+        mode: FillMode,
         lock: Option<RenderLock>,
         permit: Option<StorePermit>,
     ) {
         let disk = self.disk.clone();
         let work = obtained
             .iter()
-            .any(|o| !o.content.has_encodings() || (disk.is_some() && o.origin != Origin::Disk));
+            .any(|o| o.content.wants_compression() || (disk.is_some() && o.origin.unstored()));
         let mut obtained = obtained;
         if work {
             let room = match permit {
@@ -509,33 +557,38 @@ impl PageCache {
                 None => self.store.permit().await,
             };
             let (page_path, was_purged) = (Arc::clone(page), Arc::clone(purged));
-            let lacked: Vec<bool> = obtained
-                .iter()
-                .map(|o| !o.content.has_encodings())
-                .collect();
+            // Renders waiting or every slot taken: the render threads need the CPU now.
+            let later = mode != FillMode::Compress && self.gate.busy();
+            let always = mode == FillMode::Compress;
             let stored = self
                 .store
-                .run(&room, move || {
-                    let mut writes = Vec::new();
+                .run(&room, move |backlog| {
+                    let compress = always || !(later || backlog.behind());
+                    let (mut compressed, mut writes) = (Vec::new(), Vec::new());
                     for o in &mut obtained {
-                        if !o.content.has_encodings() {
-                            let compressed = o.content.compressed();
-                            if compressed.has_encodings() {
-                                o.content = Arc::new(compressed);
-                            }
+                        let now = compress && o.content.wants_compression();
+                        if now {
+                            o.content = Arc::new(o.content.compressed());
                         }
-                        if let Some(disk) = disk.as_ref().filter(|_| o.origin != Origin::Disk) {
-                            writes.push(disk.write(&page_path, o.kind, &o.content));
-                            if was_purged.load(SeqCst) {
-                                writes.push(Ok(disk.remove(&page_path, o.kind)));
-                            }
+                        compressed.push(now);
+                        let Some(disk) = disk.as_ref() else { continue };
+                        let write = if o.origin.unstored() {
+                            disk.write(&page_path, o.kind, &o.content)
+                        } else if now && o.content.has_encodings() {
+                            disk.write_variants(&page_path, o.kind, &o.content)
+                        } else {
+                            continue;
+                        };
+                        writes.push(write);
+                        if was_purged.load(SeqCst) {
+                            writes.push(Ok(disk.remove(&page_path, o.kind)));
                         }
                     }
-                    (obtained, writes)
+                    (obtained, compressed, writes)
                 })
                 .await;
             drop(room);
-            let Some((done, writes)) = stored else {
+            let Some((done, compressed, writes)) = stored else {
                 eprintln!(
                     "gatsby-dsg: {page} was not stored (its store job panicked); it is served \
                      from memory and rendered again once evicted"
@@ -544,22 +597,23 @@ impl PageCache {
                 return;
             };
             obtained = done;
-            for (o, _) in obtained.iter().zip(lacked).filter(|(_, lacked)| *lacked) {
-                if o.content.has_encodings() {
-                    let key = (Arc::clone(page), o.kind);
-                    self.memory.insert(key.clone(), Arc::clone(&o.content));
-                    if purged.load(SeqCst) {
-                        self.memory.remove(&key);
-                    }
+            // Compressed now (or found not worth it): memory serves that from now on.
+            for (o, _) in obtained.iter().zip(compressed).filter(|(_, now)| *now) {
+                let key = (Arc::clone(page), o.kind);
+                self.memory.insert(key.clone(), Arc::clone(&o.content));
+                if purged.load(SeqCst) {
+                    self.memory.remove(&key);
                 }
             }
             for result in writes {
                 self.record_disk_write(result);
             }
         }
-        let kept = obtained
-            .iter()
-            .filter(|o| o.origin != Origin::Shared && !purged.load(SeqCst));
+        // Not what Redis gave, nor what memory had: stored there already, and a later copy from
+        // another instance must not be replaced by this one.
+        let kept = obtained.iter().filter(|o| {
+            !matches!(o.origin, Origin::Shared | Origin::Memory) && !purged.load(SeqCst)
+        });
         for o in kept {
             if let Some(redis) = &self.shared {
                 // Under the page's lock, others wait for this store: it is tried again.
@@ -719,6 +773,31 @@ mod tests {
         }
     }
 
+    /// Renders `/held-N/` (N < 2) once `release[N]` is notified, every other page at once.
+    #[derive(Default)]
+    struct Holding {
+        release: [Arc<tokio::sync::Notify>; 2],
+    }
+
+    impl Renderer for Holding {
+        fn render(&self, page: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+            let held = page
+                .strip_prefix("/held-")
+                .and_then(|n| n.trim_end_matches('/').parse::<usize>().ok())
+                .map(|n| Arc::clone(&self.release[n]));
+            let body = format!("<p>{page}</p>").repeat(200);
+            Box::pin(async move {
+                if let Some(release) = held {
+                    release.notified().await;
+                }
+                Ok(RenderedPage {
+                    page_data: bytes::Bytes::from_static(b"{}"),
+                    html: Box::pin(async move { Ok(bytes::Bytes::from(body)) }),
+                })
+            })
+        }
+    }
+
     fn page(path: &str) -> Arc<DeferredPage> {
         Arc::new(DeferredPage {
             path: Arc::from(path),
@@ -731,20 +810,47 @@ mod tests {
         renderer: &Arc<Counting>,
         disk: Option<Arc<DiskCache>>,
     ) -> Arc<PageCache> {
+        one_slot(renderer, disk, StorePool::new(1, 1))
+    }
+
+    /// A page cache with one render slot and the given store threads.
+    fn one_slot(
+        renderer: &Arc<Counting>,
+        disk: Option<Arc<DiskCache>>,
+        store: StorePool,
+    ) -> Arc<PageCache> {
+        slots(1, Arc::clone(renderer) as Arc<dyn Renderer>, disk, store)
+    }
+
+    fn slots(
+        render_slots: usize,
+        renderer: Arc<dyn Renderer>,
+        disk: Option<Arc<DiskCache>>,
+        store: StorePool,
+    ) -> Arc<PageCache> {
         let mut cache = PageCache::new(
             MemoryCache::new(1 << 20),
             disk,
-            Arc::clone(renderer) as Arc<dyn Renderer>,
+            renderer,
             CachePolicy {
                 render_timeout: Duration::from_secs(5),
                 revalidate_after: None,
-                render_slots: 1,
+                render_slots,
                 max_queued_renders: 8,
             },
             Arc::new(Metrics::default()),
         );
-        cache.store = StorePool::new(1, 1);
+        cache.store = store;
         Arc::new(cache)
+    }
+
+    fn disk_in(root: &tempfile::TempDir) -> Arc<DiskCache> {
+        let build = crate::build_id::BuildId::from_parts(["b"]);
+        Arc::new(DiskCache::open(root.path(), &build).unwrap())
+    }
+
+    fn in_memory(cache: &PageCache, path: &str, kind: ArtifactKind) -> Option<Arc<Content>> {
+        cache.memory.get(&(Arc::from(path), kind))
     }
 
     #[tokio::test]
@@ -775,17 +881,18 @@ mod tests {
         );
         assert_eq!(renderer.0.load(Relaxed), 2);
         cache.drain().await;
-        // Stored once there was room: its compressed variants are in memory now.
-        let stored = cache.memory.get(&(Arc::from("/a/"), ArtifactKind::Html));
-        assert!(stored.unwrap().has_encodings());
+        // Stored once there was room: /b/, rendered with nothing waiting, is compressed in
+        // memory; /a/'s store found /b/ rendering and left it uncompressed (compressed later).
+        let stored = |path| in_memory(&cache, path, ArtifactKind::Html).unwrap();
+        assert!(stored("/b/").has_encodings());
+        assert!(stored("/a/").wants_compression());
     }
 
     #[tokio::test]
     async fn a_page_purged_while_its_store_waits_keeps_nothing_of_that_render() {
         let renderer = Arc::new(Counting::default());
         let root = tempfile::tempdir().unwrap();
-        let build = crate::build_id::BuildId::from_parts(["b"]);
-        let disk = Arc::new(DiskCache::open(root.path(), &build).unwrap());
+        let disk = disk_in(&root);
         let cache = one_slot_one_store_room(&renderer, Some(Arc::clone(&disk)));
         let room = cache.store.permit().await;
         let a = page("/a/");
@@ -811,5 +918,168 @@ mod tests {
             CacheStatus::Miss
         );
         assert_eq!(renderer.0.load(Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_page_stored_while_the_store_threads_are_behind_is_compressed_when_asked_for_once_they_are_idle(
+    ) {
+        let renderer = Arc::new(Counting::default());
+        let root = tempfile::tempdir().unwrap();
+        let disk = disk_in(&root);
+        // Behind from 0 jobs waiting: every store job finds the threads behind.
+        let store = StorePool::new(1, 4).behind_from(0);
+        let cache = one_slot(&renderer, Some(Arc::clone(&disk)), store);
+        let a = page("/a/");
+        assert_eq!(
+            cache.get(&a, ArtifactKind::Html).await.unwrap().1,
+            CacheStatus::Miss
+        );
+        cache.drain().await;
+        let stored = disk
+            .read("/a/", ArtifactKind::Html)
+            .expect("stored uncompressed");
+        assert!(!stored.has_encodings());
+        assert!(!in_memory(&cache, "/a/", ArtifactKind::Html)
+            .unwrap()
+            .has_encodings());
+
+        // Asked for again with the store threads idle: served as it is, compressed meanwhile.
+        let hit = cache.get(&a, ArtifactKind::Html).await.unwrap();
+        assert_eq!((hit.1, hit.0.has_encodings()), (CacheStatus::Hit, false));
+        cache.drain().await;
+        assert!(in_memory(&cache, "/a/", ArtifactKind::Html)
+            .unwrap()
+            .has_encodings());
+        let stored = disk.read("/a/", ArtifactKind::Html).unwrap();
+        assert!(stored.brotli.is_some() && stored.gzip.is_some());
+        assert_eq!(
+            renderer.0.load(Relaxed),
+            1,
+            "compressed, not rendered again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_read_from_disk_without_its_variants_gets_them_in_memory_and_on_disk() {
+        let renderer = Arc::new(Counting::default());
+        let root = tempfile::tempdir().unwrap();
+        let disk = disk_in(&root);
+        // Stored uncompressed by an earlier process (its store threads were behind).
+        let body = "<p>stored before</p>".repeat(200);
+        disk.write("/a/", ArtifactKind::Html, &Content::new(body.clone()))
+            .unwrap();
+        disk.write("/a/", ArtifactKind::PageData, &Content::new("{}"))
+            .unwrap();
+        let cache = one_slot(&renderer, Some(Arc::clone(&disk)), StorePool::new(1, 4));
+        let hit = cache.get(&page("/a/"), ArtifactKind::Html).await.unwrap();
+        assert_eq!(
+            (hit.1, &hit.0.identity.bytes[..]),
+            (CacheStatus::Hit, body.as_bytes())
+        );
+        cache.drain().await;
+        assert!(in_memory(&cache, "/a/", ArtifactKind::Html)
+            .unwrap()
+            .has_encodings());
+        let stored = disk.read("/a/", ArtifactKind::Html).unwrap();
+        assert!(stored.brotli.is_some() && stored.gzip.is_some());
+        assert_eq!(renderer.0.load(Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_page_purged_while_its_later_compression_waits_keeps_nothing() {
+        let renderer = Arc::new(Counting::default());
+        let root = tempfile::tempdir().unwrap();
+        let disk = disk_in(&root);
+        let cache = one_slot(
+            &renderer,
+            Some(Arc::clone(&disk)),
+            StorePool::new(1, 2).behind_from(0),
+        );
+        let a = page("/a/");
+        cache.get(&a, ArtifactKind::Html).await.unwrap();
+        cache.drain().await;
+
+        // The HIT starts the compression; the one store thread is held before it gets there.
+        cache.get(&a, ArtifactKind::Html).await.unwrap();
+        let room = cache.store.permit().await;
+        let (go, held) = std::sync::mpsc::channel::<()>();
+        let holder = cache.store.run(&room, move |_| held.recv().ok());
+        let mut holder = Box::pin(holder);
+        let _ = tokio::time::timeout(Duration::ZERO, &mut holder).await;
+        for _ in 0..1000 {
+            if cache.store.unstored() == 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            cache.store.unstored(),
+            2,
+            "the compression waits behind the held thread"
+        );
+
+        cache.purge([Arc::from("/a/")]).await;
+        go.send(()).unwrap();
+        holder.await;
+        drop(room);
+        cache.drain().await;
+        for kind in ArtifactKind::ALL {
+            assert!(
+                disk.read("/a/", kind).is_none(),
+                "{kind:?} on disk after the purge"
+            );
+            assert!(
+                in_memory(&cache, "/a/", kind).is_none(),
+                "{kind:?} in memory after the purge"
+            );
+        }
+        let variant = disk
+            .file_path("/a/", ArtifactKind::Html)
+            .unwrap()
+            .with_extension("html.br");
+        assert!(!variant.exists());
+    }
+
+    #[tokio::test]
+    async fn a_page_rendered_while_every_render_slot_is_taken_is_stored_uncompressed() {
+        let renderer = Arc::new(Holding::default());
+        // Never behind: only the render slots decide here.
+        let store = StorePool::new(1, 4).behind_from(usize::MAX);
+        let cache = slots(2, Arc::clone(&renderer) as Arc<dyn Renderer>, None, store);
+        let get = |path: &'static str| {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                cache
+                    .get(&page(path), ArtifactKind::Html)
+                    .await
+                    .map(|o| o.1)
+            })
+        };
+        // Both slots held; /a/ waits for one.
+        let (held_0, held_1) = (get("/held-0/"), get("/held-1/"));
+        while cache.renders_in_flight() < 2 {
+            tokio::task::yield_now().await;
+        }
+        let a = get("/a/");
+        while cache.renders_queued() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // /held-0/ ends with /held-1/ rendering and /a/ taking its slot: stored uncompressed.
+        renderer.release[0].notify_one();
+        assert_eq!(held_0.await.unwrap().unwrap(), CacheStatus::Miss);
+        assert_eq!(a.await.unwrap().unwrap(), CacheStatus::Miss);
+        // /held-1/ ends with no other render: compressed as usual.
+        renderer.release[1].notify_one();
+        assert_eq!(held_1.await.unwrap().unwrap(), CacheStatus::Miss);
+        cache.drain().await;
+        let compressed = |path| {
+            cache
+                .memory
+                .get(&(Arc::from(path), ArtifactKind::Html))
+                .unwrap()
+                .has_encodings()
+        };
+        assert!(!compressed("/held-0/"), "compressed while renders waited");
+        assert!(compressed("/held-1/"));
     }
 }

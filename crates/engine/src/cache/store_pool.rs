@@ -17,8 +17,15 @@
 //!   the threads fall behind (the render slots wait instead, and past them the render queue's
 //!   bound answers 503).
 //! - The threads end once the pool is dropped and the jobs already queued have run.
+//!
+//! When the threads fall behind (as many jobs waiting as there are threads: the render threads
+//! are taking every core), a job is told so ([`Backlog::behind`]) and the page cache stores the
+//! page without compressing it: during a cold burst a render waiting visitor goes before bytes
+//! saved for later ones. Such a page is compressed later, once the pool is idle
+//! ([`StorePool::idle`]) and the page is asked for again (`cache/mod.rs`).
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -34,6 +41,23 @@ const NICENESS: i32 = 10;
 pub struct StorePool {
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     permits: Arc<Semaphore>,
+    capacity: usize,
+    backlog: Backlog,
+}
+
+/// How far behind the store threads are: the jobs submitted that no thread has started yet.
+#[derive(Clone)]
+pub struct Backlog {
+    waiting: Arc<AtomicUsize>,
+    /// Behind from this many jobs waiting on (the number of threads: a full round).
+    behind_from: usize,
+}
+
+impl Backlog {
+    /// As many jobs wait as there are store threads: every core is busy with something else.
+    pub fn behind(&self) -> bool {
+        self.waiting.load(Relaxed) >= self.behind_from
+    }
 }
 
 /// Room for one page's compressing and storing, held from the end of its render to the end of
@@ -45,7 +69,12 @@ impl StorePool {
     pub fn new(threads: usize, capacity: usize) -> Self {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
-        for i in 0..threads.max(1) {
+        let threads = threads.max(1);
+        let backlog = Backlog {
+            waiting: Arc::new(AtomicUsize::new(0)),
+            behind_from: threads,
+        };
+        for i in 0..threads {
             let receiver = Arc::clone(&receiver);
             thread::Builder::new()
                 .name(format!("gatsby-dsg-store-{i}"))
@@ -68,7 +97,16 @@ impl StorePool {
         StorePool {
             sender: Mutex::new(Some(sender)),
             permits: Arc::new(Semaphore::new(capacity.max(1))),
+            capacity: capacity.max(1),
+            backlog,
         }
+    }
+
+    /// The same pool, counted behind from `jobs` waiting on (tests: 0 is always behind).
+    #[cfg(test)]
+    pub fn behind_from(mut self, jobs: usize) -> Self {
+        self.backlog.behind_from = jobs;
+        self
     }
 
     /// One thread per core the process may use.
@@ -86,16 +124,30 @@ impl StorePool {
         StorePermit(permit)
     }
 
-    /// Runs `job` on a store thread and hands back what it returned (`None`: it panicked).
-    /// Without a store thread to take it, it runs on tokio's blocking pool instead.
+    /// Pages waiting to be stored or being stored (permits out).
+    pub fn unstored(&self) -> usize {
+        self.capacity - self.permits.available_permits()
+    }
+
+    /// No page is waiting to be stored or being stored: every permit is back.
+    pub fn idle(&self) -> bool {
+        self.unstored() == 0
+    }
+
+    /// Runs `job` on a store thread and hands back what it returned (`None`: it panicked). The
+    /// job is given the pool's [`Backlog`] as it starts. Without a store thread to take it, it
+    /// runs on tokio's blocking pool instead.
     pub async fn run<T, F>(&self, _permit: &StorePermit, job: F) -> Option<T>
     where
         T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce(&Backlog) -> T + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let backlog = self.backlog.clone();
+        backlog.waiting.fetch_add(1, Relaxed);
         let job: Job = Box::new(move || {
-            let _ = tx.send(job());
+            backlog.waiting.fetch_sub(1, Relaxed);
+            let _ = tx.send(job(&backlog));
         });
         let refused = match &*self.sender.lock() {
             Some(sender) => sender.send(job).err().map(|e| e.0),
@@ -144,7 +196,7 @@ mod tests {
         let pool = StorePool::new(2, 4);
         let permit = pool.permit().await;
         let name = pool
-            .run(&permit, || thread::current().name().map(str::to_string))
+            .run(&permit, |_| thread::current().name().map(str::to_string))
             .await;
         assert!(name.flatten().unwrap().starts_with("gatsby-dsg-store-"));
     }
@@ -153,9 +205,9 @@ mod tests {
     async fn a_job_that_panics_hands_back_nothing_and_its_thread_takes_the_next() {
         let pool = StorePool::new(1, 2);
         let permit = pool.permit().await;
-        let panicked = pool.run(&permit, || -> u32 { panic!("a bug in a store job") });
+        let panicked = pool.run(&permit, |_| -> u32 { panic!("a bug in a store job") });
         assert_eq!(panicked.await, None);
-        assert_eq!(pool.run(&permit, || 7).await, Some(7));
+        assert_eq!(pool.run(&permit, |_| 7).await, Some(7));
     }
 
     #[tokio::test]
@@ -182,7 +234,7 @@ mod tests {
             )
         };
         let there = pool
-            .run(&permit, || unsafe {
+            .run(&permit, |_| unsafe {
                 libc::getpriority(
                     libc::PRIO_PROCESS,
                     libc::syscall(libc::SYS_gettid) as libc::id_t,
@@ -198,7 +250,7 @@ mod tests {
         let permit = pool.permit().await;
         let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
         let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let job = pool.run(&permit, move || {
+        let job = pool.run(&permit, move |_| {
             go_rx.recv().unwrap();
             done_tx.send("stored").unwrap();
         });
@@ -208,5 +260,39 @@ mod tests {
         go_tx.send(()).unwrap();
         let done = done_rx.recv_timeout(std::time::Duration::from_secs(5));
         assert_eq!(done, Ok("stored"));
+    }
+
+    /// Polls `job` once: a `run` submits its job on its first poll.
+    fn submit<F: std::future::Future>(job: std::pin::Pin<&mut F>) {
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(job.poll(&mut context).is_pending());
+    }
+
+    #[tokio::test]
+    async fn a_job_is_told_the_threads_are_behind_when_as_many_jobs_wait_as_there_are_threads() {
+        let pool = StorePool::new(1, 4);
+        let permit = pool.permit().await;
+        // The one thread is held by a first job while two more are submitted behind it.
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let mut first = std::pin::pin!(pool.run(&permit, move |_| go_rx.recv().unwrap()));
+        let mut second = std::pin::pin!(pool.run(&permit, |backlog| backlog.behind()));
+        let mut third = std::pin::pin!(pool.run(&permit, |backlog| backlog.behind()));
+        submit(first.as_mut());
+        submit(second.as_mut());
+        submit(third.as_mut());
+        go_tx.send(()).unwrap();
+        // The second started with the third waiting (one thread's worth); the third with none.
+        assert_eq!(first.await, Some(()));
+        assert_eq!((second.await, third.await), (Some(true), Some(false)));
+    }
+
+    #[tokio::test]
+    async fn the_pool_is_idle_only_once_every_permit_is_back() {
+        let pool = StorePool::new(1, 2);
+        assert!(pool.idle());
+        let permit = pool.permit().await;
+        assert!(!pool.idle());
+        drop(permit);
+        assert!(pool.idle());
     }
 }
