@@ -37,9 +37,18 @@ enum FillMode {
     Fill,
     /// Render again and replace what is stored (expired artifacts); on failure keep the old.
     Refresh,
-    /// As `Fill`, and compress what memory has uncompressed (stored while the store threads
-    /// were behind): now, whatever the backlog.
+    /// As `Fill`, and compress what memory has uncompressed (stored while renders waited):
+    /// now, whatever the load.
     Compress,
+}
+
+/// When `complete` compresses what it stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    /// Unless the render threads need the CPU now (every slot taken, renders queued) or the store
+    /// threads are behind: then the page is compressed later.
+    UnlessBusy,
+    Always,
 }
 
 /// An artifact the fill obtained, and where from: `complete` stores it where it is not yet.
@@ -350,6 +359,12 @@ impl PageCache {
     async fn fill(&self, lead: FlightLead, mode: FillMode, priority: Priority) {
         let page = Arc::clone(lead.page());
         let purged = lead.purged();
+        // A page compressed later, or a warm-up (its pages are meant to be ready): whatever the
+        // load.
+        let compression = match (mode, priority) {
+            (FillMode::Compress, _) | (_, Priority::Warm) => Compression::Always,
+            _ => Compression::UnlessBusy,
+        };
         let mut obtained = Vec::new();
         let mut expired = mode == FillMode::Refresh;
         if mode != FillMode::Refresh {
@@ -395,7 +410,7 @@ impl PageCache {
                     .await
                 {
                     SharedOutcome::Filled => {
-                        self.complete(&page, &purged, obtained, mode, None, None)
+                        self.complete(&page, &purged, obtained, compression, None, None)
                             .await;
                         return;
                     }
@@ -416,18 +431,18 @@ impl PageCache {
             if rendered == Rendered::Failed {
                 // A failure is never cached: the next request must start a new render.
                 drop(lead);
-                self.complete(&page, &purged, obtained, mode, lock, permit)
+                self.complete(&page, &purged, obtained, compression, lock, permit)
                     .await;
                 return;
             }
             // The flight lasts until the artifacts are complete: one the memory tier did not
             // keep (larger than its bound, or already evicted) is still found here meanwhile.
-            self.complete(&page, &purged, obtained, mode, lock, permit)
+            self.complete(&page, &purged, obtained, compression, lock, permit)
                 .await;
             drop(lead);
             return;
         }
-        self.complete(&page, &purged, obtained, mode, lock, None)
+        self.complete(&page, &purged, obtained, compression, lock, None)
             .await;
         drop(lead);
     }
@@ -542,7 +557,7 @@ impl PageCache {
         page: &Arc<str>,
         purged: &Arc<AtomicBool>,
         obtained: Vec<Obtained>,
-        mode: FillMode,
+        compression: Compression,
         lock: Option<RenderLock>,
         permit: Option<StorePermit>,
     ) {
@@ -552,7 +567,7 @@ impl PageCache {
             .any(|o| o.content.wants_compression() || (disk.is_some() && o.origin.unstored()));
         let mut obtained = obtained;
         // Renders waiting or every slot taken: the render threads need the CPU now.
-        let later = mode != FillMode::Compress && self.gate.busy();
+        let later = compression == Compression::UnlessBusy && self.gate.busy();
         if work {
             // The requests this fill just answered go first: woken on this worker, they write
             // their responses before the store job is handed over (measured, one first request
@@ -563,7 +578,7 @@ impl PageCache {
                 None => self.store.permit().await,
             };
             let (page_path, was_purged) = (Arc::clone(page), Arc::clone(purged));
-            let always = mode == FillMode::Compress;
+            let always = compression == Compression::Always;
             let stored = self
                 .store
                 .run(&room, move |backlog| {
@@ -1085,5 +1100,52 @@ mod tests {
         };
         assert!(!compressed("/held-0/"), "compressed while renders waited");
         assert!(compressed("/held-1/"));
+    }
+
+    #[tokio::test]
+    async fn a_warmed_page_is_compressed_even_while_every_render_slot_is_taken() {
+        let renderer = Arc::new(Holding::default());
+        let store = StorePool::new(1, 4).behind_from(usize::MAX);
+        let cache = slots(2, Arc::clone(&renderer) as Arc<dyn Renderer>, None, store);
+        let live = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                cache
+                    .get(&page("/held-0/"), ArtifactKind::Html)
+                    .await
+                    .map(|o| o.1)
+            })
+        };
+        while cache.renders_in_flight() < 1 {
+            tokio::task::yield_now().await;
+        }
+        // A warm-up render takes the other slot, then a live request waits for one.
+        let warm = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move { cache.warm(&page("/held-1/")).await })
+        };
+        while !cache.gate.busy() {
+            tokio::task::yield_now().await;
+        }
+        let waiting = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                cache
+                    .get(&page("/c/"), ArtifactKind::Html)
+                    .await
+                    .map(|o| o.1)
+            })
+        };
+        while cache.renders_queued() == 0 {
+            tokio::task::yield_now().await;
+        }
+        renderer.release[1].notify_one();
+        assert_eq!(warm.await.unwrap(), Ok(true));
+        assert_eq!(waiting.await.unwrap(), Ok(CacheStatus::Miss));
+        renderer.release[0].notify_one();
+        live.await.unwrap().unwrap();
+        cache.drain().await;
+        let warmed = in_memory(&cache, "/held-1/", ArtifactKind::Html).unwrap();
+        assert!(warmed.has_encodings(), "a warm-up stored uncompressed");
     }
 }
