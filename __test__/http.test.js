@@ -233,6 +233,39 @@ describe('compression', () => {
     expect(gzip.body.equals(fs.readFileSync(`${data}.gz`))).toBe(true)
   })
 
+  test('pages rendered while renders wait are stored uncompressed, and compressed once asked for again', async () => {
+    const busy = await startServer({ cacheDir: tempDir() })
+    try {
+      // 20 first requests at once for 8 render slots: the renders that end while others wait
+      // store their page as it is (the CPU goes to the renders).
+      const pages = Array.from({ length: 20 }, (_, i) => `/blog/post-${String(80 + 2 * i).padStart(5, '0')}/`)
+      const first = await Promise.all(pages.map((p) => request(busy.base, p, { headers: BR })))
+      for (const res of first) expect(res.headers['x-dsg-cache']).toBe('MISS')
+      await idle(busy)
+      const html = (p) => path.join(busy.summary.cacheDir, ...p.split('/').filter(Boolean), 'index.html')
+      const plain = pages.filter((p) => fs.existsSync(html(p)) && !fs.existsSync(`${html(p)}.br`))
+      expect(plain.length).toBeGreaterThan(0)
+
+      // Asked for again once nothing renders: served as it is, compressed meanwhile, no render.
+      const page = plain[0]
+      const { result: hit, renders } = await rendersDuring(() => request(busy.base, page, { headers: BR }), busy)
+      expect(hit.headers['x-dsg-cache']).toBe('HIT')
+      expect(hit.headers['content-encoding']).toBeUndefined()
+      await waitFor(() => fs.existsSync(`${html(page)}.br`) && fs.existsSync(`${html(page)}.gz`), {
+        what: `${page} compressed on disk`,
+      })
+      await idle(busy)
+      const identity = fs.readFileSync(html(page))
+      expect(zlib.brotliDecompressSync(fs.readFileSync(`${html(page)}.br`)).equals(identity)).toBe(true)
+      const br = await request(busy.base, page, { headers: BR })
+      expect(br.headers['content-encoding']).toBe('br')
+      expect(decoded(br).equals(identity)).toBe(true)
+      expect(renders).toBe(0)
+    } finally {
+      await busy.close()
+    }
+  })
+
   test('Accept-Encoding q-values decide the representation', async () => {
     await stored('/blog/post-00056/')
     const encodingFor = async (acceptEncoding) => {
