@@ -87,7 +87,31 @@ function versions(tools, root) {
   }
 }
 
-function machine() {
+/**
+ * The file system holding `dir` (the run's cache directories): its type and mount point, from
+ * /proc/self/mountinfo (the longest mount point containing it). Disk-tier numbers depend on it:
+ * on this project's bench machine, root ext4 without a journal halves cold renders/s against tmpfs
+ * (BENCHMARKS.md, "The cold path on this machine").
+ */
+function fileSystemOf(dir) {
+  try {
+    const real = fs.realpathSync(dir)
+    let best = null
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const [left, right] = line.split(' - ')
+      if (!right) continue
+      const mountPoint = left.split(' ')[4].replace(/\\040/g, ' ')
+      const inside = real === mountPoint || real.startsWith(mountPoint === '/' ? '/' : `${mountPoint}/`)
+      if (inside && (!best || mountPoint.length >= best.mountPoint.length))
+        best = { mountPoint, type: right.split(' ')[0] }
+    }
+    return best ? `${best.type} (mounted at ${best.mountPoint})` : 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+function machine(dir) {
   let model = os.cpus()[0] ? os.cpus()[0].model : '?'
   try {
     const m = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m)
@@ -103,7 +127,8 @@ function machine() {
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(' '),
+    fileSystem: dir ? fileSystemOf(dir) : 'unknown',
   }
 }
 
-module.exports = { ensureTools, versions, machine, which }
+module.exports = { ensureTools, versions, machine, which, fileSystemOf }
