@@ -330,9 +330,9 @@ impl PageCache {
             .is_some_and(|ttl| content.created.elapsed().unwrap_or_default() > ttl)
     }
 
-    /// Compresses a page stored uncompressed while the store threads were behind, once they are
-    /// idle (one background fill, unless a fill of it is under way); until then it is served as
-    /// it is.
+    /// Compresses a page stored uncompressed (renders waited, or the store threads were behind)
+    /// once the store threads are idle: one background fill, unless a fill of it is under way.
+    /// Until then it is served as it is.
     fn compress_later(self: &Arc<Self>, page: &Arc<DeferredPage>) {
         if !self.store.idle() {
             return;
@@ -549,9 +549,10 @@ impl PageCache {
     /// behind ([`store_pool::Backlog::behind`]), an artifact is stored without compressing it,
     /// and compressed once the store threads are idle and it is asked for again
     /// ([`FillMode::Compress`], whatever the load): a visitor waiting for a render goes before
-    /// bytes saved for later ones, and a page asked for once is never compressed. Disk first: this instance's own copy
-    /// never waits on Redis (see [`RenderLock::put`]). A page purged meanwhile (`purged`) keeps
-    /// nothing of this fill: what was written is removed again, and nothing is sent to Redis.
+    /// bytes saved for later ones, and a page asked for once is never compressed. Disk first:
+    /// this instance's own copy never waits on Redis (see [`RenderLock::put`]). A page purged
+    /// meanwhile (`purged`) keeps nothing of this fill: what was written is removed again, and
+    /// nothing is sent to Redis.
     async fn complete(
         &self,
         page: &Arc<str>,
@@ -566,8 +567,8 @@ impl PageCache {
             .iter()
             .any(|o| o.content.wants_compression() || (disk.is_some() && o.origin.unstored()));
         let mut obtained = obtained;
-        // Renders waiting or every slot taken: the render threads need the CPU now.
-        let later = compression == Compression::UnlessBusy && self.gate.busy();
+        // Taken as the render ends: renders waiting or every slot taken.
+        let renders_busy = self.gate.busy();
         if work {
             // The requests this fill just answered go first: woken on this worker, they write
             // their responses before the store job is handed over (measured, one first request
@@ -578,11 +579,13 @@ impl PageCache {
                 None => self.store.permit().await,
             };
             let (page_path, was_purged) = (Arc::clone(page), Arc::clone(purged));
-            let always = compression == Compression::Always;
             let stored = self
                 .store
                 .run(&room, move |backlog| {
-                    let compress = always || !(later || backlog.behind());
+                    let compress = match compression {
+                        Compression::Always => true,
+                        Compression::UnlessBusy => !renders_busy && !backlog.behind(),
+                    };
                     let (mut compressed, mut writes) = (Vec::new(), Vec::new());
                     for o in &mut obtained {
                         let now = compress && o.content.wants_compression();
@@ -872,6 +875,27 @@ mod tests {
         cache.memory.get(&(Arc::from(path), kind))
     }
 
+    /// A request of `path`'s HTML on a task of its own; resolves to how it was answered.
+    fn spawn_get(
+        cache: &Arc<PageCache>,
+        path: &'static str,
+    ) -> tokio::task::JoinHandle<Result<CacheStatus, RenderError>> {
+        let cache = Arc::clone(cache);
+        tokio::spawn(async move {
+            cache
+                .get(&page(path), ArtifactKind::Html)
+                .await
+                .map(|o| o.1)
+        })
+    }
+
+    /// Lets the other tasks run until `done`.
+    async fn until(mut done: impl FnMut() -> bool) {
+        while !done() {
+            tokio::task::yield_now().await;
+        }
+    }
+
     #[tokio::test]
     async fn a_render_is_answered_at_once_but_keeps_its_slot_until_the_store_threads_have_room() {
         let renderer = Arc::new(Counting::default());
@@ -1065,24 +1089,11 @@ mod tests {
         // Never behind: only the render slots decide here.
         let store = StorePool::new(1, 4).behind_from(usize::MAX);
         let cache = slots(2, Arc::clone(&renderer) as Arc<dyn Renderer>, None, store);
-        let get = |path: &'static str| {
-            let cache = Arc::clone(&cache);
-            tokio::spawn(async move {
-                cache
-                    .get(&page(path), ArtifactKind::Html)
-                    .await
-                    .map(|o| o.1)
-            })
-        };
         // Both slots held; /a/ waits for one.
-        let (held_0, held_1) = (get("/held-0/"), get("/held-1/"));
-        while cache.renders_in_flight() < 2 {
-            tokio::task::yield_now().await;
-        }
-        let a = get("/a/");
-        while cache.renders_queued() == 0 {
-            tokio::task::yield_now().await;
-        }
+        let (held_0, held_1) = (spawn_get(&cache, "/held-0/"), spawn_get(&cache, "/held-1/"));
+        until(|| cache.renders_in_flight() >= 2).await;
+        let a = spawn_get(&cache, "/a/");
+        until(|| cache.renders_queued() > 0).await;
         // /held-0/ ends with /held-1/ rendering and /a/ taking its slot: stored uncompressed.
         renderer.release[0].notify_one();
         assert_eq!(held_0.await.unwrap().unwrap(), CacheStatus::Miss);
@@ -1092,9 +1103,7 @@ mod tests {
         assert_eq!(held_1.await.unwrap().unwrap(), CacheStatus::Miss);
         cache.drain().await;
         let compressed = |path| {
-            cache
-                .memory
-                .get(&(Arc::from(path), ArtifactKind::Html))
+            in_memory(&cache, path, ArtifactKind::Html)
                 .unwrap()
                 .has_encodings()
         };
@@ -1107,38 +1116,16 @@ mod tests {
         let renderer = Arc::new(Holding::default());
         let store = StorePool::new(1, 4).behind_from(usize::MAX);
         let cache = slots(2, Arc::clone(&renderer) as Arc<dyn Renderer>, None, store);
-        let live = {
-            let cache = Arc::clone(&cache);
-            tokio::spawn(async move {
-                cache
-                    .get(&page("/held-0/"), ArtifactKind::Html)
-                    .await
-                    .map(|o| o.1)
-            })
-        };
-        while cache.renders_in_flight() < 1 {
-            tokio::task::yield_now().await;
-        }
+        let live = spawn_get(&cache, "/held-0/");
+        until(|| cache.renders_in_flight() >= 1).await;
         // A warm-up render takes the other slot, then a live request waits for one.
         let warm = {
             let cache = Arc::clone(&cache);
             tokio::spawn(async move { cache.warm(&page("/held-1/")).await })
         };
-        while !cache.gate.busy() {
-            tokio::task::yield_now().await;
-        }
-        let waiting = {
-            let cache = Arc::clone(&cache);
-            tokio::spawn(async move {
-                cache
-                    .get(&page("/c/"), ArtifactKind::Html)
-                    .await
-                    .map(|o| o.1)
-            })
-        };
-        while cache.renders_queued() == 0 {
-            tokio::task::yield_now().await;
-        }
+        until(|| cache.gate.busy()).await;
+        let waiting = spawn_get(&cache, "/c/");
+        until(|| cache.renders_queued() > 0).await;
         renderer.release[1].notify_one();
         assert_eq!(warm.await.unwrap(), Ok(true));
         assert_eq!(waiting.await.unwrap(), Ok(CacheStatus::Miss));

@@ -20,10 +20,11 @@
 //! - The threads end once the pool is dropped and the jobs already queued have run.
 //!
 //! When the threads fall behind (as many jobs waiting as there are threads: the render threads
-//! are taking every core), a job is told so ([`Backlog::behind`]) and the page cache stores the
-//! page without compressing it: during a cold burst a render waiting visitor goes before bytes
-//! saved for later ones. Such a page is compressed later, once the pool is idle
-//! ([`StorePool::idle`]) and the page is asked for again (`cache/mod.rs`).
+//! are taking every core), a job is told so ([`Backlog::behind`]); the page cache then stores the
+//! page without compressing it, as it does while renders wait for a slot: during a cold burst a
+//! visitor waiting for a render goes before bytes saved for later ones. Such a page is
+//! compressed later, once the pool is idle ([`StorePool::idle`]) and the page is asked for again
+//! (`cache/mod.rs`, `complete`).
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
