@@ -266,6 +266,25 @@ describe('compression', () => {
     }
   })
 
+  test("the server's own threads run in SCHED_BATCH, so that, woken, they never preempt a render thread; the JS threads keep the default policy", async () => {
+    await stored('/blog/post-00058/')
+    // /proc/<pid>/task/<tid>/stat: the name in parentheses, then fields 3…; field 41 is the policy.
+    const threads = fs.readdirSync(`/proc/${server.pid}/task`).map((tid) => {
+      const stat = fs.readFileSync(`/proc/${server.pid}/task/${tid}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      return { tid: Number(tid), name, policy: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) }
+    })
+    const SCHED_OTHER = 0
+    const SCHED_BATCH = 3
+    const own = threads.filter((t) => t.name === 'tokio-rt-worker' || t.name.startsWith('gatsby-dsg-'))
+    expect(own.filter((t) => t.name === 'tokio-rt-worker').length).toBeGreaterThan(0)
+    // Thread names are cut at 15 characters: gatsby-dsg-store-N is gatsby-dsg-stor.
+    expect(own.filter((t) => t.name === 'gatsby-dsg-stor').length).toBeGreaterThan(0)
+    expect(own.filter((t) => t.policy !== SCHED_BATCH)).toEqual([])
+    // The main thread (its tid is the pid) runs JS, as the render workers do.
+    expect(threads.find((t) => t.tid === server.pid).policy).toBe(SCHED_OTHER)
+  })
+
   test('Accept-Encoding q-values decide the representation', async () => {
     await stored('/blog/post-00056/')
     const encodingFor = async (acceptEncoding) => {

@@ -18,6 +18,7 @@ const { killAll } = require('./support/processes')
 const { waitFor } = require('../scripts/support/wait')
 
 const ADDON_SERVER = path.join(__dirname, 'support', 'addon-server.js')
+const THREAD_EXIT_SERVER = path.join(__dirname, 'support', 'thread-exit-server.js')
 // Node's announced default: an exception left pending by a N-API callback is an uncaught
 // exception (today Node only warns, DEP0168). Faults must not crash the server under it either.
 const STRICT_NODE = ['--force-node-api-uncaught-exceptions-policy=true']
@@ -372,6 +373,28 @@ describe('renderer faults: the addon with a render callback that misbehaves', ()
     const name = page.replace(/\//g, '')
     return R.walk(cacheDir).filter((f) => f.split(path.sep).includes(name))
   }
+
+  test('a render whose worker thread ends while its promise is pending is a 500, never rendered again by another renderer', async () => {
+    const server = await R.startControlled(
+      THREAD_EXIT_SERVER,
+      { ...faultSite(), renderTimeoutMs: 10_000 },
+      { nodeArgs: STRICT_NODE },
+    )
+    try {
+      const pending = server.get('/ends-its-thread/')
+      expect(await server.request('workerExited')).toMatchObject({ code: 0 })
+      // Another renderer is there once the thread is gone: the render that ran must not go to it.
+      await server.request('registerMain')
+      expect((await pending).status).toBe(500)
+      expect((await server.request('calls')).calls).toEqual({})
+      expect(linesMatching(server.stderr(), /ends-its-thread/).join('\n')).toMatch(/ended before its promise settled/)
+      // The server goes on rendering with the renderer it has left.
+      expect((await server.get('/after/')).status).toBe(200)
+      expect((await server.request('calls')).calls).toEqual({ '/after/': 1 })
+    } finally {
+      await server.close()
+    }
+  })
 
   describe('a render callback that returns something other than a promise', () => {
     test.each(['/returns-number/', '/returns-null/', '/returns-string/'])(

@@ -10,7 +10,25 @@
 //! - [`defer_policy`]: the plugin's `DeferPolicy`;
 //! - [`memory`]: `releaseFreeMemory` (`malloc_trim`);
 //! - [`error`]: engine errors → napi errors.
+//!
+//! The server runs on napi-rs's tokio runtime, built here as napi-rs builds its own (one worker per
+//! core) with every thread in `SCHED_BATCH` (`gatsby_dsg_engine::threads`: woken, a tokio thread
+//! never preempts a render thread).
 #![deny(clippy::all)]
+
+/// Hands napi-rs the runtime it runs every async call on. Runs once per process, as the addon is
+/// loaded (a library constructor): the runtime's threads start parked and cost nothing until a
+/// server runs. Should building it fail, napi-rs builds its default one on first use.
+#[napi_derive::module_init]
+fn init() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(gatsby_dsg_engine::threads::batch_this_thread)
+        .build();
+    if let Ok(runtime) = runtime {
+        napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+}
 
 pub mod defer_policy;
 pub mod error;

@@ -1,19 +1,24 @@
 //! The JS render callbacks as the engine's [`engine::Renderer`]: `render(pagePath)` (a deferred
 //! page) and `renderSsr(request)` (an SSR page) are called on their JS thread with
-//! `call_async_catch` (never blocking it); anything they throw, reject or return that is not a
+//! `call_with_return_value` (never blocking it; the promise is chained there, on that thread, so
+//! one completion per promise reaches Rust); anything they throw, reject or return that is not a
 //! promise of the expected shape is a render error, never an exception thrown into Node. The
 //! callbacks are released when their server closes, so that Node can exit. Each napi type has its
 //! one conversion to or from the engine's type beside it; the rest only wires the calls.
 
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use gatsby_dsg_engine as engine;
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::ThreadsafeFunction;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use parking_lot::Mutex;
+use tokio::sync::oneshot;
 
 use crate::options::HeaderInput;
 
@@ -100,9 +105,11 @@ pub type SsrCallback = JsCallback<SsrRequest, SsrResult>;
 pub type JsCallback<A, T> = ThreadsafeFunction<A, Returned<T>, A, Status, false>;
 
 /// What a render callback returned, checked before it is converted: anything but a promise is a
-/// clear render error, never an exception thrown into Node.
+/// clear render error, never an exception thrown into Node. Only valid on the JS thread, inside
+/// the call's own callback (`settle` consumes it there): the `'static` is napi-rs's bound on a
+/// threadsafe function's return type, not how long the value lives.
 pub enum Returned<T: FromNapiValue + 'static> {
-    Promise(Promise<T>),
+    Promise(PromiseRaw<'static, T>),
     NotAPromise,
 }
 
@@ -114,9 +121,7 @@ impl<T: FromNapiValue + 'static> FromNapiValue for Returned<T> {
             "checking whether a render callback returned a promise"
         )?;
         if is_promise {
-            Ok(Returned::Promise(unsafe {
-                Promise::from_napi_value(env, value)
-            }?))
+            Ok(Returned::Promise(PromiseRaw::new(env, value)))
         } else {
             Ok(Returned::NotAPromise)
         }
@@ -147,29 +152,108 @@ fn call_error(error: napi::Error) -> engine::RenderError {
     )))
 }
 
+/// What a render resolves to on the engine's side.
+type Settled<R> = std::result::Result<R, engine::RenderError>;
+
 /// Calls `callback` with `argument` on its JS thread (never blocking it) and converts what the
-/// promise it returned resolves to. `missing` is the error when there is no callback (the server
-/// is closing, or it was never registered); `shape` says what the callback must return.
-async fn call_js<A, T, R>(
+/// promise it returned resolves to. One completion reaches Rust per call: the promise is chained
+/// on the JS thread, inside the call itself (`settle`), so the waiting render is woken once, when
+/// the promise settles, not also when the callback returns (measured in BENCHMARKS.md, session 8:
+/// that wake-up landed a tokio worker on the render thread's core mid-render). `missing` is the
+/// error when there is no callback (the server is closing, or it was never registered); `shape`
+/// says what the callback must return.
+fn call_js<A, T, R>(
     callback: Option<Arc<JsCallback<A, T>>>,
     missing: fn() -> engine::RenderError,
     argument: A,
     shape: &'static str,
-) -> std::result::Result<R, engine::RenderError>
+) -> BoxFuture<'static, Settled<R>>
 where
     A: JsValuesTupleIntoVec + 'static,
     T: FromNapiValue + 'static,
-    R: From<T>,
+    R: From<T> + Send + 'static,
 {
-    let callback = callback.ok_or_else(missing)?;
-    let returned = callback
-        .call_async_catch(argument)
-        .await
-        .map_err(call_error)?;
-    let Returned::Promise(promise) = returned else {
-        return Err(engine::RenderError::failed(shape));
+    let Some(callback) = callback else {
+        return Box::pin(std::future::ready(Err(missing())));
     };
-    Ok(promise.await.map_err(js_error)?.into())
+    let (sender, settled) = oneshot::channel::<Settled<R>>();
+    let ran = Arc::new(AtomicBool::new(false));
+    let status =
+        callback.call_with_return_value(argument, ThreadsafeFunctionCallMode::NonBlocking, {
+            let ran = Arc::clone(&ran);
+            move |returned, _env| {
+                ran.store(true, Ordering::Release);
+                settle(returned, shape, sender);
+                Ok(())
+            }
+        });
+    Box::pin(async move {
+        if status != Status::Ok {
+            return Err(call_error(napi::Error::new(
+                status,
+                "the call could not be queued",
+            )));
+        }
+        // The sender is dropped unanswered when Node drops the queued call as its thread goes
+        // away (no JavaScript ran: another renderer can take it), or when that thread ends while
+        // the promise is pending (the render ran: a failure, never repeated elsewhere).
+        settled.await.unwrap_or_else(|_| {
+            Err(if ran.load(Ordering::Acquire) {
+                engine::RenderError::failed(
+                    "the render callback's thread ended before its promise settled",
+                )
+            } else {
+                engine::RenderError::Unavailable(Arc::from(
+                    "the render callback's thread ended before it ran the call",
+                ))
+            })
+        })
+    })
+}
+
+/// On the JS thread, with what the callback returned (or threw): chains the promise so that its
+/// settling sends the converted value, or the render error, to the waiting render.
+fn settle<T, R>(
+    returned: Result<Returned<T>>,
+    shape: &'static str,
+    sender: oneshot::Sender<Settled<R>>,
+) where
+    T: FromNapiValue + 'static,
+    R: From<T> + Send + 'static,
+{
+    let promise = match returned {
+        Ok(Returned::Promise(promise)) => promise,
+        Ok(Returned::NotAPromise) => {
+            let _ = sender.send(Err(engine::RenderError::failed(shape)));
+            return;
+        }
+        Err(error) => {
+            let _ = sender.send(Err(call_error(error)));
+            return;
+        }
+    };
+    // Whichever of the two callbacks runs first answers (a conversion error in `then` rejects
+    // the promise `catch` is chained on).
+    let on_resolve = Rc::new(Cell::new(Some(sender)));
+    let on_reject = on_resolve.clone();
+    let chained = promise
+        .then(move |resolved: CallbackContext<T>| {
+            if let Some(sender) = on_resolve.take() {
+                let _ = sender.send(Ok(R::from(resolved.value)));
+            }
+            Ok(())
+        })
+        .and_then(|then| {
+            then.catch(move |rejected: CallbackContext<Unknown>| {
+                if let Some(sender) = on_reject.take() {
+                    let error = napi::Error::from_unknown_without_coercion(rejected.value);
+                    let _ = sender.send(Err(js_error(error)));
+                }
+                Ok(())
+            })
+        });
+    // Chaining failed only if the env is going away; the render then ends unanswered (above).
+    drop(chained);
 }
 
 impl engine::Renderer for JsRenderer {
@@ -177,24 +261,24 @@ impl engine::Renderer for JsRenderer {
         &self,
         page_path: &str,
     ) -> BoxFuture<'static, std::result::Result<engine::RenderedPage, engine::RenderError>> {
-        Box::pin(call_js(
+        call_js(
             self.callback.lock().clone(),
             || engine::RenderError::Unavailable(Arc::from("the server is closing")),
             page_path.to_string(),
             "render(pagePath) must return a Promise of { pageData, html }",
-        ))
+        )
     }
 
     fn render_ssr(
         &self,
         request: Arc<engine::SsrRequest>,
     ) -> BoxFuture<'static, std::result::Result<engine::SsrResponse, engine::RenderError>> {
-        Box::pin(call_js(
+        call_js(
             self.ssr.lock().clone(),
             || engine::RenderError::failed("this renderer was registered without renderSsr"),
             SsrRequest::from(&*request),
             "renderSsr(request) must return a Promise of { status, headers, body }",
-        ))
+        )
     }
 }
 

@@ -73,6 +73,7 @@ impl AccessLog {
         std::thread::Builder::new()
             .name("gatsby-dsg-access-log".into())
             .spawn(move || {
+                crate::threads::batch_this_thread();
                 let mut out = BufWriter::new(writer);
                 while let Ok(line) = rx.recv() {
                     let _ = writeln!(out, "{line}");

@@ -33,6 +33,7 @@ pub mod server;
 pub mod site;
 pub mod ssr;
 pub mod static_files;
+pub mod threads;
 
 pub use access_log::LogFormat;
 pub use admin::PurgeRequest;

@@ -517,14 +517,23 @@ impl PageCache {
 
     /// What the disk tier holds of `kinds`, read in one trip to the blocking pool (each thread
     /// hand-off costs a wake-up: on the first request of a page, two of them were ~0.2 ms here).
+    /// What is surely not stored ([`DiskCache::may_hold`]: one `stat` here) makes no trip: a
+    /// page's first request goes from the memory tier to its render without leaving this thread.
     async fn read_disk(
         &self,
         page: &Arc<str>,
         kinds: Vec<ArtifactKind>,
     ) -> Vec<(ArtifactKind, Arc<Content>)> {
-        let Some(disk) = self.disk.clone().filter(|_| !kinds.is_empty()) else {
+        let Some(disk) = self.disk.clone() else {
             return Vec::new();
         };
+        let kinds: Vec<ArtifactKind> = kinds
+            .into_iter()
+            .filter(|&kind| disk.may_hold(page, kind))
+            .collect();
+        if kinds.is_empty() {
+            return Vec::new();
+        }
         let path = Arc::clone(page);
         let found = tokio::task::spawn_blocking(move || {
             kinds
@@ -1026,6 +1035,57 @@ mod tests {
         let stored = disk.read("/a/", ArtifactKind::Html).unwrap();
         assert!(stored.brotli.is_some() && stored.gzip.is_some());
         assert_eq!(renderer.0.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn a_page_never_stored_is_rendered_without_a_trip_to_the_blocking_pool() {
+        // A runtime whose one blocking thread is held: whatever is sent to the pool waits.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let (taken, on_pool) = tokio::sync::oneshot::channel();
+            let holder = tokio::task::spawn_blocking(move || {
+                let _ = taken.send(());
+                let _ = held.recv();
+            });
+            on_pool.await.unwrap();
+            let renderer = Arc::new(Counting::default());
+            let root = tempfile::tempdir().unwrap();
+            let disk = disk_in(&root);
+            disk.write(
+                "/stored/",
+                ArtifactKind::Html,
+                &Content::new("<p>stored</p>"),
+            )
+            .unwrap();
+            disk.write("/stored/", ArtifactKind::PageData, &Content::new("{}"))
+                .unwrap();
+            let cache = one_slot(&renderer, Some(disk), StorePool::new(1, 4));
+
+            let first = tokio::time::timeout(
+                Duration::from_secs(5),
+                cache.get(&page("/a/"), ArtifactKind::Html),
+            )
+            .await;
+            assert_eq!(
+                first
+                    .expect("the miss waited for the blocking pool")
+                    .unwrap()
+                    .1,
+                CacheStatus::Miss
+            );
+            // A stored page is still read from disk, on the pool, once it has a thread.
+            let stored = spawn_get(&cache, "/stored/");
+            release.send(()).unwrap();
+            holder.await.unwrap();
+            assert_eq!(stored.await.unwrap().unwrap(), CacheStatus::Hit);
+            assert_eq!(renderer.0.load(Relaxed), 1);
+            cache.drain().await;
+        });
     }
 
     #[tokio::test]

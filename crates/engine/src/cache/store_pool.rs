@@ -170,32 +170,18 @@ impl Drop for StorePool {
 }
 
 /// `SCHED_BATCH` at nice +10 for the calling thread (Linux threads each have their own policy
-/// and niceness). `SCHED_BATCH` because a store thread woken with a job must not preempt the
-/// thread that woke it: measured on the first requests of a page one at a time, the store
-/// thread took the CPU of the tokio worker that had just submitted its job, before that worker
-/// sent the response (487–505 µs from the HTML to the response, against 57–69 µs in batch).
-/// First requests one at a time, 3 interleaved pairs: 173–252 → 199–310 per second (−0.7 to
-/// −0.8 ms each); bursts of cold renders: no difference beyond this machine's noise.
-/// Not
-/// `SCHED_IDLE`: measured no faster here, and it would all but stop storing (and so, through the
+/// and niceness: `crate::threads`). Batch, as every thread of the server, because a store thread
+/// woken with a job must not preempt the thread that woke it: measured on the first requests of
+/// a page one at a time, the store thread took the CPU of the tokio worker that had just
+/// submitted its job, before that worker sent the response (487–505 µs from the HTML to the
+/// response, against 57–69 µs in batch). First requests one at a time, 3 interleaved pairs:
+/// 173–252 → 199–310 per second (−0.7 to −0.8 ms each). Nice +10 below the rest: not
+/// `SCHED_IDLE`, measured no faster here, and it would all but stop storing (and so, through the
 /// permits, cold renders) while anything else, such as HIT traffic, keeps every core busy; at nice
 /// +10 the store threads still get about a tenth of a contended core. Raising one's own niceness
 /// needs no privilege; where it fails, the thread runs at normal priority.
-#[cfg(target_os = "linux")]
 fn lower_this_threads_priority() {
-    // SAFETY: plain system calls on the calling thread's own id.
-    unsafe {
-        let batch = libc::sched_param { sched_priority: 0 };
-        libc::sched_setscheduler(0, libc::SCHED_BATCH, &batch);
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-        libc::setpriority(libc::PRIO_PROCESS, tid, now + NICENESS);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_this_threads_priority() {
-    let _ = NICENESS;
+    crate::threads::batch_this_thread_below(NICENESS);
 }
 
 #[cfg(test)]
