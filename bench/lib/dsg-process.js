@@ -29,13 +29,15 @@ serveControl(
         // The render workers: the Rust pool's view of each, and how many the JS pool has ready.
         renderWorkers: () => {
           // Each worker thread's event loop: how much of its time it was busy (cumulative ms).
-          const loops = pool ? [...pool.workers.keys()].map((w) => w.performance.eventLoopUtilization()) : []
+          const loops = pool
+            ? [...pool.workers.keys()].map((w) => ({ thread: w.threadId, ...w.performance.eventLoopUtilization() }))
+            : []
           return {
             workers: server.renderWorkers(),
             ready: pool ? pool.ready() : 1,
             count: pool ? pool.count : 1,
             recycled: pool ? pool.recycled : 0,
-            loops: loops.map(({ idle, active }) => ({ idle, active })),
+            loops: loops.map(({ thread, idle, active }) => ({ thread, idle, active })),
           }
         },
       },

@@ -8,6 +8,7 @@ const { spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
 const http = require('./http')
+const wrk = require('./wrk')
 const { sleep } = require('../../scripts/support/wait')
 const { startDsg } = require('./servers')
 const f = require('./format')
@@ -68,6 +69,21 @@ async function allWorkersReady(dsg, count, timeoutMs = 120_000) {
   return state
 }
 
+/**
+ * `opts.connections` clients asking each of `paths` once, for at most `opts.duration` seconds: wrk
+ * (bench/lib/wrk.js `distinct`), whose own CPU is a fifth of Node's HTTP client's on this 2-core
+ * machine (0.25–0.33 s against 1.3–1.5 s per 3,000 requests), CPU the server under test gets
+ * instead, as it would with its clients elsewhere. The load generator's CPU is still reported.
+ */
+function coldPages(ctx, base, paths) {
+  const { opts } = ctx
+  return wrk.distinct(ctx.tools.wrk, base, paths, {
+    workDir: ctx.runDir,
+    connections: opts.connections,
+    seconds: opts.duration,
+  })
+}
+
 /** One fresh gatsby-dsg with `workers` render workers: renders/s over `list`. */
 async function measureDsg(ctx, workers, { warm, warmupList, list, round }) {
   const { opts } = ctx
@@ -84,13 +100,9 @@ async function measureDsg(ctx, workers, { warm, warmupList, list, round }) {
     await http.request(dsg.base, warm)
     await http.pool(dsg.base, warmupList, { concurrency: opts.connections, maxMs: Math.max(1, opts.warmup) * 1000 })
     const before = await dsg.renderWorkers()
-    const [rendersBefore, serverCpuBefore, clientCpuBefore] = [
-      (await dsg.stats()).renders,
-      cpuSeconds(dsg.pid),
-      process.cpuUsage(),
-    ]
-    const r = await http.pool(dsg.base, list, { concurrency: opts.connections, maxMs: opts.duration * 1000 })
-    const [serverCpu, clientCpu] = [cpuSeconds(dsg.pid) - serverCpuBefore, process.cpuUsage(clientCpuBefore)]
+    const [rendersBefore, serverCpuBefore] = [(await dsg.stats()).renders, cpuSeconds(dsg.pid)]
+    const r = await coldPages(ctx, dsg.base, list)
+    const serverCpu = cpuSeconds(dsg.pid) - serverCpuBefore
     const after = await dsg.renderWorkers()
     const renders = (await dsg.stats()).renders - rendersBefore
     const rendersOf = (state) => new Map(state.workers.map((w) => [w.id, w.renders]))
@@ -98,14 +110,18 @@ async function measureDsg(ctx, workers, { warm, warmupList, list, round }) {
     const perWorker = after.workers.map((w) => w.renders - (was.get(w.id) || 0))
     const seconds = r.elapsedMs / 1000
     // Where the two cores went: the server process, this load generator, and how busy each render
-    // worker's event loop was (workers replaced meanwhile are left out).
-    const busy = after.loops.slice(0, before.loops.length).map((a, i) => {
-      const [active, idle] = [a.active - before.loops[i].active, a.idle - before.loops[i].idle]
-      return active / Math.max(1, active + idle)
-    })
+    // worker's event loop was (workers replaced meanwhile, by a recycle, are left out).
+    const loopBefore = new Map(before.loops.map((l) => [l.thread, l]))
+    const busy = after.loops
+      .filter((a) => loopBefore.has(a.thread))
+      .map((a) => {
+        const b = loopBefore.get(a.thread)
+        const [active, idle] = [a.active - b.active, a.idle - b.idle]
+        return active / Math.max(1, active + idle)
+      })
     const cpu = {
       server: serverCpu / seconds,
-      client: (clientCpu.user + clientCpu.system) / 1e6 / seconds,
+      client: r.clientCpuSeconds / seconds,
       workerLoops: busy,
     }
     const bad = notAll200(r)
@@ -151,7 +167,7 @@ async function renderScaling(ctx) {
     })
     // gatsby serve keeps nothing: it gets the list over and over for the whole duration.
     const cycled = Array.from({ length: 50 }, () => list).flat()
-    const g = await http.pool(ctx.gatsby.base, cycled, { concurrency: opts.connections, maxMs: opts.duration * 1000 })
+    const g = await coldPages(ctx, ctx.gatsby.base, cycled)
     const bad = notAll200(g)
     if (bad) issue(ctx, `gatsby serve, render scaling: ${bad}`)
     runs.gatsby.push({ ...g, rendersPerSecond: g.completed / (g.elapsedMs / 1000) })
@@ -204,7 +220,7 @@ function row(s, opts) {
   const ofEngine = (ratios) => (ratios && ratios.length ? `${f.num(f.median(ratios), 2)}×` : DASH)
   const cpu = (r) =>
     r && r.cpu
-      ? `CPU ${f.num(r.cpu.server + r.cpu.client, 2)} of ${opts.workers} cores (server ${f.num(r.cpu.server, 2)} = ${f.ms(perRender(r.cpu.server, r))} per render, load generator ${f.num(r.cpu.client, 2)}); worker event loops busy ${r.cpu.workerLoops.map(pct).join(' / ')}`
+      ? `CPU ${f.num(r.cpu.server + r.cpu.client, 2)} of ${opts.workers} cores (server ${f.num(r.cpu.server, 2)} = ${f.ms(perRender(r.cpu.server, r))} per render, load generator ${f.num(r.cpu.client, 2)}); worker event loops busy ${r.cpu.workerLoops.length ? r.cpu.workerLoops.map(pct).join(' / ') : '— (recycled during the run)'}`
       : ''
   return [
     '8',
@@ -226,7 +242,7 @@ function row(s, opts) {
 }
 
 function legend(opts) {
-  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} concurrent Node clients each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (this bench process), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. Gatsby's engine alone: bench/lib/engine-threads.js, a fresh process whose 1 or ${opts.workers} worker threads each load the engine as gatsby-dsg's workers do, render one page, then share the same list (8 renders at a time per thread, page-data and HTML) with no server: the ceiling the engine itself sets, measured in every round after the servers. What is counted where: both do getData + renderPageData + JSON.stringify + renderHTML on the same pages, 8 at a time per worker (gatsby-dsg's render slots: 8 in all); gatsby-dsg also answers HTTP, hashes (ETag), compresses (brotli + gzip, after the response) and stores (6 files per page) every page, and all of that is inside its renders/s and its CPU per render (CPU ms of the process per render). Served / engine alone is the median of the rounds' ratios at the same worker/thread count. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
+  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} connections of one wrk thread (bench/lib/wrk.js \`distinct\`: a client that leaves the server the CPU Node's HTTP client took) each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (wrk's own, from getrusage), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. Gatsby's engine alone: bench/lib/engine-threads.js, a fresh process whose 1 or ${opts.workers} worker threads each load the engine as gatsby-dsg's workers do, render one page, then share the same list (8 renders at a time per thread, page-data and HTML) with no server: the ceiling the engine itself sets, measured in every round after the servers. What is counted where: both do getData + renderPageData + JSON.stringify + renderHTML on the same pages, 8 at a time per worker (gatsby-dsg's render slots: 8 in all); gatsby-dsg also answers HTTP, hashes (ETag), compresses (brotli + gzip, after the response) and stores (6 files per page) every page, and all of that is inside its renders/s and its CPU per render (CPU ms of the process per render). Served / engine alone is the median of the rounds' ratios at the same worker/thread count. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
 }
 
 module.exports = { renderScaling, row, legend }

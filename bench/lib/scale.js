@@ -125,8 +125,8 @@ async function measureSize(ctx, n) {
 
 /**
  * The requests both servers are measured with, at `base`: `warm` once, then `firstList` one after
- * another (their p50: first requests), `coldList` by `opts.connections` clients (pages per
- * second) and wrk on `firstList[0]` (req/s, a page asked before).
+ * another (their p50: first requests), `coldList` by `opts.connections` connections of wrk
+ * (pages per second) and wrk on `firstList[0]` (req/s, a page asked before).
  */
 async function measureRequests(ctx, base, { warm, firstList, coldList, maxMs }) {
   const { opts } = ctx
@@ -135,7 +135,12 @@ async function measureRequests(ctx, base, { warm, firstList, coldList, maxMs }) 
   // The same pages again, one at a time: for gatsby-dsg each is stored now, so this is what the
   // HTTP round trip and the answer cost without a render — the floor the first request stands on.
   const second = await http.sequential(base, firstList, { maxMs: Math.max(60_000, maxMs * 3) })
-  const cold = await http.pool(base, coldList, { concurrency: opts.connections, maxMs })
+  // wrk, as row 8 (bench/lib/render-scaling.js coldPages): the client takes little of the CPU.
+  const cold = await wrk.distinct(ctx.tools.wrk, base, coldList, {
+    workDir: ctx.runDir,
+    connections: opts.connections,
+    seconds: Math.max(1, Math.round(maxMs / 1000)),
+  })
   const again = await wrk.measure(ctx.tools.wrk, base + firstList[0], {
     workDir: ctx.runDir,
     connections: opts.connections,
@@ -203,7 +208,7 @@ const ROWS = [
   ['first request p50: `gatsby serve`', ms, 'gatsbyFirstP50', false],
   ['the same pages again, p50: gatsby-dsg (stored: the HTTP round trip alone)', ms, 'dsgSecondP50', false],
   ['the same pages again, p50: `gatsby serve` (rendered again)', ms, 'gatsbySecondP50', false],
-  ['cold renders/s (50 clients, distinct pages): gatsby-dsg', rps, 'dsgColdPerSecond', false],
+  ['cold renders/s (wrk, 50 connections, distinct pages): gatsby-dsg', rps, 'dsgColdPerSecond', false],
   ['cold renders/s: `gatsby serve`', rps, 'gatsbyColdPerSecond', false],
   ['generated page, HIT req/s: gatsby-dsg', rps, 'dsgHitRps', false],
   ['the same page, req/s: `gatsby serve` (renders every time)', rps, 'gatsbyRps', false],
