@@ -238,7 +238,8 @@ describe('render workers', () => {
   })
 
   test('a worker whose own memory grows past recycleMemory is recycled without failing a render: its replacement is ready before it ends', async () => {
-    // No render-count bound: only memory recycles. 4 MB: a few renders of the example's pages.
+    // No render-count bound: only memory recycles. 4 MB: what a few renders of the example's pages
+    // keep even once collected (code loaded and compiled on first use).
     const server = await startWorkersServer({
       cacheDir: cacheDir(),
       renderWorkers: 1,
@@ -275,6 +276,44 @@ describe('render workers', () => {
     const next = await server.get('/guides/guide-01/')
     expect(next.status).toBe(200)
     expect(server.stderr()).not.toMatch(/not generated|failed/)
+  })
+
+  test('a worker grown by half its memory budget is asked for a full collection and goes on rendering: no recycle, no render failed', async () => {
+    // An SSR page renders on every request and leaves garbage behind each time: a worker's heap
+    // grows by tens of MiB before V8 collects by itself (the example keeps nothing per render).
+    const server = await startWorkersServer({
+      cacheDir: cacheDir(),
+      renderWorkers: 1,
+      recycleAfter: 0,
+      recycleMemory: 96 * 2 ** 20,
+    })
+    const { renderers: first } = await untilReady(server, 1)
+    let requests = 0
+    async function burst() {
+      const paths = Array.from({ length: 8 }, (_, i) => `/ssr/?n=${requests + i}`)
+      requests += paths.length
+      for (const o of await allSettledWithin(traced(server, paths), 90_000)) {
+        expect({ status: o.status, query: o.body.includes('query: {&quot;n&quot;:') }).toEqual({
+          status: 200,
+          query: true,
+        })
+      }
+    }
+    await waitFor(
+      async () => {
+        await burst()
+        return (await server.pool()).collected >= 1
+      },
+      { attempts: 5000, intervalMs: 0, what: 'the worker asked for a collection' },
+    )
+    // As many renders again after it: the collection left the garbage's room to render in.
+    for (const until = requests * 2; requests < until;) await burst()
+    const pool = await server.pool()
+    expect(pool).toMatchObject({ count: 1, replaced: 0, recycled: 0 })
+    const { renderers: now } = await untilReady(server, 1)
+    expect(now.map((r) => r.id)).toEqual([first[0].id])
+    expect(now[0].renders).toBeGreaterThanOrEqual(requests)
+    expect(server.stderr()).not.toMatch(/recycled|failed/)
   })
 
   test("when a worn worker's replacement cannot start, the worn worker keeps rendering and the recycle is not retried in a loop", async () => {

@@ -2,7 +2,7 @@
 // A gatsby-dsg server in its own Node process (as support/server-process.js), with its render
 // workers reachable over the control channel (scripts/support/control.js): `renderWorkers` (the Rust pool's
 // view: id, renders, inFlight, oldestRenderMs, with each worker's memory), `pool` (the RenderWorkers:
-// count, ready, replaced, recycled, recycledBy, recycles, recycleMemory, reloadMs, threads), `terminate` (one worker, by renderer id, through the pool) and `crash` (one worker
+// count, ready, replaced, recycled, recycledBy, collected, recycles, recycleMemory, reloadMs, threads), `terminate` (one worker, by renderer id, through the pool) and `crash` (one worker
 // exits by itself: support/render-worker-crash.js), besides `stats` and `close`. After `close`
 // the process is left to exit on its own, proving nothing of ours keeps it alive.
 
@@ -21,6 +21,7 @@ function poolState(server) {
       replaced: pool.replaced,
       recycled: pool.recycled,
       recycledBy: pool.recycledBy,
+      collected: pool.collected,
       recycles: pool.recycles,
       recycleMemory: pool.recycleMemory,
       reloadMs: pool.reloadMs,
