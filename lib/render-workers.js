@@ -8,8 +8,9 @@
 // page: BENCHMARKS.md, session 9), so a worker grown by half its budget is asked for a full
 // collection (collectGrown; tens of ms of its thread), which leaves the garbage's room free in its
 // committed heap; a worker that still grows to its budget keeps memory (a site's own caches, code
-// loaded on first use) and is recycled, which ends its thread and gives that memory back. Invariants: one recycle at a time; a replacement is ready before the worn worker
-// stops taking renders (the pool never shrinks, no render fails); a recycle by memory starts
+// loaded on first use) and is recycled, which ends its thread and gives that memory back.
+// Invariants: one recycle at a time; a replacement is ready before the worn worker stops taking
+// renders (the pool never shrinks, no render fails); a recycle by memory starts
 // early enough that the worn worker stays within its budget while the replacement loads
 // (growth rate × reload time, shouldRecycle).
 
@@ -73,6 +74,9 @@ const HEAP_STEP_BYTES = 16 * 2 ** 20
  * heap (139 MiB before and after).
  */
 const COLLECT_AT_BUDGET_SHARE = 0.5
+
+/** The heap step for a budget: HEAP_STEP_BYTES, or a quarter of a small budget. */
+const heapStep = (recycleMemory) => Math.min(HEAP_STEP_BYTES, recycleMemory / 4)
 
 /** The least growth `recycleMemory: 'auto'` allows a worker when memory is short. */
 const MIN_RECYCLE_MEMORY = 64 * 2 ** 20
@@ -183,7 +187,7 @@ function memoryBudget({ cacheBytes, count, firstWorkerBytes, recycleMemory }) {
 function shouldRecycle({ renders, recycleAfter, grownBytes, growthPerMs, reloadMs, recycleMemory }) {
   if (recycleAfter && renders >= recycleAfter) return 'renders'
   if (!recycleMemory) return null
-  const step = Math.min(HEAP_STEP_BYTES, recycleMemory / 4)
+  const step = heapStep(recycleMemory)
   return grownBytes + Math.max(0, growthPerMs) * reloadMs + step >= recycleMemory ? 'memory' : null
 }
 
@@ -223,7 +227,7 @@ class RenderWorkers {
     this.replaced = 0
     this.recycled = 0
     this.recycledBy = { renders: 0, memory: 0 }
-    this.collected = 0 // full collections a grown worker was asked for (collectGrown)
+    this.collected = 0 // full collections grown workers made when asked (collectGrown)
     // The last 16 recycles: { id, reason, renders, grownBytes (RSS, when due), endGrownBytes (when
     // it ended), replacementReadyAt, endedAt }.
     this.recycles = []
@@ -386,7 +390,7 @@ class RenderWorkers {
    */
   collectGrown(renderers) {
     if (!this.recycleMemory || this.closing) return
-    const step = Math.min(HEAP_STEP_BYTES, this.recycleMemory / 4)
+    const step = heapStep(this.recycleMemory)
     for (const [worker, id] of this.workers) {
       const memory = this.memory.get(worker)
       const renderer = renderers.find((w) => w.id === id)
