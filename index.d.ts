@@ -148,7 +148,7 @@ export interface PurgeOptions {
  * Adds a render callback, and the SSR render callback, to the server `serverId` (from any
  * thread, e.g. a worker thread that loaded Gatsby's engines). Returns the renderer's id.
  */
-export declare function registerRenderer(serverId: number, render: (pagePath: string) => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>): number
+export declare function registerRenderer(serverId: number, render: (pagePath: string, first: 'html' | 'page-data') => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>): number
 
 /**
  * Gives the memory malloc holds free back to the system; returns whether it could. Called after
@@ -157,10 +157,14 @@ export declare function registerRenderer(serverId: number, render: (pagePath: st
  */
 export declare function releaseFreeMemory(): boolean
 
-/** What the JS render callback resolves to: the page-data JSON at once, the HTML as a promise. */
+/**
+ * What the JS render callback resolves to: the page-data JSON, and the HTML as a promise (asked
+ * for the page-data first) or as the string itself (asked for the HTML first: the render settles
+ * once, when both exist).
+ */
 export interface RenderResult {
   pageData: string
-  html: Promise<string>
+  html: string | Promise<string>
 }
 
 export interface RenderWorkerStats {
@@ -334,7 +338,7 @@ export interface SsrResult {
  * Starts the server. Resolves once it listens. Renders go to `render` when given, and to the
  * callbacks worker threads add with `registerRenderer(server.serverId, render)`.
  */
-export declare function startServer(options: ServerOptions, render?: (pagePath: string) => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>): Promise<DsgServer>
+export declare function startServer(options: ServerOptions, render?: (pagePath: string, first: 'html' | 'page-data') => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>): Promise<DsgServer>
 
 /**
  * Takes a render callback out of the server `serverId`, from the thread that registered it: a

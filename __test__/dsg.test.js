@@ -212,6 +212,12 @@ describe('a page whose template throws', () => {
     expect(server.stderr()).toContain('/broken/')
   })
 
+  test('a direct visit that failed still stored its page-data (rendered HTML first, it hands the page-data over with the failure): a navigation to it renders nothing', async () => {
+    const res = await rendersDuring(() => server.get('/page-data/broken/page-data.json'))
+    expect([res.result.status, res.result.headers['x-dsg-cache'], res.renders]).toEqual([200, 'HIT', 0])
+    expect(JSON.parse(res.result.body).path).toBe('/broken/')
+  })
+
   test('still has its page-data served and stored', async () => {
     const res = await server.get('/page-data/broken/page-data.json')
     expect(res.status).toBe(200)

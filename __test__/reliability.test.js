@@ -482,6 +482,26 @@ describe('renderer faults: the addon with a render callback that misbehaves', ()
       expect(linesMatching(server.stderr(), new RegExp(`html of ${page} not generated`))[0]).toMatch(reason)
     })
 
+    test('a render is told which artifact its request waits for; asked for the HTML first, it may resolve with the HTML itself, served and stored as any', async () => {
+      const page = '/good-html-first/'
+      const html = await server.get(page)
+      expect([html.status, html.headers['x-dsg-cache']]).toEqual([200, 'MISS'])
+      expect(html.text).toContain(`<h1>${page}</h1>`)
+      const pageData = await server.get(R.pageDataUrlOf(page))
+      expect([pageData.status, pageData.headers['x-dsg-cache'], JSON.parse(pageData.text).path]).toEqual([
+        200,
+        'HIT',
+        page,
+      ])
+      // Purged, then asked by a navigation first: page-data first this time.
+      await waitFor(() => storedFor(site.cacheDir, page).length >= 2, { what: 'both artifacts stored' })
+      const purged = await server.request('purge', { path: page })
+      expect(purged.removed).toBeGreaterThan(0)
+      const navigated = await server.get(R.pageDataUrlOf(page))
+      expect([navigated.status, navigated.headers['x-dsg-cache']]).toEqual([200, 'MISS'])
+      expect((await server.request('calls')).firsts[page]).toEqual(['html', 'page-data'])
+    })
+
     test('the same server still serves static files and renders a good page', async () => {
       expect((await server.get('/')).status).toBe(200)
       const good = await server.get('/good/')

@@ -36,7 +36,7 @@ fn get(server_id: u32) -> Option<Arc<RendererPool>> {
 /// Adds a render callback, and the SSR render callback, to the server `serverId` (from any
 /// thread, e.g. a worker thread that loaded Gatsby's engines). Returns the renderer's id.
 #[napi(
-    ts_args_type = "serverId: number, render: (pagePath: string) => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>"
+    ts_args_type = "serverId: number, render: (pagePath: string, first: 'html' | 'page-data') => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>"
 )]
 pub fn register_renderer(
     server_id: u32,

@@ -1,5 +1,5 @@
-//! The JS render callbacks as the engine's [`engine::Renderer`]: `render(pagePath)` (a deferred
-//! page) and `renderSsr(request)` (an SSR page) are called on their JS thread with
+//! The JS render callbacks as the engine's [`engine::Renderer`]: `render(pagePath, first)` (a
+//! deferred page; `first` is `'html'` or `'page-data'`, the artifact awaited first) and `renderSsr(request)` (an SSR page) are called on their JS thread with
 //! `call_with_return_value` (never blocking it; the promise is chained there, on that thread, so
 //! one completion per promise reaches Rust); anything they throw, reject or return that is not a
 //! promise of the expected shape is a render error, never an exception thrown into Node. The
@@ -22,24 +22,32 @@ use tokio::sync::oneshot;
 
 use crate::options::HeaderInput;
 
-/// What the JS render callback resolves to: the page-data JSON at once, the HTML as a promise.
+/// What the JS render callback resolves to: the page-data JSON, and the HTML as a promise (asked
+/// for the page-data first) or as the string itself (asked for the HTML first: the render settles
+/// once, when both exist).
 #[napi(object, object_to_js = false)]
 pub struct RenderResult {
     pub page_data: String,
-    pub html: Promise<String>,
+    pub html: Either<String, Promise<String>>,
 }
 
 impl From<RenderResult> for engine::RenderedPage {
     fn from(RenderResult { page_data, html }: RenderResult) -> Self {
         engine::RenderedPage {
             page_data: Bytes::from(page_data),
-            html: Box::pin(async move { html.await.map(Bytes::from).map_err(js_error) }),
+            html: match html {
+                Either::A(html) => Box::pin(std::future::ready(Ok(Bytes::from(html)))),
+                Either::B(html) => {
+                    Box::pin(async move { html.await.map(Bytes::from).map_err(js_error) })
+                }
+            },
         }
     }
 }
 
-/// `render(pagePath)`: called with the page's path as the build lists it.
-pub type RenderCallback = JsCallback<String, RenderResult>;
+/// `render(pagePath, first)`: called with the page's path as the build lists it and the name of
+/// the artifact awaited first ([`engine::ArtifactKind::name`]: `'html'` or `'page-data'`).
+pub type RenderCallback = JsCallback<FnArgs<(String, String)>, RenderResult>;
 
 /// One request of an SSR page, as `renderSsr(request)` receives it.
 #[napi(object, object_from_js = false)]
@@ -260,12 +268,13 @@ impl engine::Renderer for JsRenderer {
     fn render(
         &self,
         page_path: &str,
+        first: engine::ArtifactKind,
     ) -> BoxFuture<'static, std::result::Result<engine::RenderedPage, engine::RenderError>> {
         call_js(
             self.callback.lock().clone(),
             || engine::RenderError::Unavailable(Arc::from("the server is closing")),
-            page_path.to_string(),
-            "render(pagePath) must return a Promise of { pageData, html }",
+            FnArgs::from((page_path.to_string(), first.name().to_string())),
+            "render(pagePath, first) must return a Promise of { pageData, html }",
         )
     }
 

@@ -158,7 +158,7 @@ impl DsgServer {
 /// Starts the server. Resolves once it listens. Renders go to `render` when given, and to the
 /// callbacks worker threads add with `registerRenderer(server.serverId, render)`.
 #[napi(
-    ts_args_type = "options: ServerOptions, render?: (pagePath: string) => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>"
+    ts_args_type = "options: ServerOptions, render?: (pagePath: string, first: 'html' | 'page-data') => Promise<RenderResult>, renderSsr?: (request: SsrRequest) => Promise<SsrResult>"
 )]
 pub async fn start_server(
     options: ServerOptions,

@@ -1,8 +1,8 @@
 'use strict'
 // The addon's own `startServer(options, render)` in a child process, with a render callback that
 // misbehaves on purpose: each deferred page's path names a fault (see FAULTS). The test talks to
-// it over the control channel (scripts/support/control.js): `calls` (render calls per page), `stats`,
-// `close`.
+// it over the control channel (scripts/support/control.js): `calls` (render calls per page, and the
+// `first` each was called with), `stats`, `purge` (`{ path }`), `close`.
 
 const { startServer } = require('../..')
 const { serveControl } = require('../../scripts/support/control')
@@ -39,14 +39,22 @@ const FAULTS = {
     pageData: JSON.stringify({ path }),
     html: Promise.resolve(`<!DOCTYPE html><html><body><h1>${path}</h1></body></html>`),
   }),
+  // Well-behaved the other way: asked for its HTML first, it resolves once, with the HTML itself.
+  '/good-html-first/': async (path, first) => {
+    const html = `<!DOCTYPE html><html><body><h1>${path}</h1></body></html>`
+    return { pageData: JSON.stringify({ path }), html: first === 'html' ? html : Promise.resolve(html) }
+  },
 }
 
 const calls = {}
+/** The `first` each render of a page was called with, in order. */
+const firsts = {}
 
 serveControl(async (options) => {
-  const render = (pagePath) => {
+  const render = (pagePath, first) => {
     calls[pagePath] = (calls[pagePath] || 0) + 1
-    return FAULTS[pagePath](pagePath)
+    ;(firsts[pagePath] = firsts[pagePath] || []).push(first)
+    return FAULTS[pagePath](pagePath, first)
   }
   const server = await startServer(
     {
@@ -61,8 +69,9 @@ serveControl(async (options) => {
   return {
     ready: { port: server.port },
     commands: {
-      calls: () => ({ calls }),
+      calls: () => ({ calls, firsts }),
       stats: () => ({ stats: server.stats() }),
+      purge: async ({ path }) => ({ removed: await server.purge({ path }) }),
     },
     close: () => server.close(),
   }

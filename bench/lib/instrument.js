@@ -29,11 +29,12 @@ const engines = require(path.join(__dirname, '..', '..', 'lib', 'gatsby-engines'
 const original = engines.createRenderer
 engines.createRenderer = (...args) => {
   const render = original(...args)
-  return async (pagePath) => {
+  return async (pagePath, ...rest) => {
     const t0 = performance.now()
-    const result = await render(pagePath)
+    const result = await render(pagePath, ...rest)
     const pageDataMs = performance.now() - t0
-    result.html.then(
+    // A render asked for its HTML first resolves with the HTML itself (then pageDataMs is htmlMs).
+    Promise.resolve(result.html).then(
       // `at`: wall-clock time of the call (ms), comparable with the client's in another process.
       () =>
         record({

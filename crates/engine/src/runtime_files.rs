@@ -26,6 +26,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use parking_lot::{Mutex, RwLock};
 
+use crate::artifact::ArtifactKind;
 use crate::render::{RenderError, RenderedPage, Renderer, SsrRequest, SsrResponse};
 use crate::static_files::StaticFile;
 
@@ -138,8 +139,12 @@ pub struct SettleWatch {
 }
 
 impl Renderer for SettleWatch {
-    fn render(&self, page_path: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
-        let (render, files) = (self.inner.render(page_path), Arc::clone(&self.files));
+    fn render(
+        &self,
+        page_path: &str,
+        first: ArtifactKind,
+    ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+        let (render, files) = (self.inner.render(page_path, first), Arc::clone(&self.files));
         Box::pin(async move {
             let rendered = render.await;
             files.render_settled();

@@ -106,6 +106,18 @@ impl Wanted {
             Wanted::Html => kind == ArtifactKind::Html,
         }
     }
+
+    /// With the artifact the render is to deliver first: the page-data only when the leading
+    /// request asked for it and it is wanted; otherwise the HTML (a render wanting only the
+    /// page-data still renders the HTML: Gatsby's engine renders both from one query).
+    fn first(self, asked: ArtifactKind) -> ArtifactKind {
+        match (self, asked) {
+            (Wanted::Both, ArtifactKind::PageData) | (Wanted::PageData, _) => {
+                ArtifactKind::PageData
+            }
+            _ => ArtifactKind::Html,
+        }
+    }
 }
 
 /// How a render went: its artifacts are stored and published, or its waiters got the error.
@@ -214,8 +226,9 @@ impl PageCache {
             Joined::Follower(rx) => rx,
             Joined::Leader(lead, rx) => {
                 let this = Arc::clone(self);
-                self.tasks
-                    .spawn(async move { this.fill(lead, FillMode::Fill, Priority::Live).await });
+                self.tasks.spawn(async move {
+                    this.fill(lead, FillMode::Fill, Priority::Live, kind).await
+                });
                 rx
             }
         };
@@ -229,8 +242,10 @@ impl PageCache {
             Joined::Follower(rx) => rx,
             Joined::Leader(lead, rx) => {
                 let this = Arc::clone(self);
-                self.tasks
-                    .spawn(async move { this.fill(lead, FillMode::Fill, Priority::Warm).await });
+                self.tasks.spawn(async move {
+                    this.fill(lead, FillMode::Fill, Priority::Warm, ArtifactKind::Html)
+                        .await
+                });
                 rx
             }
         };
@@ -339,8 +354,10 @@ impl PageCache {
         }
         if let Joined::Leader(lead, _) = self.flights.join(&page.path) {
             let this = Arc::clone(self);
-            self.tasks
-                .spawn(async move { this.fill(lead, FillMode::Compress, Priority::Live).await });
+            self.tasks.spawn(async move {
+                this.fill(lead, FillMode::Compress, Priority::Live, ArtifactKind::Html)
+                    .await
+            });
         }
     }
 
@@ -348,15 +365,25 @@ impl PageCache {
     fn refresh(self: &Arc<Self>, page: &Arc<DeferredPage>) {
         if let Joined::Leader(lead, _) = self.flights.join(&page.path) {
             let this = Arc::clone(self);
-            self.tasks
-                .spawn(async move { this.fill(lead, FillMode::Refresh, Priority::Live).await });
+            self.tasks.spawn(async move {
+                this.fill(lead, FillMode::Refresh, Priority::Live, ArtifactKind::Html)
+                    .await
+            });
         }
     }
 
     /// The leader's work: publish what memory or disk already has, render what is missing (or
     /// everything, to refresh); then, off the response path, compress what was obtained without
-    /// its variants (to compress later: what memory has uncompressed too) and store it.
-    async fn fill(&self, lead: FlightLead, mode: FillMode, priority: Priority) {
+    /// its variants (to compress later: what memory has uncompressed too) and store it. `first`:
+    /// the artifact the request that started it waits for (the HTML for warm-up and refresh,
+    /// which want both).
+    async fn fill(
+        &self,
+        lead: FlightLead,
+        mode: FillMode,
+        priority: Priority,
+        first: ArtifactKind,
+    ) {
         let page = Arc::clone(lead.page());
         let purged = lead.purged();
         // A page compressed later, or a warm-up (its pages are meant to be ready): whatever the
@@ -427,7 +454,9 @@ impl PageCache {
             } else {
                 Wanted::unpublished(&lead)
             };
-            let (rendered, permit) = self.render(&lead, wanted, priority, &mut obtained).await;
+            let (rendered, permit) = self
+                .render(&lead, wanted, first, priority, &mut obtained)
+                .await;
             if rendered == Rendered::Failed {
                 // A failure is never cached: the next request must start a new render.
                 drop(lead);
@@ -689,6 +718,7 @@ impl PageCache {
         &self,
         lead: &FlightLead,
         wanted: Wanted,
+        first: ArtifactKind,
         priority: Priority,
         obtained: &mut Vec<Obtained>,
     ) -> (Rendered, Option<StorePermit>) {
@@ -705,7 +735,9 @@ impl PageCache {
         };
         self.metrics.renders.inc();
         let started = Instant::now();
-        let rendered = self.render_in_slot(lead, wanted, obtained).await;
+        let rendered = self
+            .render_in_slot(lead, wanted, wanted.first(first), obtained)
+            .await;
         self.metrics.record_render(started.elapsed());
         let permit = match obtained.is_empty() {
             true => None,
@@ -718,11 +750,12 @@ impl PageCache {
         &self,
         lead: &FlightLead,
         wanted: Wanted,
+        first: ArtifactKind,
         obtained: &mut Vec<Obtained>,
     ) -> Rendered {
         let both = [ArtifactKind::PageData, ArtifactKind::Html];
         let limit = self.policy.render_timeout;
-        let rendered = match timeout(limit, self.renderer.render(lead.page())).await {
+        let rendered = match timeout(limit, self.renderer.render(lead.page(), first)).await {
             Ok(Ok(rendered)) => rendered,
             Ok(Err(error)) => return self.fail(lead, &both, error),
             Err(_) => return self.fail(lead, &both, RenderError::TimedOut(limit)),
@@ -792,7 +825,11 @@ mod tests {
     struct Counting(AtomicUsize);
 
     impl Renderer for Counting {
-        fn render(&self, page: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+        fn render(
+            &self,
+            page: &str,
+            _: ArtifactKind,
+        ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
             self.0.fetch_add(1, Relaxed);
             let body = format!("<p>{page}</p>").repeat(200);
             Box::pin(async move {
@@ -811,7 +848,11 @@ mod tests {
     }
 
     impl Renderer for Holding {
-        fn render(&self, page: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+        fn render(
+            &self,
+            page: &str,
+            _: ArtifactKind,
+        ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
             let held = page
                 .strip_prefix("/held-")
                 .and_then(|n| n.trim_end_matches('/').parse::<usize>().ok())
@@ -1194,5 +1235,72 @@ mod tests {
         cache.drain().await;
         let warmed = in_memory(&cache, "/held-1/", ArtifactKind::Html).unwrap();
         assert!(warmed.has_encodings(), "a warm-up stored uncompressed");
+    }
+
+    /// Renders every page at once, recording the artifact each render was asked for first.
+    #[derive(Default)]
+    struct RecordingFirst(Mutex<Vec<(String, ArtifactKind)>>);
+
+    impl Renderer for RecordingFirst {
+        fn render(
+            &self,
+            page: &str,
+            first: ArtifactKind,
+        ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+            self.0.lock().push((page.to_string(), first));
+            Box::pin(async move {
+                Ok(RenderedPage {
+                    page_data: bytes::Bytes::from_static(b"{}"),
+                    html: Box::pin(async move { Ok(bytes::Bytes::from_static(b"<p>page</p>")) }),
+                })
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_render_is_asked_first_for_what_its_leading_request_waits_for() {
+        let renderer = Arc::new(RecordingFirst::default());
+        let cache = slots(
+            2,
+            Arc::clone(&renderer) as Arc<dyn Renderer>,
+            None,
+            StorePool::new(1, 4),
+        );
+        cache
+            .get(&page("/visited/"), ArtifactKind::Html)
+            .await
+            .unwrap();
+        cache
+            .get(&page("/navigated/"), ArtifactKind::PageData)
+            .await
+            .unwrap();
+        assert_eq!(cache.warm(&page("/warmed/")).await, Ok(true));
+        cache.drain().await;
+        assert_eq!(
+            *renderer.0.lock(),
+            [
+                ("/visited/".to_string(), ArtifactKind::Html),
+                ("/navigated/".to_string(), ArtifactKind::PageData),
+                ("/warmed/".to_string(), ArtifactKind::Html),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_render_wanting_only_the_page_data_delivers_it_first_and_one_wanting_the_html_delivers_that(
+    ) {
+        use ArtifactKind::{Html, PageData};
+        let first = |wanted: Wanted, asked| wanted.first(asked);
+        assert_eq!(
+            [
+                first(Wanted::Both, Html),
+                first(Wanted::Both, PageData),
+                first(Wanted::PageData, Html),
+                first(Wanted::PageData, PageData),
+                first(Wanted::Html, Html),
+                first(Wanted::Html, PageData),
+            ],
+            [Html, PageData, PageData, PageData, Html, Html]
+        );
     }
 }

@@ -9,16 +9,27 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
+use crate::artifact::ArtifactKind;
+
 /// A page rendered as far as its page-data. Gatsby renders the HTML from the same query result,
 /// so the HTML follows as a second future: a page-data request is answered without waiting for it.
+/// A render asked for its HTML first may resolve with the HTML done (`html` is then ready).
 pub struct RenderedPage {
     pub page_data: Bytes,
     pub html: BoxFuture<'static, Result<Bytes, RenderError>>,
 }
 
 pub trait Renderer: Send + Sync + 'static {
-    /// Renders the deferred page whose path is `page_path` (as the build lists it).
-    fn render(&self, page_path: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>>;
+    /// Renders the deferred page whose path is `page_path` (as the build lists it). `first` is the
+    /// artifact awaited first, the one the request that started the render asked for: with
+    /// [`ArtifactKind::PageData`] the render resolves as soon as the page-data exists; with
+    /// [`ArtifactKind::Html`] it may resolve once, with both (the binding's JS renderer does: one
+    /// completion, one wake-up of the waiting render instead of two).
+    fn render(
+        &self,
+        page_path: &str,
+        first: ArtifactKind,
+    ) -> BoxFuture<'static, Result<RenderedPage, RenderError>>;
 
     /// Renders an SSR page for one request: Gatsby's `getData` with the request (which runs the
     /// page query and `getServerData`), then the HTML or the page-data.

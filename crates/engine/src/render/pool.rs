@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{RenderError, RenderedPage, Renderer, SsrRequest, SsrResponse};
+use crate::artifact::ArtifactKind;
 
 /// One registered renderer and what it is doing.
 struct Member {
@@ -155,8 +156,9 @@ impl Inner {
         self: &Arc<Self>,
         member: Arc<Member>,
         page_path: &str,
+        first: ArtifactKind,
     ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
-        let call = self.call(&member, page_path);
+        let call = self.call(&member, page_path, first);
         let (inner, page_path) = (Arc::clone(self), page_path.to_string());
         Box::pin(async move {
             let (mut member, mut call) = (member, call);
@@ -165,7 +167,7 @@ impl Inner {
                     Err(RenderError::Unavailable(_)) => {
                         member.lost.cancel();
                         member = inner.wait_for_member().await;
-                        call = inner.call(&member, &page_path);
+                        call = inner.call(&member, &page_path, first);
                     }
                     result => return result,
                 }
@@ -224,9 +226,10 @@ impl Inner {
         &self,
         member: &Arc<Member>,
         page_path: &str,
+        first: ArtifactKind,
     ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
         let running = self.running_on(member);
-        let call = member.renderer.render(page_path);
+        let call = member.renderer.render(page_path, first);
         let lost = member.lost.clone();
         Box::pin(async move {
             let rendered = unless_lost(&lost, call).await?;
@@ -290,15 +293,19 @@ impl Drop for Running {
 }
 
 impl Renderer for RendererPool {
-    fn render(&self, page_path: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+    fn render(
+        &self,
+        page_path: &str,
+        first: ArtifactKind,
+    ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
         // Started now when a member is there, so that concurrent renders spread at once.
         if let Some(member) = self.inner.least_busy() {
-            return self.inner.start(member, page_path);
+            return self.inner.start(member, page_path, first);
         }
         let (inner, page_path) = (Arc::clone(&self.inner), page_path.to_string());
         Box::pin(async move {
             let member = inner.wait_for_member().await;
-            inner.start(member, &page_path).await
+            inner.start(member, &page_path, first).await
         })
     }
 
@@ -340,7 +347,11 @@ mod tests {
     }
 
     impl Renderer for Held {
-        fn render(&self, page: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+        fn render(
+            &self,
+            page: &str,
+            _: ArtifactKind,
+        ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
             self.calls.fetch_add(1, Relaxed);
             let (gate, page) = (Arc::clone(&self.gate), page.to_string());
             Box::pin(async move {
@@ -381,8 +392,8 @@ mod tests {
         let (a, b) = (held(), held());
         pool.add(a.clone());
         pool.add(b.clone());
-        let first = pool.render("/1/");
-        let second = pool.render("/2/");
+        let first = pool.render("/1/", ArtifactKind::Html);
+        let second = pool.render("/2/", ArtifactKind::Html);
         assert_eq!(
             (a.calls.load(Relaxed), b.calls.load(Relaxed)),
             (1, 1),
@@ -398,7 +409,7 @@ mod tests {
         let pool = RendererPool::new();
         let a = held();
         pool.add(a.clone());
-        let render = tokio::spawn(pool.render("/1/"));
+        let render = tokio::spawn(pool.render("/1/", ArtifactKind::Html));
         tokio::task::yield_now().await;
         a.gate.notify_one();
         let rendered = render.await.unwrap().unwrap();
@@ -412,7 +423,7 @@ mod tests {
     #[tokio::test]
     async fn render_without_members_waits_for_one_to_be_added() {
         let pool = RendererPool::new();
-        let waiting = tokio::spawn(pool.render("/1/"));
+        let waiting = tokio::spawn(pool.render("/1/", ArtifactKind::Html));
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());
         let late = held();
@@ -429,7 +440,11 @@ mod tests {
     struct Gone;
 
     impl Renderer for Gone {
-        fn render(&self, _: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+        fn render(
+            &self,
+            _: &str,
+            _: ArtifactKind,
+        ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
             Box::pin(async { Err(RenderError::Unavailable(Arc::from("closing"))) })
         }
     }
@@ -441,13 +456,13 @@ mod tests {
         let live = held();
         pool.add(live.clone());
         // The gone member looks least busy (no renders yet, lowest id): it is picked first.
-        let render = tokio::spawn(pool.render("/1/"));
+        let render = tokio::spawn(pool.render("/1/", ArtifactKind::Html));
         while live.calls.load(Relaxed) == 0 {
             tokio::task::yield_now().await;
         }
         live.gate.notify_one();
         assert_eq!(render.await.unwrap().unwrap().page_data, "/1/");
-        let _second = pool.render("/2/");
+        let _second = pool.render("/2/", ArtifactKind::Html);
         assert_eq!(
             live.calls.load(Relaxed),
             2,
@@ -463,7 +478,7 @@ mod tests {
         pool.add(b.clone());
         assert!(pool.remove(id));
         assert!(!pool.remove(id));
-        let _render = pool.render("/1/");
+        let _render = pool.render("/1/", ArtifactKind::Html);
         assert_eq!((a.calls.load(Relaxed), b.calls.load(Relaxed)), (0, 1));
     }
 
@@ -474,7 +489,11 @@ mod tests {
     }
 
     impl Renderer for HtmlHeld {
-        fn render(&self, page: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+        fn render(
+            &self,
+            page: &str,
+            _: ArtifactKind,
+        ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
             let (gate, page) = (Arc::clone(&self.html_gate), page.to_string());
             Box::pin(async move {
                 Ok(RenderedPage {
@@ -493,7 +512,7 @@ mod tests {
         let pool = RendererPool::new();
         let waiting_for_page_data = held();
         let id = pool.add(waiting_for_page_data.clone());
-        let render = tokio::spawn(pool.render("/1/"));
+        let render = tokio::spawn(pool.render("/1/", ArtifactKind::Html));
         tokio::task::yield_now().await;
         assert!(pool.remove(id));
         let error = render.await.unwrap().err().expect("the render fails");
@@ -510,7 +529,7 @@ mod tests {
         let id = pool.add(Arc::new(HtmlHeld {
             html_gate: Arc::new(Notify::new()),
         }));
-        let rendered = pool.render("/1/").await.unwrap();
+        let rendered = pool.render("/1/", ArtifactKind::Html).await.unwrap();
         assert_eq!(rendered.page_data, "/1/");
         assert!(pool.remove(id));
         assert!(matches!(rendered.html.await, Err(RenderError::Failed(_))));
@@ -523,7 +542,11 @@ mod tests {
             calls: AtomicUsize,
         }
         impl Renderer for DiesAfterFirst {
-            fn render(&self, _: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+            fn render(
+                &self,
+                _: &str,
+                _: ArtifactKind,
+            ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
                 if self.calls.fetch_add(1, Relaxed) == 0 {
                     Box::pin(std::future::pending())
                 } else {
@@ -535,10 +558,10 @@ mod tests {
         pool.add(Arc::new(DiesAfterFirst {
             calls: AtomicUsize::new(0),
         }));
-        let running = tokio::spawn(pool.render("/1/"));
+        let running = tokio::spawn(pool.render("/1/", ArtifactKind::Html));
         tokio::task::yield_now().await;
         let live = held();
-        let rerouted = tokio::spawn(pool.render("/2/"));
+        let rerouted = tokio::spawn(pool.render("/2/", ArtifactKind::Html));
         tokio::task::yield_now().await;
         pool.add(live.clone());
         assert!(matches!(
@@ -557,11 +580,11 @@ mod tests {
         let pool = RendererPool::new();
         let (old, new) = (held(), held());
         let id = pool.add(old.clone());
-        let running = tokio::spawn(pool.render("/1/"));
+        let running = tokio::spawn(pool.render("/1/", ArtifactKind::Html));
         tokio::task::yield_now().await;
         assert!(pool.retire(id));
         pool.add(new.clone());
-        let _next = pool.render("/2/");
+        let _next = pool.render("/2/", ArtifactKind::Html);
         assert_eq!((old.calls.load(Relaxed), new.calls.load(Relaxed)), (1, 1));
         let stats = pool.stats();
         assert!(stats[0].retiring && stats[0].in_flight == 1);

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use gatsby_dsg_engine::{
-    BuildId, DeferredPageSpec, RenderError, RenderedPage, Renderer, Server, ServerConfig,
+    ArtifactKind, BuildId, DeferredPageSpec, RenderError, RenderedPage, Renderer, Server,
+    ServerConfig,
 };
 use parking_lot::Mutex;
 use tempfile::TempDir;
@@ -266,7 +267,11 @@ impl TestRenderer {
 }
 
 impl Renderer for TestRenderer {
-    fn render(&self, page_path: &str) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
+    fn render(
+        &self,
+        page_path: &str,
+        _: ArtifactKind,
+    ) -> BoxFuture<'static, Result<RenderedPage, RenderError>> {
         let counter = Arc::clone(
             self.per_page
                 .lock()
