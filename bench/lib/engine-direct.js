@@ -11,7 +11,7 @@ const { performance } = require('perf_hooks')
 
 async function main() {
   const [siteDir, inputFile, outputFile] = process.argv.slice(2)
-  const { warm, paths, maxMs } = JSON.parse(fs.readFileSync(inputFile, 'utf8'))
+  const { warm, paths, maxMs, idleMs, idlePaths = [] } = JSON.parse(fs.readFileSync(inputFile, 'utf8'))
   process.chdir(siteDir)
   const loadStarted = performance.now()
   const { GraphQLEngine } = require(path.join(siteDir, '.cache', 'query-engine'))
@@ -42,7 +42,16 @@ async function main() {
   }
   const elapsedMs = performance.now() - started
   const rss = process.memoryUsage().rss
-  fs.writeFileSync(outputFile, JSON.stringify({ startMs, firstUseMs: firstUse.total, timings, elapsedMs, rss }))
+  const idleTimings = []
+  for (const p of idleMs ? idlePaths : []) {
+    if (Date.now() > deadline) break
+    await new Promise((resolve) => setTimeout(resolve, idleMs))
+    idleTimings.push(await renderOne(p))
+  }
+  fs.writeFileSync(
+    outputFile,
+    JSON.stringify({ startMs, firstUseMs: firstUse.total, timings, elapsedMs, rss, idleMs, idleTimings }),
+  )
 }
 
 main().then(

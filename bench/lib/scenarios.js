@@ -221,10 +221,10 @@ async function steadyState(ctx) {
 // ---------------------------------------------------------------------------------------------
 // 3: first request of a deferred page, one at a time, against Gatsby's engine called in-process.
 
-function runEngineDirect(ctx, warm, paths, maxMs) {
+function runEngineDirect(ctx, warm, paths, maxMs, { idleMs, idlePaths } = {}) {
   const input = path.join(ctx.runDir, 'engine-input.json')
   const output = path.join(ctx.runDir, 'engine-output.json')
-  fs.writeFileSync(input, JSON.stringify({ warm, paths, maxMs }))
+  fs.writeFileSync(input, JSON.stringify({ warm, paths, maxMs, idleMs, idlePaths }))
   fs.rmSync(output, { force: true })
   return new Promise((resolve, reject) => {
     const child = procs.start(
@@ -254,6 +254,12 @@ function runEngineDirect(ctx, warm, paths, maxMs) {
         startMs: r.startMs,
         firstUseMs: r.firstUseMs,
         rss: r.rss,
+        // The same renders, each after the thread idled `idleMs` (what a server's render thread
+        // does between first requests one at a time): their p50.
+        idle:
+          r.idleTimings && r.idleTimings.length
+            ? { ms: r.idleMs, ...http.summarize(r.idleTimings.map((t) => t.total)) }
+            : undefined,
       })
     })
   })
@@ -302,7 +308,10 @@ async function firstRequest(ctx) {
     expectAll200(ctx, 'gatsby serve, first requests', g)
     runs.gatsby.push(g)
     ctx.log(`measurement 3 (first request): Gatsby's engine in-process, the same pages`)
-    runs.engine.push(await runEngineDirect(ctx, warm, list, maxMs))
+    // Then on as many other pages, each after 1 ms idle: about what gatsby-dsg's render thread
+    // idles between two of these requests (the response's way out, the next request's way in).
+    const idlePaths = pages.pool.slice(1 + list.length, 1 + 2 * list.length)
+    runs.engine.push(await runEngineDirect(ctx, warm, list, maxMs, { idleMs: 1, idlePaths }))
   }
   return {
     pages: list.length,
