@@ -148,17 +148,37 @@ async function renderScaling(ctx) {
   const warm = pages.pool[0]
   const warmupList = pages.pool.slice(1, 1 + Math.min(2 * opts.connections, Math.floor(pages.pool.length / 4)))
   const list = pages.pool.slice(1 + warmupList.length)
-  const runs = { one: [], many: [], gatsby: [], engineOne: [], engineMany: [] }
+  const runs = { one: [], many: [], gatsby: [], engineOne: [], engineMany: [], bracketOne: [], bracketMany: [] }
+  // Gatsby's engine alone (no server) in as many threads, on the same pages, right before and right
+  // after each gatsby-dsg: this VM's speed drifts by up to 2× within a minute (the CPU time of one
+  // render doubled between two runs of the same build, with no steal time counted), so a server
+  // is compared with the mean of the two measurements around it. `null` if the engine failed.
+  const engineAlone = (threads) => {
+    ctx.log(`measurement 8 (render scaling): Gatsby's engine alone in ${threads} thread${threads === 1 ? '' : 's'}`)
+    try {
+      return engineInThreads(ctx, threads, list)
+    } catch (error) {
+      issue(ctx, `engine alone in ${threads} threads: ${error.message}`)
+      return null
+    }
+  }
   for (let round = 0; round < opts.rounds; round += 1) {
     // 1 then N in even rounds, N then 1 in odd ones: a drift of the machine favours neither.
     const order = round % 2 === 0 ? [1, n] : [n, 1]
     for (const workers of order) {
+      const before = engineAlone(workers)
       ctx.log(
         `measurement 8 (render scaling): gatsby-dsg with ${workers} render worker${workers === 1 ? '' : 's'}, ${opts.connections} clients over up to ${list.length} distinct pages`,
       )
       const r = await measureDsg(ctx, workers, { warm, warmupList, list, round })
+      const after = engineAlone(workers)
+      const bracket = [before, after].filter(Boolean)
       if (workers === 1) runs.one.push(r)
       else runs.many.push(r)
+      runs[workers === 1 ? 'engineOne' : 'engineMany'].push(...bracket)
+      runs[workers === 1 ? 'bracketOne' : 'bracketMany'].push(
+        bracket.length ? bracket.reduce((sum, e) => sum + e.rendersPerSecond, 0) / bracket.length : NaN,
+      )
     }
     ctx.log(`measurement 8 (render scaling): gatsby serve, the same pages`)
     await http.pool(ctx.gatsby.base, warmupList, {
@@ -171,16 +191,6 @@ async function renderScaling(ctx) {
     const bad = notAll200(g)
     if (bad) issue(ctx, `gatsby serve, render scaling: ${bad}`)
     runs.gatsby.push({ ...g, rendersPerSecond: g.completed / (g.elapsedMs / 1000) })
-    // Gatsby's engine alone (no server), 1 thread and N threads of one process, on the same
-    // pages, in every round beside the servers: a drift of the machine hits both alike.
-    for (const threads of [1, n]) {
-      ctx.log(`measurement 8 (render scaling): Gatsby's engine alone in ${threads} thread${threads === 1 ? '' : 's'}`)
-      try {
-        runs[threads === 1 ? 'engineOne' : 'engineMany'].push(engineInThreads(ctx, threads, list))
-      } catch (error) {
-        issue(ctx, `engine alone in ${threads} threads: ${error.message}`)
-      }
-    }
   }
   const one = f.medianBy(runs.one, 'rendersPerSecond')
   const many = f.medianBy(runs.many, 'rendersPerSecond')
@@ -189,9 +199,8 @@ async function renderScaling(ctx) {
     one: runs.engineOne.length ? f.medianBy(runs.engineOne, 'rendersPerSecond') : undefined,
     many: runs.engineMany.length ? f.medianBy(runs.engineMany, 'rendersPerSecond') : undefined,
   }
-  // Per round, served over the engine alone at the same worker (thread) count.
-  const served = (server, alone) =>
-    server.map((s, i) => (alone[i] ? s.rendersPerSecond / alone[i].rendersPerSecond : NaN)).filter(Number.isFinite)
+  // Per round, served over the engine alone at the same worker (thread) count, measured around it.
+  const served = (server, alone) => server.map((s, i) => s.rendersPerSecond / alone[i]).filter(Number.isFinite)
   return {
     workers: n,
     available: list.length,
@@ -201,7 +210,7 @@ async function renderScaling(ctx) {
     engine,
     // Per round, N workers over 1 (the rounds' median is shown).
     ratios: runs.one.map((o, i) => runs.many[i].rendersPerSecond / o.rendersPerSecond),
-    ofEngine: { one: served(runs.one, runs.engineOne), many: served(runs.many, runs.engineMany) },
+    ofEngine: { one: served(runs.one, runs.bracketOne), many: served(runs.many, runs.bracketMany) },
   }
 }
 
@@ -242,7 +251,7 @@ function row(s, opts) {
 }
 
 function legend(opts) {
-  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} connections of one wrk thread (bench/lib/wrk.js \`distinct\`: a client that leaves the server the CPU Node's HTTP client took) each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (wrk's own, from getrusage), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. Gatsby's engine alone: bench/lib/engine-threads.js, a fresh process whose 1 or ${opts.workers} worker threads each load the engine as gatsby-dsg's workers do, render one page, then share the same list (8 renders at a time per thread, page-data and HTML) with no server: the ceiling the engine itself sets, measured in every round after the servers. What is counted where: both do getData + renderPageData + JSON.stringify + renderHTML on the same pages, 8 at a time per worker (gatsby-dsg's render slots: 8 in all); gatsby-dsg also answers HTTP, hashes (ETag), compresses (brotli + gzip, after the response) and stores (6 files per page) every page, and all of that is inside its renders/s and its CPU per render (CPU ms of the process per render). Served / engine alone is the median of the rounds' ratios at the same worker/thread count. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
+  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} connections of one wrk thread (bench/lib/wrk.js \`distinct\`: a client that leaves the server the CPU Node's HTTP client took) each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (wrk's own, from getrusage), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. Gatsby's engine alone: bench/lib/engine-threads.js, a fresh process whose 1 or ${opts.workers} worker threads each load the engine as gatsby-dsg's workers do, render one page, then share the same list (8 renders at a time per thread, page-data and HTML) with no server: the ceiling the engine itself sets, measured right before and right after each gatsby-dsg at the same count (this VM's speed drifts within a minute). What is counted where: both do getData + renderPageData + JSON.stringify + renderHTML on the same pages, 8 at a time per worker (gatsby-dsg's render slots: 8 in all); gatsby-dsg also answers HTTP, hashes (ETag), compresses (brotli + gzip, after the response) and stores (6 files per page) every page, and all of that is inside its renders/s and its CPU per render (CPU ms of the process per render). Served / engine alone is the median of the rounds' ratios, each gatsby-dsg over the mean of the two engine runs around it. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
 }
 
 module.exports = { renderScaling, row, legend }
