@@ -6,8 +6,8 @@
 // `recycleMemory` (auto: from what the first worker cost and the memory available). A worker's
 // heap grows with every page it renders, mostly with garbage V8 collects late (nothing is kept per
 // page: BENCHMARKS.md, session 9), so a worker grown by half its budget is asked for a full
-// collection (collectGrown; tens of ms of its thread), which leaves the garbage's room free in its
-// committed heap; a worker that still grows to its budget keeps memory (a site's own caches, code
+// collection (collectGrown; 0.15–0.25 s of CPU each, mostly on V8's helper threads, for a ~170 MB
+// heap: session 10), which leaves the garbage's room free in its committed heap; a worker that still grows to its budget keeps memory (a site's own caches, code
 // loaded on first use) and is recycled, which ends its thread and gives that memory back.
 // Invariants: one recycle at a time; a replacement is ready before the worn worker stops taking
 // renders (the pool never shrinks, no render fails); a recycle by memory starts
