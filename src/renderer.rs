@@ -1,7 +1,8 @@
 //! The JS render callbacks as the engine's [`engine::Renderer`]: `render(pagePath, first)` (a
-//! deferred page; `first` is `'html'` or `'page-data'`, the artifact awaited first) and `renderSsr(request)` (an SSR page) are called on their JS thread with
-//! `call_with_return_value` (never blocking it; the promise is chained there, on that thread, so
-//! one completion per promise reaches Rust); anything they throw, reject or return that is not a
+//! deferred page; `first` is `'html'` or `'page-data'`, the artifact awaited first) and
+//! `renderSsr(request)` (an SSR page) are called on their JS thread with `call_with_return_value`
+//! (never blocking it; the promise is chained there, on that thread, so one completion per
+//! promise reaches Rust); anything they throw, reject or return that is not a
 //! promise of the expected shape is a render error, never an exception thrown into Node. The
 //! callbacks are released when their server closes, so that Node can exit. Each napi type has its
 //! one conversion to or from the engine's type beside it; the rest only wires the calls.

@@ -173,12 +173,11 @@ async function renderScaling(ctx) {
       const r = await measureDsg(ctx, workers, { warm, warmupList, list, round })
       const after = engineAlone(workers)
       const bracket = [before, after].filter(Boolean)
-      if (workers === 1) runs.one.push(r)
-      else runs.many.push(r)
-      runs[workers === 1 ? 'engineOne' : 'engineMany'].push(...bracket)
-      runs[workers === 1 ? 'bracketOne' : 'bracketMany'].push(
-        bracket.length ? bracket.reduce((sum, e) => sum + e.rendersPerSecond, 0) / bracket.length : NaN,
-      )
+      const [dsgRuns, engines, brackets] =
+        workers === 1 ? [runs.one, runs.engineOne, runs.bracketOne] : [runs.many, runs.engineMany, runs.bracketMany]
+      dsgRuns.push(r)
+      engines.push(...bracket)
+      brackets.push(bracket.length ? bracket.reduce((sum, e) => sum + e.rendersPerSecond, 0) / bracket.length : NaN)
     }
     ctx.log(`measurement 8 (render scaling): gatsby serve, the same pages`)
     await http.pool(ctx.gatsby.base, warmupList, {

@@ -107,9 +107,9 @@ impl Wanted {
         }
     }
 
-    /// With the artifact the render is to deliver first: the page-data only when the leading
-    /// request asked for it and it is wanted; otherwise the HTML (a render wanting only the
-    /// page-data still renders the HTML: Gatsby's engine renders both from one query).
+    /// The artifact the render is to deliver first, `asked` being the one the leading request
+    /// waits for: the page-data when it is all the render is to deliver, or when it was asked for
+    /// and is wanted; the HTML otherwise.
     fn first(self, asked: ArtifactKind) -> ArtifactKind {
         match (self, asked) {
             (Wanted::Both, ArtifactKind::PageData) | (Wanted::PageData, _) => {
@@ -374,7 +374,7 @@ impl PageCache {
 
     /// The leader's work: publish what memory or disk already has, render what is missing (or
     /// everything, to refresh); then, off the response path, compress what was obtained without
-    /// its variants (to compress later: what memory has uncompressed too) and store it. `first`:
+    /// its variants (to compress later: what memory has uncompressed too) and store it. `asked`:
     /// the artifact the request that started it waits for (the HTML for warm-up and refresh,
     /// which want both).
     async fn fill(
@@ -382,7 +382,7 @@ impl PageCache {
         lead: FlightLead,
         mode: FillMode,
         priority: Priority,
-        first: ArtifactKind,
+        asked: ArtifactKind,
     ) {
         let page = Arc::clone(lead.page());
         let purged = lead.purged();
@@ -454,6 +454,7 @@ impl PageCache {
             } else {
                 Wanted::unpublished(&lead)
             };
+            let first = wanted.first(asked);
             let (rendered, permit) = self
                 .render(&lead, wanted, first, priority, &mut obtained)
                 .await;
@@ -735,9 +736,7 @@ impl PageCache {
         };
         self.metrics.renders.inc();
         let started = Instant::now();
-        let rendered = self
-            .render_in_slot(lead, wanted, wanted.first(first), obtained)
-            .await;
+        let rendered = self.render_in_slot(lead, wanted, first, obtained).await;
         self.metrics.record_render(started.elapsed());
         let permit = match obtained.is_empty() {
             true => None,
