@@ -227,12 +227,18 @@ describe('a Redis Cluster of 3 masters and 3 replicas', () => {
       }
       return statuses
     })
-    await waitFor(() => answered >= 30, { attempts: 200, what: 'load under way' })
-    const killed = await cluster.killMaster(0)
-    await cluster.ok()
-    const atFailover = answered
-    await waitFor(() => answered >= atFailover + 60, { attempts: 200, what: 'requests answered after the failover' })
-    stop = true
+    let killed
+    try {
+      await waitFor(() => answered >= 30, { attempts: 200, what: 'load under way' })
+      killed = await cluster.killMaster(0)
+      await cluster.ok()
+      const atFailover = answered
+      await waitFor(() => answered >= atFailover + 60, { attempts: 200, what: 'requests answered after the failover' })
+    } finally {
+      // The load ends with the test, passed or not: no request outlives it into afterAll's kill.
+      stop = true
+      await Promise.allSettled(load)
+    }
     const statuses = (await Promise.all(load)).flat()
     expect({ killed, statuses: [...new Set(statuses)] }).toEqual({ killed, statuses: [200] })
     expect(cluster.masters()).toHaveLength(3)

@@ -65,6 +65,8 @@ async function startRedis(port, options = {}) {
   const redis = {
     child,
     port,
+    /** What redis-server logged so far. */
+    log: () => output,
     url: `${scheme}://127.0.0.1:${port}/`,
     cli: (...args) => cliWith(cli, connection, ...args),
     /** Keys matching `pattern`, found with SCAN (`redis-cli --scan`), sorted. */
@@ -196,7 +198,9 @@ async function freeClusterPort() {
 /**
  * A Redis Cluster on loopback: `masters` masters with one replica each (`redis-cli --cluster
  * create --cluster-replicas 1`), failure detection after 1 s, node files in `dir`. `url` lists
- * every node as a seed.
+ * every node as a seed. Resolves once the cluster is ok and every replica has synced from its
+ * master: a replica that never synced refuses to fail over ("Disconnected from master for longer
+ * than allowed"), and a diskless sync waits 5 s for more replicas by default (0 here).
  */
 async function startCluster(dir, masters = 3, { bin = REDIS_SERVER } = {}) {
   const nodes = []
@@ -214,6 +218,8 @@ async function startCluster(dir, masters = 3, { bin = REDIS_SERVER } = {}) {
           path.join(dir, `nodes-${port}.conf`),
           '--cluster-node-timeout',
           '1000',
+          '--repl-diskless-sync-delay',
+          '0',
           '--dir',
           dir,
         ],
@@ -231,18 +237,32 @@ async function startCluster(dir, masters = 3, { bin = REDIS_SERVER } = {}) {
   const stopped = new Set()
   const running = () => nodes.filter((n) => !stopped.has(n))
   const role = (node) => (node.cli('ROLE') || '').split('\n')[0]
+  const synced = (node) => /master_link_status:up/.test(node.cli('INFO', 'replication') || '')
+  /** Each running node's view of the cluster and the end of each one's log: for a failed wait. */
+  const state = () =>
+    running()
+      .map((n) => {
+        const info = (n.cli('CLUSTER', 'INFO') || '(no answer)').split('\n')[0]
+        const log = n.log().trim().split('\n').slice(-8).join('\n    ')
+        return `  ${n.port} ${info}\n    ${log}`
+      })
+      .join('\n')
   const cluster = {
     nodes,
     url: `redis+cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}/`,
     masters: () => running().filter((n) => role(n) === 'master'),
-    /** Waits until every running node says cluster_state:ok and each shard has a master. */
+    /**
+     * Waits until every running node says cluster_state:ok, each shard has a master and every
+     * running replica has synced from it; the error shows each node's state and log when not.
+     */
     ok: () =>
       waitFor(
         () =>
           running().every((n) => /cluster_state:ok/.test(n.cli('CLUSTER', 'INFO') || '')) &&
-          cluster.masters().length === masters,
+          cluster.masters().length === masters &&
+          running().every((n) => role(n) === 'master' || synced(n)),
         {
-          what: 'the cluster ok, every shard with a master',
+          what: () => `the cluster ok, every shard with a master and every replica synced (nodes:\n${state()})`,
           attempts: 1200,
         },
       ),
