@@ -236,8 +236,8 @@ async function startCluster(dir, masters = 3, { bin = REDIS_SERVER } = {}) {
   )
   const stopped = new Set()
   const running = () => nodes.filter((n) => !stopped.has(n))
-  const role = (node) => (node.cli('ROLE') || '').split('\n')[0]
-  const synced = (node) => /master_link_status:up/.test(node.cli('INFO', 'replication') || '')
+  /** ROLE's lines: `master …`, or `slave <host> <port> <link> <offset>`, link `connected` once synced. */
+  const role = (node) => (node.cli('ROLE') || '').split('\n')
   /** Each running node's view of the cluster and the end of each one's log: for a failed wait. */
   const state = () =>
     running()
@@ -250,17 +250,19 @@ async function startCluster(dir, masters = 3, { bin = REDIS_SERVER } = {}) {
   const cluster = {
     nodes,
     url: `redis+cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}/`,
-    masters: () => running().filter((n) => role(n) === 'master'),
+    masters: () => running().filter((n) => role(n)[0] === 'master'),
     /**
      * Waits until every running node says cluster_state:ok, each shard has a master and every
      * running replica has synced from it; the error shows each node's state and log when not.
      */
     ok: () =>
       waitFor(
-        () =>
-          running().every((n) => /cluster_state:ok/.test(n.cli('CLUSTER', 'INFO') || '')) &&
-          cluster.masters().length === masters &&
-          running().every((n) => role(n) === 'master' || synced(n)),
+        () => {
+          if (!running().every((n) => /cluster_state:ok/.test(n.cli('CLUSTER', 'INFO') || ''))) return false
+          const roles = running().map(role)
+          const synced = roles.every(([kind, , , link]) => kind === 'master' || link === 'connected')
+          return synced && roles.filter(([kind]) => kind === 'master').length === masters
+        },
         {
           what: () => `the cluster ok, every shard with a master and every replica synced (nodes:\n${state()})`,
           attempts: 1200,
