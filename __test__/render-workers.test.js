@@ -101,25 +101,22 @@ describe('render workers', () => {
   })
 
   /**
-   * A burst of first renders; once renders are running, `kill(server, rendererId)` ends the
-   * busiest worker. Resolves to what the burst got and what the pool looked like.
+   * A burst of first renders during which one worker ends, `how` (`exit`, `throw`: by itself;
+   * `terminate`: by the pool): armed before the burst, it ends at the start of its third render
+   * (support/render-worker-crash.js), so renders are surely running on it, on any machine.
+   * Resolves to what the burst got and what the pool looked like.
    */
-  async function killMidBurst(kill) {
+  async function endMidBurst(how) {
     const server = await startWorkersServer({ cacheDir: cacheDir(), renderWorkers: 2, renderSlots: RENDER_SLOTS })
     const { renderers: before } = await untilReady(server, 2)
+    const victim = before[0]
+    await server.armEnd(victim.id, how, 3)
     const pages = posts(40)
     const requests = traced(server, pages)
-    const running = await waitFor(
-      async () => {
-        const workers = await server.renderWorkers()
-        return workers.some((w) => w.inFlight > 0) && workers
-      },
-      { attempts: 2000, intervalMs: 5, what: 'a render in flight' },
-    )
-    const victim = running.reduce((a, b) => (b.inFlight > a.inFlight ? b : a))
-    const exitCode = await kill(server, victim.id)
+    const exitCode = await server.ended(victim.id)
+    const afterEnd = await server.renderWorkers()
     const outcomes = await allSettledWithin(requests, 90_000)
-    return { server, before, running, victim, exitCode, pages, outcomes }
+    return { server, before, afterEnd, victim, exitCode, pages, outcomes }
   }
 
   /**
@@ -127,7 +124,7 @@ describe('render workers', () => {
    * rendering), and no more than could have been running on it; none hung until the render
    * timeout. Returns the paths that failed.
    */
-  function expectOnlyItsRendersFailed({ server, pages, outcomes, exitCode, running }) {
+  function expectOnlyItsRendersFailed({ server, pages, outcomes, exitCode, afterEnd }) {
     for (const [i, o] of outcomes.entries()) {
       expect({ path: o.path, outcome: o.outcome }).toEqual({ path: pages[i], outcome: 'complete' })
       expect([200, 500]).toContain(o.status)
@@ -136,7 +133,7 @@ describe('render workers', () => {
     const failed = outcomes.filter((o) => o.status === 500).map((o) => o.path)
     expect({
       workerStopped: typeof exitCode === 'number',
-      someFailed: failed.length >= 1 || `none failed; in flight when it was stopped: ${JSON.stringify(running)}`,
+      someFailed: failed.length >= 1 || `none failed; the pool once it had stopped: ${JSON.stringify(afterEnd)}`,
       // Renders queued behind the render slots were sent to live workers, not to the dead one.
       failed: failed.length <= RENDER_SLOTS ? 'at most the render slots' : `${failed.length} of ${pages.length}`,
       timedOut: server.stderr().match(/.*timed out.*/g),
@@ -180,7 +177,7 @@ describe('render workers', () => {
   }
 
   test('a worker terminated mid-render fails only the renders running on it; it is replaced and the server keeps answering', async () => {
-    const burst = await killMidBurst((s, id) => s.terminate(id))
+    const burst = await endMidBurst('terminate')
     const failed = expectOnlyItsRendersFailed(burst)
     await expectRecovered(burst, failed)
   })
@@ -191,13 +188,13 @@ describe('render workers', () => {
   // engines) closed its databases from its 'exit' listener while its own background sync still ran
   // (lib/render-worker.js).
   test('a worker that exits by itself mid-render fails only the renders running on it; it is replaced and the server keeps answering', async () => {
-    const burst = await killMidBurst((s, id) => s.crash(id, 'exit'))
+    const burst = await endMidBurst('exit')
     const failed = expectOnlyItsRendersFailed(burst)
     await expectRecovered(burst, failed)
   })
 
   test('a worker ended by an uncaught error mid-render fails only the renders running on it; it is replaced and the server keeps answering', async () => {
-    const burst = await killMidBurst((s, id) => s.crash(id, 'throw'))
+    const burst = await endMidBurst('throw')
     const failed = expectOnlyItsRendersFailed(burst)
     await expectRecovered(burst, failed)
     expect(burst.server.stderr()).toContain('render worker test: an uncaught error')

@@ -1,7 +1,7 @@
 'use strict'
-// For the render-worker tests: a server process whose render workers a test can see, terminate
-// and make end themselves (support/render-workers-server-process.js, with render-worker-crash.js
-// preloaded).
+// For the render-worker tests: a server process whose render workers a test can see and have end
+// mid-render, by themselves or by the pool (support/render-workers-server-process.js, with
+// render-worker-crash.js preloaded).
 
 const path = require('path')
 const { EXAMPLE } = require('./site')
@@ -10,9 +10,9 @@ const { startControlled } = require('../../scripts/support/control')
 
 /**
  * Starts a server on the example site in a child process. The handle has `get`, `stats`,
- * `renderWorkers`, `pool`, `startPool` (the pool at start), `terminate(rendererId)`,
- * `crash(rendererId, how)`, `stderr`, `exited` and `close` (resolves to `{ code, signal, reply }`,
- * `reply` being what the server said once closed).
+ * `renderWorkers`, `pool`, `startPool` (the pool at start), `armEnd(rendererId, how, atRender)`,
+ * `ended(rendererId)` (its worker's exit code), `stderr`, `exited` and `close` (resolves to
+ * `{ code, signal, reply }`, `reply` being what the server said once closed).
  */
 async function startWorkersServer(options = {}) {
   const server = await startControlled(
@@ -26,8 +26,8 @@ async function startWorkersServer(options = {}) {
     get: (urlPath, init) => requestText(server.base, urlPath, init),
     renderWorkers: async () => (await call('renderWorkers')).workers,
     pool: async () => (await call('pool')).pool,
-    terminate: async (rendererId) => (await call('terminate', { rendererId })).exitCode,
-    crash: async (rendererId, how) => (await call('crash', { rendererId, how })).exitCode,
+    armEnd: async (rendererId, how, atRender) => call('armEnd', { rendererId, how, atRender }),
+    ended: async (rendererId) => (await call('ended', { rendererId })).exitCode,
     close: async () => {
       const reply = await call('close')
       return { ...(await server.exited), reply }
