@@ -19,6 +19,7 @@ pub mod config;
 pub mod content;
 pub mod error;
 pub mod functions;
+pub mod linger;
 pub mod manifest;
 pub mod metrics;
 pub mod pages;

@@ -8,7 +8,6 @@ pub mod probes;
 pub mod purge;
 
 use bytes::Bytes;
-use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request, StatusCode};
 
@@ -24,7 +23,7 @@ pub fn is_admin_path(raw_path: &str) -> bool {
 }
 
 /// Answers a request under the admin prefix.
-pub(crate) async fn handle(app: &App, req: &Request<Incoming>) -> Reply {
+pub(crate) async fn handle(app: &App, req: &Request<()>) -> Reply {
     let Some(token) = &app.admin_token else {
         return respond::not_found(&app.error_pages, BodyMode::Full);
     };

@@ -262,7 +262,8 @@ impl FunctionsProxy {
                     function.route
                 ),
             );
-            // The rest of the body is never read.
+            // The rest of the body is not forwarded: read and thrown away (crate::linger), so
+            // that a client still sending it gets this answer, then the connection closes.
             res.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             res
@@ -272,6 +273,7 @@ impl FunctionsProxy {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > limit) {
+            crate::linger::discard(body);
             return too_large();
         }
 
@@ -289,7 +291,7 @@ impl FunctionsProxy {
         forwarded_headers(&parts.headers, headers, remote);
         let exceeded = Arc::new(AtomicBool::new(false));
         let upstream = match upstream.body(LimitedBody {
-            inner: body,
+            inner: Some(body),
             seen: 0,
             limit,
             exceeded: Arc::clone(&exceeded),
@@ -428,9 +430,10 @@ fn forwarded_headers(from: &HeaderMap, to: &mut HeaderMap, remote: std::net::Soc
     }
 }
 
-/// The request body, streamed to the function, failing once more than `limit` bytes came.
+/// The request body, streamed to the function, failing once more than `limit` bytes came; the
+/// rest of a body over the limit is read and thrown away (crate::linger), never forwarded.
 pub struct LimitedBody {
-    inner: Incoming,
+    inner: Option<Incoming>,
     seen: u64,
     limit: u64,
     exceeded: Arc<AtomicBool>,
@@ -455,12 +458,18 @@ impl Body for LimitedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        match Pin::new(&mut self.inner).poll_frame(cx) {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(Some(Err(Box::new(BodyTooLarge))));
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     self.seen += data.len() as u64;
                     if self.seen > self.limit {
                         self.exceeded.store(true, Ordering::Relaxed);
+                        if let Some(rest) = self.inner.take() {
+                            crate::linger::discard(rest);
+                        }
                         return Poll::Ready(Some(Err(Box::new(BodyTooLarge))));
                     }
                 }
@@ -472,11 +481,14 @@ impl Body for LimitedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        // Past the limit the body only fails: it never ends well.
+        self.inner.as_ref().is_some_and(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(SizeHint::default, Body::size_hint)
     }
 }
 

@@ -55,7 +55,7 @@ pub(super) async fn route(app: &App, req: &Request<Incoming>) -> FunctionRoute {
 
 /// A request under `/api/` naming no function, with a method a page would refuse: a 404, not a
 /// 405 (only GET, HEAD and OPTIONS go on to the site's routing, which may still find a file).
-pub(super) fn is_unknown_function(routed: &FunctionRoute, req: &Request<Incoming>) -> bool {
+pub(super) fn is_unknown_function(routed: &FunctionRoute, req: &Request<()>) -> bool {
     matches!(routed, FunctionRoute::Unknown)
         && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
 }

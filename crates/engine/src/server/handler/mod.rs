@@ -42,6 +42,7 @@ use crate::admin;
 use crate::artifact::ArtifactKind;
 use crate::cache::CacheStatus;
 use crate::functions::ProxyBody;
+use crate::linger;
 use crate::metrics::{CacheLabel, RequestLabels, RouteKind};
 use crate::respond::{self, BodyMode, Reply};
 use crate::route::{Route, Routed};
@@ -65,39 +66,17 @@ pub(super) async fn serve(
         )
     });
     let for_functions = function::route(app, &req).await;
-    let proxied = match for_functions {
-        FunctionRoute::None => partytown::route(app, &req),
-        _ => None,
-    };
-    let (response, route, cache) = match (for_functions, proxied) {
-        (FunctionRoute::Forward(forward), _) => {
+    let (response, route, cache) = match for_functions {
+        FunctionRoute::Forward(forward) => {
             let response = function::serve(app, req, forward, remote).await;
             (response.map(ResponseBody::Right), RouteKind::function, None)
         }
-        (FunctionRoute::NotReady(why), _) => (
-            function::unavailable(why).map(ResponseBody::Right),
-            RouteKind::function,
-            None,
-        ),
-        (_, Some(url)) => {
-            let response = partytown::serve(app, &req, &url).await;
-            (
-                response.map(ResponseBody::Right),
-                RouteKind::partytown,
-                None,
-            )
-        }
-        (for_functions, None) => {
-            let unknown_function = function::is_unknown_function(&for_functions, &req);
-            let (
-                Reply {
-                    mut response,
-                    facts,
-                },
-                route,
-            ) = handle(app, req, unknown_function).await;
-            app.headers.apply(response.headers_mut(), &facts);
-            (response.map(ResponseBody::Left), route, facts.cache_status)
+        for_functions => {
+            // Only a function reads a request body: the rest is read and thrown away, so that the
+            // client still sending it gets this answer (crate::linger).
+            let (parts, body) = req.into_parts();
+            linger::discard(body);
+            answer(app, Request::from_parts(parts, ()), for_functions).await
         }
     };
     let status = response.status().as_u16();
@@ -126,16 +105,52 @@ pub(super) async fn serve(
     response
 }
 
+/// The answer to a request that no function reads: a function not ready yet, Partytown's proxy,
+/// or the engine's own (pages, files, probes, admin); with its route kind and cache status.
+async fn answer(
+    app: &Arc<App>,
+    req: Request<()>,
+    for_functions: FunctionRoute,
+) -> (Response<ResponseBody>, RouteKind, Option<CacheStatus>) {
+    let proxied = match for_functions {
+        FunctionRoute::None => partytown::route(app, &req),
+        _ => None,
+    };
+    match (for_functions, proxied) {
+        (FunctionRoute::NotReady(why), _) => (
+            function::unavailable(why).map(ResponseBody::Right),
+            RouteKind::function,
+            None,
+        ),
+        (_, Some(url)) => {
+            let response = partytown::serve(app, &req, &url).await;
+            (
+                response.map(ResponseBody::Right),
+                RouteKind::partytown,
+                None,
+            )
+        }
+        (for_functions, None) => {
+            let unknown_function = function::is_unknown_function(&for_functions, &req);
+            let (
+                Reply {
+                    mut response,
+                    facts,
+                },
+                route,
+            ) = handle(app, req, unknown_function).await;
+            app.headers.apply(response.headers_mut(), &facts);
+            (response.map(ResponseBody::Left), route, facts.cache_status)
+        }
+    }
+}
+
 /// A response body: the engine's own, or a function's or Partytown upstream's, streamed.
 pub(crate) type ResponseBody = http_body_util::Either<respond::Body, ProxyBody>;
 
 /// The reply to a request, and the route kind it is counted under.
 /// `unknown_function`: a request under `/api/` naming no function, with a method no page allows.
-async fn handle(
-    app: &Arc<App>,
-    req: Request<Incoming>,
-    unknown_function: bool,
-) -> (Reply, RouteKind) {
+async fn handle(app: &Arc<App>, req: Request<()>, unknown_function: bool) -> (Reply, RouteKind) {
     if let Some(probe) = admin::probes::probe(req.uri().path()) {
         return (
             admin::probes::answer(app, probe, req.method()).await,
@@ -210,7 +225,7 @@ async fn handle(
 
 /// Routes the request with what it tells for redirect conditions; a path that may be a file
 /// written into `public/` after start-up is looked up on disk off the async threads.
-async fn route(app: &Arc<App>, req: &Request<Incoming>) -> Routed {
+async fn route(app: &Arc<App>, req: &Request<()>) -> Routed {
     let uri = req.uri();
     let facts = RequestFacts {
         accept_language: req

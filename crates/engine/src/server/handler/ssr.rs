@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use hyper::body::Incoming;
 use hyper::Request;
 
 use crate::artifact::ArtifactKind;
@@ -14,7 +13,7 @@ use crate::ssr::SsrCall;
 
 pub(super) async fn serve(
     app: &App,
-    req: &Request<Incoming>,
+    req: &Request<()>,
     page: &Arc<DeferredPage>,
     kind: ArtifactKind,
     path: &str,
