@@ -258,7 +258,7 @@ describe('limits and failures', () => {
 
   test('a client still sending a 4 MiB body gets the 413 of a function’s limit or the 405 of a page, not a reset', async () => {
     // Answered before the body is read: without reading the rest, the server's close was a
-    // reset, and 29 of 30 such clients got EPIPE instead of their answer.
+    // reset, and 28–29 of 30 such clients got EPIPE instead of their answer.
     const body = Buffer.alloc(4 * 1024 * 1024, 'x')
     const headers = { 'content-type': 'application/json' }
     for (let i = 0; i < 10; i++) {

@@ -2,7 +2,7 @@
 //! bounds, so that the client gets that answer. A socket closed with received bytes still unread
 //! sends a reset instead of a FIN, and a reset makes the client's kernel drop the answer it has
 //! not read yet: a client still sending gets EPIPE or ECONNRESET instead of the 405 of a page or
-//! the 413 of a function's limit (measured against this server before: 4 MiB POSTs, 29 of 30 to
+//! the 413 of a function's limit (measured against this server before: 4 MiB POSTs, 28 of 30 to
 //! /about/ and 29 of 30 over a function's limit got EPIPE, not their answer; CI once lost the
 //! 413 of a 110 KB body). Node's own server reads such a body to its end (`req._dump()`, what
 //! `gatsby serve` does) and nginx lingers on it (`lingering_close`); hyper reads only what has

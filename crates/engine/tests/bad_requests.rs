@@ -500,7 +500,8 @@ async fn half_closed_client_still_gets_its_answer() {
 
 /// A request refused before its body is read (a POST to a page): the client, still sending a
 /// 4 MiB body, gets its 405 instead of a reset, and the connection then serves its next request
-/// (crate::linger). Before, hyper closed with the body unread and 29 of 30 such clients got EPIPE.
+/// (crate::linger). Before, hyper closed with the body unread and 28 of 30 such clients (4 MiB to
+/// /about/) got EPIPE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_still_sending_a_body_gets_the_405_of_a_page_and_keeps_its_connection() {
     let site = Site::new();
