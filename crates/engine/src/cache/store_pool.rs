@@ -4,10 +4,30 @@
 //! off the response path. That work is CPU the render threads need: on a 2-core machine during a
 //! cold burst, compressing and storing on tokio's blocking pool (one thread per call, ~60 of them)
 //! took 1.3 ms of CPU per page against 1.2 ms for the render itself, and the render thread spent
-//! a third of its time runnable but not running. Here it runs on a few threads of their own (one
-//! per core), at a lower priority (nice +10 and `SCHED_BATCH` on Linux: a store thread woken with a
-//! job never preempts the thread that woke it), so the render threads and the HTTP threads go
-//! first and this takes the CPU they leave.
+//! a third of its time runnable but not running. Here it runs on threads of its own, so that the
+//! render threads and the HTTP threads go first and this takes the CPU they leave:
+//!
+//! - **Idle-time threads**, one per core, in `SCHED_IDLE` (Linux): they run on a core nothing else
+//!   wants, and a thread woken onto that core (a tokio worker with a request, a render thread
+//!   called, the client's own process) preempts them at once. In `SCHED_BATCH` at nice +10, as
+//!   they were, a woken tokio worker (itself batch: `crate::threads`) waited for the store
+//!   thread's time slice to end: on first requests one at a time, each hand-off of a request
+//!   (client → tokio → render thread → tokio → client) that overlapped the previous page's store
+//!   took 2.6–4× as long (means 433–721 µs against 134–273 µs, 300 requests timed at each
+//!   hand-off), and the bench's first request (row 3) had a p50 of 3.41 / 3.72 / 3.76 ms against
+//!   2.57 / 3.40 / 2.46 ms in `SCHED_IDLE` (3 interleaved pairs; BENCHMARKS.md, session 13). Nor
+//!   does a store thread woken with a job take the CPU of the tokio worker that submitted it
+//!   before that worker sends the response (in normal scheduling: 487–505 µs from the HTML to
+//!   the response, against 57–69 µs).
+//! - **One catch-up thread** in `SCHED_BATCH` at nice +10, which takes the oldest job once it has
+//!   waited [`CATCH_UP_AFTER`] (5 ms) for an idle-time thread. `SCHED_IDLE` all but stops while
+//!   every core is busy (a cold burst on every render thread, HIT traffic): its weight is 3
+//!   against 1,024 for a normal thread, and a thread cannot leave it without privilege. The
+//!   catch-up thread keeps what the store threads had before: about a tenth of a contended core,
+//!   so that stored pages keep flowing and, through the permits, cold renders too. With a core
+//!   free an idle-time thread takes a job within microseconds, and the catch-up thread takes
+//!   none. A job an idle-time thread took before the cores filled finishes late; at most one per
+//!   idle-time thread is held so.
 //!
 //! Invariants:
 //! - Every job submitted runs exactly once, and its result is handed back; a job whose
@@ -19,32 +39,115 @@
 //!   bound answers 503).
 //! - The threads end once the pool is dropped and the jobs already queued have run.
 //!
-//! When the threads fall behind (as many jobs waiting as there are threads: the render threads
-//! are taking every core), a job is told so ([`Backlog::behind`]); the page cache then stores the
-//! page without compressing it, as it does while renders wait for a slot: during a cold burst a
-//! visitor waiting for a render goes before bytes saved for later ones. Such a page is
-//! compressed later, once the pool is idle ([`StorePool::idle`]) and the page is asked for again
-//! (`cache/mod.rs`, `complete`).
+//! When the threads fall behind (as many jobs waiting as there are idle-time threads: the render
+//! threads are taking every core), a job is told so ([`Backlog::behind`]); the page cache then
+//! stores the page without compressing it, as it does while renders wait for a slot: during a
+//! cold burst a visitor waiting for a render goes before bytes saved for later ones. Such a page
+//! is compressed later, once the pool is idle ([`StorePool::idle`]) and the page is asked for
+//! again (`cache/mod.rs`, `complete`).
 
+use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// How much lower than the rest of the process the store threads run (Linux `nice`).
+/// How much lower than the rest of the process the catch-up thread runs (Linux `nice`; the
+/// idle-time threads too, where `SCHED_IDLE` is refused).
 const NICENESS: i32 = 10;
 
+/// How long a job waits for an idle-time thread before the catch-up thread takes it. With a core
+/// free, an idle-time thread takes a job within tens of microseconds; one still waiting after
+/// this has found every core busy.
+const CATCH_UP_AFTER: Duration = Duration::from_millis(5);
+
 pub struct StorePool {
-    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    queue: Arc<Queue>,
     permits: Arc<Semaphore>,
     capacity: usize,
     backlog: Backlog,
+}
+
+/// The jobs no thread has taken yet, oldest first, each with the time it was submitted.
+#[derive(Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Wakes an idle-time thread: a job was submitted, or the pool closed.
+    for_idle: Condvar,
+    /// Wakes the catch-up thread: a job was submitted to an empty queue, or the pool closed.
+    for_catch_up: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<(Instant, Job)>,
+    closed: bool,
+}
+
+impl Queue {
+    /// Hands `job` to the threads; gives it back once the pool is closed.
+    fn submit(&self, job: Job) -> Result<(), Job> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(job);
+        }
+        if state.jobs.is_empty() {
+            self.for_catch_up.notify_one();
+        }
+        state.jobs.push_back((Instant::now(), job));
+        self.for_idle.notify_one();
+        Ok(())
+    }
+
+    fn close(&self) {
+        self.state.lock().closed = true;
+        self.for_idle.notify_all();
+        self.for_catch_up.notify_all();
+    }
+
+    /// An idle-time thread: takes every job, oldest first; ends once the pool is closed and
+    /// nothing is queued.
+    fn serve_idle_time(&self) {
+        let mut state = self.state.lock();
+        loop {
+            if let Some((_, job)) = state.jobs.pop_front() {
+                drop(state);
+                run_caught(job);
+                state = self.state.lock();
+            } else if state.closed {
+                return;
+            } else {
+                self.for_idle.wait(&mut state);
+            }
+        }
+    }
+
+    /// The catch-up thread: takes the oldest job once it has waited `after`; ends once the pool
+    /// is closed and nothing is queued.
+    fn serve_catch_up(&self, after: Duration) {
+        let mut state = self.state.lock();
+        loop {
+            match state.jobs.front() {
+                Some(&(since, _)) if since.elapsed() >= after => {
+                    let (_, job) = state.jobs.pop_front().expect("a job was in front");
+                    drop(state);
+                    run_caught(job);
+                    state = self.state.lock();
+                }
+                Some(&(since, _)) => {
+                    self.for_catch_up.wait_until(&mut state, since + after);
+                }
+                None if state.closed => return,
+                None => self.for_catch_up.wait(&mut state),
+            }
+        }
+    }
 }
 
 /// How far behind the store threads are: the jobs submitted that no thread has started yet.
@@ -67,40 +170,38 @@ impl Backlog {
 pub struct StorePermit(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl StorePool {
-    /// `threads` threads (at least one), at most `capacity` jobs in the pool at once.
+    /// `threads` idle-time threads (at least one) and the catch-up thread, at most `capacity` jobs
+    /// in the pool at once.
     pub fn new(threads: usize, capacity: usize) -> Self {
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
-        let threads = threads.max(1);
-        let backlog = Backlog {
-            waiting: Arc::new(AtomicUsize::new(0)),
-            behind_from: threads,
-        };
+        StorePool::with_catch_up(threads.max(1), capacity, CATCH_UP_AFTER)
+    }
+
+    /// `threads` idle-time threads (tests: none at all) and the catch-up thread taking jobs that
+    /// waited `after`.
+    fn with_catch_up(threads: usize, capacity: usize, after: Duration) -> Self {
+        let queue = Arc::new(Queue::default());
         for i in 0..threads {
-            let receiver = Arc::clone(&receiver);
-            thread::Builder::new()
-                .name(format!("gatsby-dsg-store-{i}"))
-                .spawn(move || {
-                    lower_this_threads_priority();
-                    loop {
-                        // The lock is held only while taking one job.
-                        let job = receiver.lock().recv();
-                        match job {
-                            // A panic drops the job's sender: its submitter gets `None`.
-                            Ok(job) => {
-                                let _ = panic::catch_unwind(AssertUnwindSafe(job));
-                            }
-                            Err(_) => return,
-                        }
-                    }
-                })
-                .expect("the OS lets a process start a thread");
+            let queue = Arc::clone(&queue);
+            spawn(format!("gatsby-dsg-store-{i}"), move || {
+                crate::threads::idle_this_thread(NICENESS);
+                queue.serve_idle_time();
+            });
         }
+        spawn("gatsby-dsg-catch-up".to_string(), {
+            let queue = Arc::clone(&queue);
+            move || {
+                crate::threads::batch_this_thread_below(NICENESS);
+                queue.serve_catch_up(after);
+            }
+        });
         StorePool {
-            sender: Mutex::new(Some(sender)),
+            queue,
             permits: Arc::new(Semaphore::new(capacity.max(1))),
             capacity: capacity.max(1),
-            backlog,
+            backlog: Backlog {
+                waiting: Arc::new(AtomicUsize::new(0)),
+                behind_from: threads.max(1),
+            },
         }
     }
 
@@ -151,10 +252,7 @@ impl StorePool {
             backlog.waiting.fetch_sub(1, Relaxed);
             let _ = tx.send(job(&backlog));
         });
-        let refused = match &*self.sender.lock() {
-            Some(sender) => sender.send(job).err().map(|e| e.0),
-            None => Some(job),
-        };
+        let refused = self.queue.submit(job).err();
         if let Some(job) = refused {
             let _ = tokio::task::spawn_blocking(job).await;
         }
@@ -164,24 +262,21 @@ impl StorePool {
 
 impl Drop for StorePool {
     fn drop(&mut self) {
-        // The threads finish what is queued, then see the channel closed and end.
-        self.sender.lock().take();
+        // The threads finish what is queued, then see the pool closed and end.
+        self.queue.close();
     }
 }
 
-/// `SCHED_BATCH` at nice +10 for the calling thread (Linux threads each have their own policy
-/// and niceness: `crate::threads`). Batch, as every thread of the server, because a store thread
-/// woken with a job must not preempt the thread that woke it: measured on the first requests of
-/// a page one at a time, the store thread took the CPU of the tokio worker that had just
-/// submitted its job, before that worker sent the response (487–505 µs from the HTML to the
-/// response, against 57–69 µs in batch). First requests one at a time, 3 interleaved pairs:
-/// 173–252 → 199–310 per second (−0.7 to −0.8 ms each). Nice +10 below the rest: not
-/// `SCHED_IDLE`, measured no faster here, and it would all but stop storing (and so, through the
-/// permits, cold renders) while anything else, such as HIT traffic, keeps every core busy; at nice
-/// +10 the store threads still get about a tenth of a contended core. Raising one's own niceness
-/// needs no privilege; where it fails, the thread runs at normal priority.
-fn lower_this_threads_priority() {
-    crate::threads::batch_this_thread_below(NICENESS);
+fn spawn(name: String, body: impl FnOnce() + Send + 'static) {
+    thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .expect("the OS lets a process start a thread");
+}
+
+/// A panic drops the job's sender: its submitter gets `None`.
+fn run_caught(job: Job) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(job));
 }
 
 #[cfg(test)]
@@ -219,30 +314,72 @@ mod tests {
         assert!(third.await.is_ok(), "a permit once one was given back");
     }
 
+    /// A catch-up thread that never takes a job: the idle-time threads alone.
+    const NEVER: Duration = Duration::from_secs(3600);
+
+    #[cfg(target_os = "linux")]
+    fn own_scheduling() -> (String, i32, i32) {
+        // SAFETY: plain system calls on the calling thread's own id.
+        unsafe {
+            (
+                thread::current().name().unwrap_or("").to_string(),
+                libc::sched_getscheduler(0),
+                libc::getpriority(
+                    libc::PRIO_PROCESS,
+                    libc::syscall(libc::SYS_gettid) as libc::id_t,
+                ),
+            )
+        }
+    }
+
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn store_threads_run_below_the_priority_of_the_rest_of_the_process() {
-        let pool = StorePool::new(1, 1);
+    async fn a_job_runs_in_sched_idle_while_the_pool_keeps_up() {
+        let pool = StorePool::with_catch_up(1, 1, NEVER);
         let permit = pool.permit().await;
+        let (name, policy, _) = pool.run(&permit, |_| own_scheduling()).await.unwrap();
+        assert_eq!(
+            (name.as_str(), policy),
+            ("gatsby-dsg-store-0", libc::SCHED_IDLE)
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_job_left_waiting_runs_on_the_catch_up_thread_in_sched_batch_at_nice_10() {
+        // No idle-time thread at all: every job is left waiting.
+        let pool = StorePool::with_catch_up(0, 1, Duration::ZERO);
+        let permit = pool.permit().await;
+        // SAFETY: a plain system call on this thread's own id.
         let here = unsafe {
             libc::getpriority(
                 libc::PRIO_PROCESS,
                 libc::syscall(libc::SYS_gettid) as libc::id_t,
             )
         };
-        let there = pool
-            .run(&permit, |_| unsafe {
-                libc::getpriority(
-                    libc::PRIO_PROCESS,
-                    libc::syscall(libc::SYS_gettid) as libc::id_t,
-                )
-            })
-            .await;
-        assert_eq!(there, Some((here + NICENESS).min(19)));
-        let policy = pool
-            .run(&permit, |_| unsafe { libc::sched_getscheduler(0) })
-            .await;
-        assert_eq!(policy, Some(libc::SCHED_BATCH));
+        let there = pool.run(&permit, |_| own_scheduling()).await.unwrap();
+        assert_eq!(
+            (there.0.as_str(), there.1, there.2),
+            (
+                "gatsby-dsg-catch-up",
+                libc::SCHED_BATCH,
+                (here + NICENESS).min(19)
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_job_does_not_wait_for_a_held_idle_time_thread() {
+        let pool = StorePool::new(1, 4);
+        let permit = pool.permit().await;
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let mut held = std::pin::pin!(pool.run(&permit, move |_| go_rx.recv().unwrap()));
+        submit(held.as_mut());
+        // Whichever thread took the held job, the other runs this one.
+        let next = tokio::time::timeout(Duration::from_secs(10), pool.run(&permit, |_| 7));
+        assert_eq!(next.await.ok(), Some(Some(7)));
+        go_tx.send(()).unwrap();
+        assert_eq!(held.await, Some(()));
     }
 
     #[tokio::test]
@@ -271,7 +408,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_job_is_told_the_threads_are_behind_when_as_many_jobs_wait_as_there_are_threads() {
-        let pool = StorePool::new(1, 4);
+        let pool = StorePool::with_catch_up(1, 4, NEVER);
         let permit = pool.permit().await;
         // The one thread is held by a first job while two more are submitted behind it.
         let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
