@@ -1,11 +1,11 @@
 //! How the server's own threads are scheduled beside the render threads (Linux; elsewhere nothing
 //! changes). Gatsby's engine renders on one JS thread per render worker, and during a cold burst
 //! that thread is what limits renders/s. A thread woken onto its core (a tokio worker handed a
-//! response to write, the access log, a store thread as it then was) preempted it: on the 2-core bench machine,
-//! 3,000 cold renders at 50 clients cost the render thread 5,200–6,100 involuntary context
-//! switches. So every thread the server starts runs in `SCHED_BATCH`: the same share of the CPU
-//! as before (its niceness is unchanged), but once woken it waits for an idle core or for the
-//! running thread's time slice to end, instead of preempting it. Measured, three interleaved
+//! response to write, the access log, a store thread as it then was) preempted it: on the 2-core
+//! bench machine, 3,000 cold renders at 50 clients cost the render thread 5,200–6,100 involuntary
+//! context switches. So every thread the server starts runs in `SCHED_BATCH`: the same share of
+//! the CPU as before (its niceness is unchanged), but once woken it waits for an idle core or for
+//! the running thread's time slice to end, instead of preempting it. Measured, three interleaved
 //! pairs on tmpfs with the tokio workers and the access log thread switched (BENCHMARKS.md,
 //! session 8): 455 / 432 / 480 → 521 / 547 / 562 renders/s, the render thread's involuntary
 //! switches down to 1,700–2,200; HITs of a stored page during such a burst (wrk, 4 connections)

@@ -252,8 +252,7 @@ impl StorePool {
             backlog.waiting.fetch_sub(1, Relaxed);
             let _ = tx.send(job(&backlog));
         });
-        let refused = self.queue.submit(job).err();
-        if let Some(job) = refused {
+        if let Err(job) = self.queue.submit(job) {
             let _ = tokio::task::spawn_blocking(job).await;
         }
         rx.await.ok()
@@ -350,13 +349,7 @@ mod tests {
         // No idle-time thread at all: every job is left waiting.
         let pool = StorePool::with_catch_up(0, 1, Duration::ZERO);
         let permit = pool.permit().await;
-        // SAFETY: a plain system call on this thread's own id.
-        let here = unsafe {
-            libc::getpriority(
-                libc::PRIO_PROCESS,
-                libc::syscall(libc::SYS_gettid) as libc::id_t,
-            )
-        };
+        let (_, _, here) = own_scheduling();
         let there = pool.run(&permit, |_| own_scheduling()).await.unwrap();
         assert_eq!(
             (there.0.as_str(), there.1, there.2),
