@@ -1,6 +1,9 @@
 //! The bytes of one response body, in every encoding it is offered in, each with its strong ETag.
 //! Built once (a generated page when it is stored, a file of `public/` when first served) and
-//! shared by every response after.
+//! shared by every response after. The brotli encoder works in memory kept between calls
+//! ([`brotli_memory`]): its 1 MiB hasher is not allocated and zeroed again for every body.
+
+mod brotli_memory;
 
 use std::io::Write;
 use std::time::SystemTime;
@@ -20,7 +23,8 @@ const BROTLI_QUALITY: u32 = 5;
 /// The window: the body's size rounded up to a power of two, within 2^18..2^22. Brotli sets up
 /// its window's buffers per call (a profile of the cold path at 2^22: memset 6.5 % of the
 /// server's CPU, for 5 KB pages); below 2^18 this encoder is ~20× slower at qualities 5–6 on
-/// the same page (2^16), so 2^18 is the floor.
+/// the same page (2^16), so 2^18 is the floor. (Those buffers are now kept between calls:
+/// [`brotli_memory`].)
 const BROTLI_WINDOWS: std::ops::RangeInclusive<u32> = 18..=22;
 
 fn brotli_window(len: usize) -> u32 {
@@ -114,10 +118,13 @@ impl Content {
         brotli: Option<Bytes>,
         gzip: Option<Bytes>,
     ) -> Self {
-        let mut content = Content::new(body);
-        content.compression_tried = brotli.is_some() || gzip.is_some();
-        let hash = content.hash();
-        let size = content.identity.bytes.len();
+        Content::new(body).with_variants(brotli, gzip)
+    }
+
+    fn with_variants(mut self, brotli: Option<Bytes>, gzip: Option<Bytes>) -> Self {
+        self.compression_tried = brotli.is_some() || gzip.is_some();
+        let hash = self.hash();
+        let size = self.identity.bytes.len();
         let keep = |bytes: Option<Bytes>, encoding| {
             bytes
                 .filter(|b| b.len() < size)
@@ -126,9 +133,9 @@ impl Content {
                     etag: etag(&hash, encoding),
                 })
         };
-        content.brotli = keep(brotli, Encoding::Brotli);
-        content.gzip = keep(gzip, Encoding::Gzip);
-        content
+        self.brotli = keep(brotli, Encoding::Brotli);
+        self.gzip = keep(gzip, Encoding::Gzip);
+        self
     }
 
     /// Brotli and gzip variants of this content, made now (CPU-bound: call off the async threads).
@@ -137,8 +144,8 @@ impl Content {
         if body.len() < MIN_COMPRESSIBLE_BYTES {
             return self.clone();
         }
-        Content::with_encodings(body.clone(), Some(brotli(body)), Some(gzip(body)))
-            .created_at(self.created)
+        let (brotli, gzip) = (brotli(body), gzip(body));
+        self.clone().with_variants(Some(brotli), Some(gzip))
     }
 
     pub fn get(&self, encoding: Encoding) -> Option<&Representation> {
@@ -187,9 +194,12 @@ fn etag(hash: &str, encoding: Encoding) -> HeaderValue {
 fn brotli(body: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(body.len() / 3);
     {
-        let mut writer = brotli::CompressorWriter::new(
+        let mut memory = brotli_memory::Reused::default();
+        let buffer = brotli::enc::Allocator::<u8>::alloc_cell(&mut memory, 4096);
+        let mut writer = brotli::enc::writer::CompressorWriterCustomAlloc::new(
             &mut out,
-            4096,
+            buffer,
+            memory,
             BROTLI_QUALITY,
             brotli_window(body.len()),
         );
