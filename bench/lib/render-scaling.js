@@ -58,6 +58,42 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
 }
 
+/**
+ * CPU seconds (user + system) of each thread of `pid` now, by thread id, with its name. Threads
+ * that ended are not listed (a recycled render worker's time is then missing, not miscounted).
+ */
+function threadCpuSeconds(pid) {
+  const threads = new Map()
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+      threads.set(tid, { name, seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS })
+    } catch {
+      // ended between the listing and the read
+    }
+  }
+  return threads
+}
+
+/**
+ * The CPU seconds between two `threadCpuSeconds` by who used them: the server's own threads
+ * (`http`: tokio's workers and blocking pool, the accept thread; `store`: the store threads) and
+ * Node's (`js`: the render workers, V8's helper threads — garbage collection, compilation — and
+ * the main thread), each thread's own name telling them apart.
+ */
+function cpuByThreads(before, after) {
+  const use = { http: 0, store: 0, js: 0 }
+  for (const [tid, now] of after) {
+    const seconds = now.seconds - (before.get(tid)?.seconds || 0)
+    if (now.name.startsWith('gatsby-dsg-stor') || now.name.startsWith('gatsby-dsg-catc')) use.store += seconds
+    else if (now.name.startsWith('tokio-') || now.name.startsWith('gatsby-dsg-')) use.http += seconds
+    else use.js += seconds
+  }
+  return use
+}
+
 /** Until all `count` workers are ready (bounded): a worker still loading would make N look like fewer. */
 async function allWorkersReady(dsg, count, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs
@@ -101,8 +137,10 @@ async function measureDsg(ctx, workers, { warm, warmupList, list, round }) {
     await http.pool(dsg.base, warmupList, { concurrency: opts.connections, maxMs: Math.max(1, opts.warmup) * 1000 })
     const before = await dsg.renderWorkers()
     const [rendersBefore, serverCpuBefore] = [(await dsg.stats()).renders, cpuSeconds(dsg.pid)]
+    const threadsBefore = threadCpuSeconds(dsg.pid)
     const r = await coldPages(ctx, dsg.base, list)
     const serverCpu = cpuSeconds(dsg.pid) - serverCpuBefore
+    const byThreads = cpuByThreads(threadsBefore, threadCpuSeconds(dsg.pid))
     const after = await dsg.renderWorkers()
     const renders = (await dsg.stats()).renders - rendersBefore
     const rendersOf = (state) => new Map(state.workers.map((w) => [w.id, w.renders]))
@@ -122,6 +160,8 @@ async function measureDsg(ctx, workers, { warm, warmupList, list, round }) {
     const cpu = {
       server: serverCpu / seconds,
       client: r.clientCpuSeconds / seconds,
+      // Cores, as `server`: its own threads and Node's.
+      threads: { http: byThreads.http / seconds, store: byThreads.store / seconds, js: byThreads.js / seconds },
       workerLoops: busy,
     }
     const bad = notAll200(r)
@@ -225,10 +265,15 @@ function row(s, opts) {
   const pct = (x) => `${Math.round(100 * x)}%`
   // CPU milliseconds per render: cores used × seconds / renders.
   const perRender = (cores, r) => (1000 * cores) / r.rendersPerSecond
+  // Per render, by thread: Node's (render workers, V8's helpers) and the server's own.
+  const threads = (r) =>
+    r.cpu.threads
+      ? `: Node's threads ${f.ms(perRender(r.cpu.threads.js, r))} (render workers, V8's helpers), own threads ${f.ms(perRender(r.cpu.threads.http + r.cpu.threads.store, r))} (HTTP ${f.ms(perRender(r.cpu.threads.http, r))}, storing ${f.ms(perRender(r.cpu.threads.store, r))})`
+      : ''
   const ofEngine = (ratios) => (ratios && ratios.length ? `${f.num(f.median(ratios), 2)}×` : DASH)
   const cpu = (r) =>
     r && r.cpu
-      ? `CPU ${f.num(r.cpu.server + r.cpu.client, 2)} of ${opts.workers} cores (server ${f.num(r.cpu.server, 2)} = ${f.ms(perRender(r.cpu.server, r))} per render, load generator ${f.num(r.cpu.client, 2)}); worker event loops busy ${r.cpu.workerLoops.length ? r.cpu.workerLoops.map(pct).join(' / ') : '— (recycled during the run)'}`
+      ? `CPU ${f.num(r.cpu.server + r.cpu.client, 2)} of ${opts.workers} cores (server ${f.num(r.cpu.server, 2)} = ${f.ms(perRender(r.cpu.server, r))} per render${threads(r)}, load generator ${f.num(r.cpu.client, 2)}); worker event loops busy ${r.cpu.workerLoops.length ? r.cpu.workerLoops.map(pct).join(' / ') : '— (recycled during the run)'}`
       : ''
   return [
     '8',
@@ -250,7 +295,7 @@ function row(s, opts) {
 }
 
 function legend(opts) {
-  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} connections of one wrk thread (bench/lib/wrk.js \`distinct\`: a client that leaves the server the CPU Node's HTTP client took) each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (wrk's own, from getrusage), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. Gatsby's engine alone: bench/lib/engine-threads.js, a fresh process whose 1 or ${opts.workers} worker threads each load the engine as gatsby-dsg's workers do, render one page, then share the same list (8 renders at a time per thread, page-data and HTML) with no server: the ceiling the engine itself sets, measured right before and right after each gatsby-dsg at the same count (this VM's speed drifts within a minute). What is counted where: both do getData + renderPageData + JSON.stringify + renderHTML on the same pages, 8 at a time per worker (gatsby-dsg's render slots: 8 in all); gatsby-dsg also answers HTTP, hashes (ETag), compresses (brotli + gzip, after the response) and stores (6 files per page) every page, and all of that is inside its renders/s and its CPU per render (CPU ms of the process per render). Served / engine alone is the median of the rounds' ratios, each gatsby-dsg over the mean of the two engine runs around it. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
+  return `- Row 8: two fresh gatsby-dsg processes, \`--render-workers 1\` and \`--render-workers ${opts.workers}\` (one per core; 1 first in odd rounds, ${opts.workers} first in even ones; \`sync\` before each, as both write every page to disk), each with an empty cache directory, started and waited on until all its workers are ready, warmed for ${Math.max(1, opts.warmup)} s on other pages, then ${opts.connections} connections of one wrk thread (bench/lib/wrk.js \`distinct\`: a client that leaves the server the CPU Node's HTTP client took) each asking a page never asked before, for ${opts.duration} s or until the pages run out; renders/s = the server's renders over the elapsed time (renders per worker shows the spread); CPU = cores used over the measured seconds by the gatsby-dsg process (/proc/<pid>/stat) and by the load generator (wrk's own, from getrusage), and each render worker's event-loop utilization (busy share of its time: 100% means that thread was the limit). gatsby serve gets the same list over and over, as in row 5. Gatsby's engine alone: bench/lib/engine-threads.js, a fresh process whose 1 or ${opts.workers} worker threads each load the engine as gatsby-dsg's workers do, render one page, then share the same list (8 renders at a time per thread, page-data and HTML) with no server: the ceiling the engine itself sets, measured right before and right after each gatsby-dsg at the same count (this VM's speed drifts within a minute). What is counted where: both do getData + renderPageData + JSON.stringify + renderHTML on the same pages, 8 at a time per worker (gatsby-dsg's render slots: 8 in all); gatsby-dsg also answers HTTP, hashes (ETag) and stores every page (its HTML and page-data files; while renders wait for a slot, as here, uncompressed: brotli and gzip are made once the page is asked for again with the store threads idle), and all of that is inside its renders/s and its CPU per render (CPU ms of the process per render), split by thread name into Node's threads (the render workers, V8's helper threads, the main thread) and the server's own (HTTP: tokio and the accept thread; storing: the store threads). Served / engine alone is the median of the rounds' ratios, each gatsby-dsg over the mean of the two engine runs around it. The ${opts.workers} / 1 ratio is the median of the rounds' ratios.`
 }
 
 module.exports = { renderScaling, row, legend }
