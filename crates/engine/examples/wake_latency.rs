@@ -29,7 +29,10 @@ fn pin_to(cpu: usize) {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
         if libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) != 0 {
-            panic!("cannot pin to CPU {cpu}: {}", std::io::Error::last_os_error());
+            panic!(
+                "cannot pin to CPU {cpu}: {}",
+                std::io::Error::last_os_error()
+            );
         }
     }
 }
@@ -37,7 +40,10 @@ fn pin_to(cpu: usize) {
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
-        .map(|a| a.parse().expect("usage: wake_latency <idle µs> <cpu A> <cpu B>"))
+        .map(|a| {
+            a.parse()
+                .expect("usage: wake_latency <idle µs> <cpu A> <cpu B>")
+        })
         .collect();
     let [idle_us, cpu_a, cpu_b] = args[..] else {
         panic!("usage: wake_latency <idle µs> <cpu A> <cpu B>");
