@@ -92,17 +92,22 @@ function rows(results, opts, pages) {
     out.push(throughputRow('2b', 'deferred page already generated, page-data — req/s · p50 / p99', s['2b']))
   }
   const fr = results.first
+  // Row 3's second client: wrk on one connection, other pages (see the legend).
+  const wrkCell = (r, engine) =>
+    r && r.wrk && r.wrk.count
+      ? `<br>wrk, one connection, ${f.num(r.wrk.count)} other pages: ${latencyCell(r.wrk)}${engine ? ` (${r.wrk.p50 - engine.p50 >= 0 ? '+' : ''}${f.ms(r.wrk.p50 - engine.p50)} over the engine)` : ''}`
+      : ''
   if (fr) {
     const overhead =
       fr.dsg && fr.engine ? ` (${fr.dsg.p50 - fr.engine.p50 >= 0 ? '+' : ''}${f.ms(fr.dsg.p50 - fr.engine.p50)})` : ''
     out.push([
       '3',
       `first request of a deferred page, ${fr.pages} distinct pages one at a time — latency p50 / p99 (ratios on p50: lower is better)`,
-      fr.dsg && fr.dsg.split && fr.dsg.split.count
+      (fr.dsg && fr.dsg.split && fr.dsg.split.count
         ? `${latencyCell(fr.dsg)} (p50s: request → render callback ${f.ms(fr.dsg.split.toCallback)}, in the callback, i.e. Gatsby's engine in gatsby-dsg's process, ${f.ms(fr.dsg.split.inCallback)}, HTML → response received ${f.ms(fr.dsg.split.afterHtml)})`
-        : latencyCell(fr.dsg),
+        : latencyCell(fr.dsg)) + wrkCell(fr.dsg, fr.engine),
       DASH,
-      latencyCell(fr.gatsby),
+      latencyCell(fr.gatsby) + wrkCell(fr.gatsby),
       fr.engine
         ? `${latencyCell(fr.engine)} (getData ${f.ms(fr.engine.stages.getData)} + renderPageData ${f.ms(fr.engine.stages.renderPageData)} + renderHTML ${f.ms(fr.engine.stages.renderHTML)})${fr.engine.idle ? `; each after ${fr.engine.idle.ms} ms idle, as a server's render thread between these requests: ${latencyCell(fr.engine.idle)}${fr.dsg ? ` (gatsby-dsg ${fr.dsg.p50 - fr.engine.idle.p50 >= 0 ? '+' : ''}${f.ms(fr.dsg.p50 - fr.engine.idle.p50)})` : ''}` : ''}`
         : DASH,
@@ -236,7 +241,7 @@ function legend(opts, pages, results) {
     `- Servers, all on 127.0.0.1 and the same \`public/\`: **gatsby-dsg** (\`lib/serve.js\` in its own Node process, a fresh empty cache directory for rows 3–6), **nginx** (Debian's; \`worker_processes ${opts.workers}\` = gatsby-dsg's worker threads, sendfile on, access log off; requests that \`public/\` cannot answer fall back to gatsby-dsg's cache directory, so in rows 2 and 7a it serves the files gatsby-dsg generated, as a CDN synced with that directory would), **gatsby serve** (\`gatsby serve\`, which re-runs the query and the render of a deferred page on every request), and Gatsby's **engine in-process** (\`getData\` + \`renderPageData\` + \`JSON.stringify\` + \`renderHTML\` called directly in a separate Node process, template warmed first: the least a first request can cost).`,
     `- Row 9: as rows 1 and 2, gatsby-dsg and gatsby serve only: a Gatsby Function (\`example/src/api/hello.js\`, \`res.json\` of the query). gatsby serve runs it inside its Express app; gatsby-dsg routes it in Rust and forwards it over a unix socket to its functions process (Express and Gatsby's middleware chain).`,
     `- Rows 1, 2, 7: wrk, ${opts.connections} connections, ${opts.threads} threads, ${opts.warmup} s warm-up (discarded) then ${opts.duration} s, servers interleaved (gatsby-dsg, nginx, gatsby serve)${opts.rounds > 1 ? `, ${opts.rounds} rounds, the run with the median req/s is shown` : ''}. Cells: req/s · p50 / p99 latency. Ratios compare req/s (above 1× = gatsby-dsg serves more).`,
-    `- Row 3: Node's HTTP client on one keep-alive connection asks ${fr ? fr.pages : opts.firstRequests} distinct never-generated deferred pages (\`/blog/post-…\`, same template) one after another, after one request that warms the template; gatsby serve gets the same list; the engine is timed on the same list, one render right after another (the goal's reference), then on as many other pages each after 1 ms idle (setTimeout), about what gatsby-dsg's render thread idles between two of these requests: on this VM a thread's next render is slower after it idled.`,
+    `- Row 3: Node's HTTP client on one keep-alive connection asks ${fr ? fr.pages : opts.firstRequests} distinct never-generated deferred pages (\`/blog/post-…\`, same template) one after another, after one request that warms the template; gatsby serve gets the same list; the engine is timed on the same list, one render right after another (the goal's reference), then on as many other pages each after 1 ms idle (setTimeout), about what gatsby-dsg's render thread idles between two of these requests: on this VM a thread's next render is slower after it idled. Then, in the same gatsby-dsg and against gatsby serve, as many other never-generated pages one at a time over one connection of wrk (bench/lib/wrk.js \`distinct\`, latency from wrk's own histogram): Node's HTTP client spends ~0.1–0.2 ms of its own per request, on the same two cores, inside the latency it reports; wrk's p50 is the server's.`,
     `- Row 4: ${opts.stampede} requests of one never-generated page sent at once, one connection each; renders = the server's own count of calls into Gatsby's engine (\`stats().renders\`).`,
     `- Row 5: ${opts.connections} concurrent Node clients, each request a page that was never asked before (after a warm-up on other pages), for ${opts.duration} s or until the site's deferred pages run out; gatsby-dsg's renders/s is its own render count over the elapsed time, gatsby serve's is its responses per second (it renders every one; as it keeps nothing, it gets the same list over and over for the whole ${opts.duration} s).`,
     `- Row 6: VmRSS of the gatsby-dsg process (/proc) after start and one render, once steady (less than 1 MiB change over 1 s), after each fifth of the pages, then again once steady after generating them all (HTML requests, ${opts.connections} clients), twice: with render workers recycled (the default) and never recycled, each a fresh process with an empty cache; peak = VmHWM; anonymous = RssAnon (the process's own memory), mapped files = RssFile (e.g. Gatsby's LMDB datastore, which the kernel can reclaim). gatsby serve (one process, which caches nothing) is sent the same pages after it, and its RSS read the same way: the growth of Gatsby's engine itself.`,
