@@ -51,11 +51,21 @@ function engineInThreads(ctx, threads, list) {
 /** Clock ticks per second, the unit of /proc/<pid>/stat's CPU times. */
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout) || 100
 
+/**
+ * The name and CPU time (user + system, in seconds) in a /proc `stat` line: fields 14 and 15
+ * (utime, stime) in clock ticks, counted after the `(comm)`, which may itself hold `) `.
+ */
+function statCpu(stat) {
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
+  }
+}
+
 /** CPU time (user + system) the process `pid` has used, in seconds. */
 function cpuSeconds(pid) {
-  // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, counted after the `(comm)`.
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  return statCpu(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')).seconds
 }
 
 /**
@@ -66,10 +76,7 @@ function threadCpuSeconds(pid) {
   const threads = new Map()
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
-      threads.set(tid, { name, seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS })
+      threads.set(tid, statCpu(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')))
     } catch {
       // ended between the listing and the read
     }

@@ -21,8 +21,10 @@
 //!   length.
 
 use std::any::Any;
+use std::io::Write;
 
 use brotli::enc::combined_alloc::BrotliAlloc;
+use brotli::enc::writer::CompressorWriterCustomAlloc;
 use brotli::enc::{Allocator, SliceWrapper, SliceWrapperMut};
 use parking_lot::Mutex;
 
@@ -132,10 +134,23 @@ impl<T: Clone + Default + Send + 'static> Allocator<T> for Reused {
 
 impl BrotliAlloc for Reused {}
 
+/// `body` compressed at `quality` with a window of 2^`window` bytes, the encoder working in
+/// `memory` ([`Reused::default`] in the server; rust-brotli's own allocator in the tests).
+pub fn encode<A: BrotliAlloc>(mut memory: A, body: &[u8], quality: u32, window: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() / 3);
+    {
+        let buffer = <A as Allocator<u8>>::alloc_cell(&mut memory, 4096);
+        let mut writer =
+            CompressorWriterCustomAlloc::new(&mut out, buffer, memory, quality, window);
+        writer
+            .write_all(body)
+            .expect("writing to a Vec cannot fail");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use super::*;
 
     /// In tests a block goes back to the list filled with garbage, so that any read of what it
@@ -159,23 +174,8 @@ mod tests {
         block
     }
 
-    fn compress<A: BrotliAlloc + Allocator<u8, AllocatedMemory = B>, B>(
-        mut alloc: A,
-        body: &[u8],
-        window: u32,
-    ) -> Vec<u8>
-    where
-        B: brotli::enc::SliceWrapperMut<u8> + brotli::enc::SliceWrapper<u8>,
-    {
-        let mut out = Vec::new();
-        {
-            let buffer = <A as Allocator<u8>>::alloc_cell(&mut alloc, 4096);
-            let mut writer = brotli::enc::writer::CompressorWriterCustomAlloc::new(
-                &mut out, buffer, alloc, 5, window,
-            );
-            writer.write_all(body).unwrap();
-        }
-        out
+    fn compress(memory: impl BrotliAlloc, body: &[u8], window: u32) -> Vec<u8> {
+        encode(memory, body, super::super::BROTLI_QUALITY, window)
     }
 
     /// Text-like bodies of a page: repeated markup with varying words, so that the hasher

@@ -192,22 +192,12 @@ fn etag(hash: &str, encoding: Encoding) -> HeaderValue {
 }
 
 fn brotli(body: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(body.len() / 3);
-    {
-        let mut memory = brotli_memory::Reused::default();
-        let buffer = brotli::enc::Allocator::<u8>::alloc_cell(&mut memory, 4096);
-        let mut writer = brotli::enc::writer::CompressorWriterCustomAlloc::new(
-            &mut out,
-            buffer,
-            memory,
-            BROTLI_QUALITY,
-            brotli_window(body.len()),
-        );
-        writer
-            .write_all(body)
-            .expect("writing to a Vec cannot fail");
-    }
-    Bytes::from(out)
+    Bytes::from(brotli_memory::encode(
+        brotli_memory::Reused::default(),
+        body,
+        BROTLI_QUALITY,
+        brotli_window(body.len()),
+    ))
 }
 
 fn gzip(body: &[u8]) -> Bytes {
