@@ -21,6 +21,7 @@ const fs = require('fs')
 const os = require('os')
 const path = require('path')
 const { parseArgs } = require('util')
+const { problemsText } = require('./lib/issues')
 
 const ROOT = path.resolve(__dirname, '..')
 
@@ -167,7 +168,7 @@ How each row is measured:
 
 ${legend}
 
-Problems seen during the run: ${issues.length === 0 ? 'none.' : `\n\n${issues.map((i) => `- ${i.replace(/\n/g, ' ')}`).join('\n')}`}
+${problemsText(issues)}
 
 <details><summary>nginx configuration used</summary>
 

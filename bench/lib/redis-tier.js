@@ -9,6 +9,7 @@ const http = require('./http')
 const wrk = require('./wrk')
 const { startDsg } = require('./servers')
 const { medianBy } = require('./format')
+const { issue } = require('./issues')
 const { startRedis, startTlsRedis, makeCertificates } = require('../../scripts/support/redis')
 const { sleep } = require('../../scripts/support/wait')
 
@@ -34,11 +35,11 @@ async function redisTier(ctx) {
         try {
           // Rendered (and stored in Redis when there is one), then every request is a HIT.
           const first = await http.request(dsg.base, pages.generated, { headers: ENCODINGS })
-          if (first.status !== 200) ctx.issues.push(`redis tier ${v.key}: first GET → ${first.status}`)
+          if (first.status !== 200) issue(ctx, `redis tier ${v.key}: first GET → ${first.status}`)
           await sleep(500)
           const check = await http.request(dsg.base, pages.generated, { headers: ENCODINGS })
           if (check.headers['x-dsg-cache'] !== 'HIT')
-            ctx.issues.push(`redis tier ${v.key}: x-dsg-cache ${check.headers['x-dsg-cache']}`)
+            issue(ctx, `redis tier ${v.key}: x-dsg-cache ${check.headers['x-dsg-cache']}`)
           ctx.log(`  10 ${v.key}${opts.rounds > 1 ? ` (round ${round + 1})` : ''}: wrk ${pages.generated}`)
           const r = await wrk.measure(ctx.tools.wrk, dsg.base + pages.generated, {
             workDir: ctx.runDir,
@@ -50,7 +51,7 @@ async function redisTier(ctx) {
           })
           result.variants[v.key].runs.push(r)
           const out = dsg.output().trim()
-          if (/Redis/.test(out)) ctx.issues.push(`redis tier ${v.key}: ${out.slice(0, 300)}`)
+          if (/Redis/.test(out)) issue(ctx, `redis tier ${v.key}: ${out.slice(0, 300)}`)
         } finally {
           await dsg.close()
         }

@@ -12,22 +12,9 @@ const wrk = require('./wrk')
 const { sleep } = require('../../scripts/support/wait')
 const { startDsg } = require('./servers')
 const f = require('./format')
+const { issue, expectAll200 } = require('./issues')
 
 const DASH = '—'
-
-function issue(ctx, text) {
-  if (!ctx.issues.includes(text)) ctx.issues.push(text)
-  ctx.log(`PROBLEM: ${text}`)
-}
-
-function notAll200(result) {
-  const bad = Object.entries(result.statuses || {}).filter(([s]) => s !== '200')
-  const errors = result.errors || []
-  if (bad.length === 0 && errors.length === 0) return null
-  return `responses ${Object.entries(result.statuses)
-    .map(([s, n]) => `${n}× ${s}`)
-    .join(', ')}${errors.length ? `; errors: ${errors.slice(0, 3).join('; ')}` : ''}`
-}
 
 /** Renders/s of Gatsby's engine alone in `threads` worker threads of one fresh process. */
 function engineInThreads(ctx, threads, list) {
@@ -171,8 +158,7 @@ async function measureDsg(ctx, workers, { warm, warmupList, list, round }) {
       threads: { http: byThreads.http / seconds, store: byThreads.store / seconds, js: byThreads.js / seconds },
       workerLoops: busy,
     }
-    const bad = notAll200(r)
-    if (bad) issue(ctx, `gatsby-dsg --render-workers ${workers}, cold pages: ${bad}`)
+    expectAll200(ctx, `gatsby-dsg --render-workers ${workers}, cold pages`, r)
     const out = dsg.output().trim()
     if (out) issue(ctx, `gatsby-dsg --render-workers ${workers} wrote: ${out.slice(0, 400)}`)
     return {
@@ -234,8 +220,7 @@ async function renderScaling(ctx) {
     // gatsby serve keeps nothing: it gets the list over and over for the whole duration.
     const cycled = Array.from({ length: 50 }, () => list).flat()
     const g = await coldPages(ctx, ctx.gatsby.base, cycled)
-    const bad = notAll200(g)
-    if (bad) issue(ctx, `gatsby serve, render scaling: ${bad}`)
+    expectAll200(ctx, 'gatsby serve, render scaling', g)
     runs.gatsby.push({ ...g, rendersPerSecond: g.completed / (g.elapsedMs / 1000) })
   }
   const one = f.medianBy(runs.one, 'rendersPerSecond')

@@ -17,6 +17,7 @@ const { startDsg, startGatsbyServe } = require('./servers')
 const { runEngineDirect } = require('./scenarios')
 const { num, rps, ms, bytes, table } = require('./format')
 const { lineChart } = require('./svg')
+const { expectAll200, problemsText } = require('./issues')
 
 const EXTRAPOLATE_TO = 1_000_000
 const MiB = 2 ** 20
@@ -49,7 +50,9 @@ async function measureSize(ctx, n) {
   const deferred = site.deferredPosts.map((p) => encodeURI(p))
   const warm = deferred[0]
   const firstList = deferred.slice(1, 1 + opts.firstRequests)
-  const coldList = deferred.slice(1 + opts.firstRequests)
+  // As many other first requests, over one wrk connection (bench/lib/wrk.js oneAtATime).
+  const wrkFirstList = deferred.slice(1 + opts.firstRequests, 1 + 2 * opts.firstRequests)
+  const coldList = deferred.slice(1 + 2 * opts.firstRequests)
   const maxMs = opts.duration * 1000
   const cacheDir = path.join(ctx.runDir, `scale-cache-${n}`)
   fs.rmSync(cacheDir, { recursive: true, force: true })
@@ -71,8 +74,15 @@ async function measureSize(ctx, n) {
   r.workers = dsg.renderThreads
   r.firstWorkerBytes = dsg.choice ? dsg.choice.firstWorkerBytes : NaN
   try {
-    const m = await measureRequests(ctx, dsg.base, { warm, firstList, coldList, maxMs })
+    const m = await measureRequests(ctx, `gatsby-dsg at ${n} pages`, dsg.base, {
+      warm,
+      firstList,
+      wrkFirstList,
+      coldList,
+      maxMs,
+    })
     r.dsgFirstP50 = m.firstP50
+    r.dsgFirstWrkP50 = m.firstWrkP50
     r.dsgSecondP50 = m.secondP50
     r.dsgColdPerSecond = m.coldPerSecond
     r.dsgHitRps = m.rps
@@ -99,8 +109,15 @@ async function measureSize(ctx, n) {
   r.gatsbyStartSeconds = (Date.now() - started) / 1000
   r.gatsbyRssAfterStart = (await settledMemory(gatsby)).rss
   try {
-    const m = await measureRequests(ctx, gatsby.base, { warm, firstList, coldList, maxMs })
+    const m = await measureRequests(ctx, `gatsby serve at ${n} pages`, gatsby.base, {
+      warm,
+      firstList,
+      wrkFirstList,
+      coldList,
+      maxMs,
+    })
     r.gatsbyFirstP50 = m.firstP50
+    r.gatsbyFirstWrkP50 = m.firstWrkP50
     r.gatsbySecondP50 = m.secondP50
     r.gatsbyColdPerSecond = m.coldPerSecond
     r.gatsbyRps = m.rps
@@ -125,13 +142,18 @@ async function measureSize(ctx, n) {
 
 /**
  * The requests both servers are measured with, at `base`: `warm` once, then `firstList` one after
- * another (their p50: first requests), `coldList` by `opts.connections` connections of wrk
- * (pages per second) and wrk on `firstList[0]` (req/s, a page asked before).
+ * another (their p50: first requests), `wrkFirstList` as well over one wrk connection, `coldList`
+ * by `opts.connections` connections of wrk (pages per second) and wrk on `firstList[0]` (req/s, a
+ * page asked before). Any answer but a 200 is one of the run's problems (`server` names it).
  */
-async function measureRequests(ctx, base, { warm, firstList, coldList, maxMs }) {
+async function measureRequests(ctx, server, base, { warm, firstList, wrkFirstList, coldList, maxMs }) {
   const { opts } = ctx
   await http.request(base, warm)
   const first = await http.sequential(base, firstList, { maxMs: Math.max(60_000, maxMs * 3) })
+  const firstWrk = await wrk.oneAtATime(ctx.tools.wrk, base, wrkFirstList, {
+    workDir: ctx.runDir,
+    maxMs: Math.max(60_000, maxMs * 3),
+  })
   // The same pages again, one at a time: for gatsby-dsg each is stored now, so this is what the
   // HTTP round trip and the answer cost without a render — the floor the first request stands on.
   const second = await http.sequential(base, firstList, { maxMs: Math.max(60_000, maxMs * 3) })
@@ -148,8 +170,16 @@ async function measureRequests(ctx, base, { warm, firstList, coldList, maxMs }) 
     seconds: opts.duration,
     warmupSeconds: opts.warmup,
   })
+  for (const [what, result] of Object.entries({
+    'first requests': first,
+    'first requests (wrk)': firstWrk,
+    'stored pages': second,
+    'cold pages': cold,
+  }))
+    expectAll200(ctx, `${server}, ${what}`, result)
   return {
     firstP50: first.p50,
+    firstWrkP50: firstWrk.p50,
     secondP50: second.p50,
     coldPerSecond: cold.completed / (cold.elapsedMs / 1000),
     rps: again.rps,
@@ -206,6 +236,8 @@ const ROWS = [
   ['first request p50: gatsby-dsg', ms, 'dsgFirstP50', false],
   ["first request p50: Gatsby's engine in-process", ms, 'engineFirstP50', false],
   ['first request p50: `gatsby serve`', ms, 'gatsbyFirstP50', false],
+  ['first request p50, over one wrk connection (other pages): gatsby-dsg', ms, 'dsgFirstWrkP50', false],
+  ['first request p50, over one wrk connection: `gatsby serve`', ms, 'gatsbyFirstWrkP50', false],
   ['the same pages again, p50: gatsby-dsg (stored: the HTTP round trip alone)', ms, 'dsgSecondP50', false],
   ['the same pages again, p50: `gatsby serve` (rendered again)', ms, 'gatsbySecondP50', false],
   ['cold renders/s (wrk, 50 connections, distinct pages): gatsby-dsg', rps, 'dsgColdPerSecond', false],
@@ -272,7 +304,7 @@ function charts(results) {
 }
 
 /** The section between the scale markers of BENCHMARKS.md. */
-function section(results, { command, machine, chartDir, out }) {
+function section(results, { command, machine, chartDir, out, issues = [] }) {
   const rel = (f) => path.posix.join(path.relative(path.dirname(out), chartDir).split(path.sep).join('/'), f)
   return `${MARKERS[0]}
 ## Scale: the same site from ${num(results[0].pages)} to ${num(results[results.length - 1].pages)} pages
@@ -283,6 +315,8 @@ ${machine.loadavg} at the start: other work was running). Each size is a copy of
 column is a straight line through the two largest sizes, for the rows that grow with the size.
 
 ${scaleTable(results)}
+
+${problemsText(issues)}
 
 ![gatsby build](${rel('scale-build.svg')}) ![memory](${rel('scale-memory.svg')})
 ![start-up](${rel('scale-startup.svg')}) ![per request](${rel('scale-requests.svg')})
@@ -324,7 +358,7 @@ async function scaleRun(ctx, sizes, { out, chartDir, command, machine }) {
   }
   fs.mkdirSync(chartDir, { recursive: true })
   for (const [name, svg] of Object.entries(charts(results))) fs.writeFileSync(path.join(chartDir, name), svg)
-  writeSection(out, section(results, { command, machine, chartDir, out }))
+  writeSection(out, section(results, { command, machine, chartDir, out, issues: ctx.issues }))
   return results
 }
 

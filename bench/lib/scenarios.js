@@ -13,14 +13,10 @@ const procs = require('./procs')
 const { sleep } = require('../../scripts/support/wait')
 const { startDsg, startNginx } = require('./servers')
 const { medianBy } = require('./format')
+const { issue, expectAll200, statusText } = require('./issues')
 const { DEFAULT_RECYCLE_AFTER } = require('../../lib/render-workers')
 
 const ENCODINGS = { 'Accept-Encoding': 'br, gzip' }
-
-function issue(ctx, text) {
-  if (!ctx.issues.includes(text)) ctx.issues.push(text)
-  ctx.log(`PROBLEM: ${text}`)
-}
 
 function cacheDirFor(ctx, name) {
   const dir = path.join(ctx.runDir, `cache-${name}`)
@@ -73,22 +69,6 @@ function checkOutput(ctx, server, name) {
     if (out) issue(ctx, `${server.name} (${name}) wrote to stdout/stderr: ${out.slice(0, 600)}`)
   } else {
     issue(ctx, `${server.name} (${name}) died: ${out.slice(0, 600)}`)
-  }
-}
-
-function statusText(statuses) {
-  return Object.entries(statuses)
-    .map(([s, n]) => `${n}× ${s}`)
-    .join(', ')
-}
-
-function expectAll200(ctx, what, result) {
-  const bad = Object.entries(result.statuses || {}).filter(([s]) => s !== '200')
-  if (bad.length > 0 || (result.errors && result.errors.length > 0)) {
-    issue(
-      ctx,
-      `${what}: responses ${statusText(result.statuses)}${result.errors && result.errors.length ? `; errors: ${result.errors.slice(0, 3).join('; ')}` : ''}`,
-    )
   }
 }
 
@@ -265,22 +245,6 @@ function runEngineDirect(ctx, warm, paths, maxMs, { idleMs, idlePaths } = {}) {
   })
 }
 
-/**
- * `paths` asked one at a time over one keep-alive connection of wrk (bench/lib/wrk.js `distinct`):
- * the latency a client that costs ~nothing sees. Node's HTTP client adds time of its own to every
- * request it measures, on the same two cores as the server (one stored page asked 1,000 times
- * one at a time, 3 rounds: p50 0.07–0.18 ms through it against 0.01–0.07 ms through wrk); the
- * engine called in-process pays no client at all.
- */
-async function oneAtATime(ctx, base, paths, maxMs) {
-  const r = await wrk.distinct(ctx.tools.wrk, base, paths, {
-    workDir: ctx.runDir,
-    connections: 1,
-    seconds: Math.ceil(maxMs / 1000),
-  })
-  return { ...r, count: r.completed }
-}
-
 async function firstRequest(ctx) {
   const { opts, pages } = ctx
   const warm = pages.pool[0]
@@ -318,7 +282,7 @@ async function firstRequest(ctx) {
           issue(ctx, `gatsby-dsg: ${r.count} first requests of distinct pages made ${renders} renders`)
         if (wrkList.length) {
           const before = (await dsg.stats()).renders
-          r.wrk = await oneAtATime(ctx, dsg.base, wrkList, maxMs)
+          r.wrk = await wrk.oneAtATime(ctx.tools.wrk, dsg.base, wrkList, { workDir: ctx.runDir, maxMs })
           expectAll200(ctx, 'gatsby-dsg, first requests (wrk)', r.wrk)
           const made = (await dsg.stats()).renders - before
           if (made !== r.wrk.count)
@@ -333,7 +297,7 @@ async function firstRequest(ctx) {
     delete g.samples
     expectAll200(ctx, 'gatsby serve, first requests', g)
     if (wrkList.length) {
-      g.wrk = await oneAtATime(ctx, ctx.gatsby.base, wrkList, maxMs)
+      g.wrk = await wrk.oneAtATime(ctx.tools.wrk, ctx.gatsby.base, wrkList, { workDir: ctx.runDir, maxMs })
       expectAll200(ctx, 'gatsby serve, first requests (wrk)', g.wrk)
     }
     runs.gatsby.push(g)
