@@ -19,6 +19,7 @@ const { runEngineDirect } = require('./scenarios')
 const { num, rps, ms, bytes, table } = require('./format')
 const { lineChart } = require('./svg')
 const { expectAll200, problemsText } = require('./issues')
+const { writeSection } = require('./sections')
 
 const EXTRAPOLATE_TO = 1_000_000
 const MiB = 2 ** 20
@@ -330,31 +331,6 @@ ${MARKERS[1]}
 `
 }
 
-/** Replaces (or appends) the scale section of `file`. */
-function writeSection(file, text) {
-  let current = ''
-  try {
-    current = fs.readFileSync(file, 'utf8')
-  } catch {}
-  const [start, end] = [current.indexOf(MARKERS[0]), current.indexOf(MARKERS[1])]
-  const next =
-    start >= 0 && end > start
-      ? current.slice(0, start) + text.trimEnd() + current.slice(end + MARKERS[1].length)
-      : `${current.trimEnd()}\n\n${text}`
-  fs.writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`)
-}
-
-/** The scale section of `file` (to keep it when the main table is regenerated), or ''. */
-function existingSection(file) {
-  try {
-    const text = fs.readFileSync(file, 'utf8')
-    const [start, end] = [text.indexOf(MARKERS[0]), text.indexOf(MARKERS[1])]
-    return start >= 0 && end > start ? text.slice(start, end + MARKERS[1].length) : ''
-  } catch {
-    return ''
-  }
-}
-
 async function scaleRun(ctx, sizes, { out, chartDir, command, machine }) {
   const results = []
   for (const n of sizes) {
@@ -364,8 +340,8 @@ async function scaleRun(ctx, sizes, { out, chartDir, command, machine }) {
   }
   fs.mkdirSync(chartDir, { recursive: true })
   for (const [name, svg] of Object.entries(charts(results))) fs.writeFileSync(path.join(chartDir, name), svg)
-  writeSection(out, section(results, { command, machine, chartDir, out, issues: ctx.issues }))
+  writeSection(out, MARKERS, section(results, { command, machine, chartDir, out, issues: ctx.issues }))
   return results
 }
 
-module.exports = { scaleRun, scaleTable, extrapolate, existingSection, section, writeSection, charts, pageDataUrl }
+module.exports = { scaleRun, scaleTable, extrapolate, section, charts, pageDataUrl }
