@@ -1,7 +1,8 @@
 'use strict'
 // `npm run bench` still works: its smoke mode (a tiny site, 1 s per measurement) completes, its
 // table has every row, the stampede made exactly one render, and row 3's wrk run answered every
-// page, and a report written into a BENCHMARKS.md keeps what was written there by hand. No speed
+// page, a report written into a BENCHMARKS.md keeps what was written there by hand, and its ratios
+// are drawn beside it (charts/ratios.svg). No speed
 // is asserted here: the numbers are the bench's business (npm run bench), not the
 // tests'.
 
@@ -56,6 +57,11 @@ maybe(
       expect(markdown).toContain(handWritten)
       expect(markdown).not.toContain('old table')
       expect(markdown.match(/<!-- report:start -->/g)).toHaveLength(1)
+      // The ratios as a chart beside the report, a group of bars for every row that compares a peer.
+      expect(markdown).toContain("![each row's ratios as a chart](charts/ratios.svg)")
+      const chart = fs.readFileSync(path.join(dir, 'charts', 'ratios.svg'), 'utf8')
+      for (const id of ROWS.filter((id) => id !== '6' && id !== '11'))
+        expect(chart).toMatch(new RegExp(`<g data-row="${id}">\\s*<text[^>]*>[^<]*</text>\\s*<rect `))
 
       const { results } = JSON.parse(fs.readFileSync(json, 'utf8'))
       // Row 3's second client: every page it asked was a first request answered 200.

@@ -2,7 +2,8 @@
 'use strict'
 // `npm run bench`: prepares everything (the addon, the example's packages, a copy of the example
 // site built with N pages, nginx and wrk from Debian), measures gatsby-dsg against nginx and
-// `gatsby serve` side by side, prints one table and writes it to BENCHMARKS.md.
+// `gatsby serve` side by side, prints one table and writes it to BENCHMARKS.md, with its ratios
+// as a chart (bench/charts/ratios.svg).
 //
 //   npm run bench                       2000 pages, 50 connections, 10 s per measurement
 //   npm run bench -- --pages 10000      a bigger site (built once per page count, kept in bench/.work)
@@ -134,6 +135,7 @@ function commandLine() {
 }
 
 function document({
+  chart,
   renderThreads,
   opts,
   machine,
@@ -167,6 +169,8 @@ plugin options \`defer\` the odd-numbered ones too, except \`${site.staticPosts[
 nginx \`worker_processes ${opts.workers}\`, gatsby-dsg ${opts.workers} server threads (tokio, one per core) and ${renderThreads ?? '?'} JavaScript render thread${renderThreads === 1 ? '' : 's'}.
 
 ${table}
+
+![each row's ratios as a chart](${chart})
 
 How each row is measured:
 
@@ -311,11 +315,20 @@ async function main() {
   process.stdout.write(`\n${table}\n\n`)
   if (ctx.issues.length) process.stdout.write(`Problems seen:\n${ctx.issues.map((i) => `- ${i}`).join('\n')}\n\n`)
   fs.mkdirSync(path.dirname(opts.out), { recursive: true })
+  // The ratios as a chart, beside the report: bench/charts/ for BENCHMARKS.md, else charts/ next to --out.
+  const chartDir =
+    opts.out === path.join(ROOT, 'BENCHMARKS.md')
+      ? path.join(ROOT, 'bench', 'charts')
+      : path.join(path.dirname(opts.out), 'charts')
+  fs.mkdirSync(chartDir, { recursive: true })
+  fs.writeFileSync(path.join(chartDir, 'ratios.svg'), report.ratiosChart(results))
+  const chart = path.posix.join(path.relative(path.dirname(opts.out), chartDir).split(path.sep).join('/'), 'ratios.svg')
   // The rest of the file (the scale section, analyses written by hand) is kept as it is.
   writeSection(
     opts.out,
     REPORT_MARKERS,
     document({
+      chart,
       renderThreads: ctx.renderThreads,
       opts,
       machine,

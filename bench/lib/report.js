@@ -231,6 +231,89 @@ function rows(results, opts, pages) {
   return out
 }
 
+/** The chart's series: who gatsby-dsg is compared with. */
+const PEERS = ['against nginx', 'against gatsby serve', "against Gatsby's engine alone"]
+
+/**
+ * The table's ratios as numbers for the chart (bench/lib/svg.js ratioChart), each turned so that
+ * above 1× means gatsby-dsg did better: req/s and renders/s are gatsby-dsg's over the other's,
+ * latencies the other's over gatsby-dsg's. Rows 6 and 11 compare no peer and are left out.
+ */
+function advantages(results) {
+  const groups = []
+  const more = (dsg, other) => dsg / other
+  const fewer = (dsg, other) => other / dsg
+  const add = (id, label, [nginx, gatsby, engine]) =>
+    groups.push({
+      id,
+      label,
+      bars: [nginx, gatsby, engine].map((value, i) => ({ series: PEERS[i], value })),
+    })
+  const rps = (r) => r && r.best && r.best.rps
+  const servers = (id, label, r) =>
+    r &&
+    r.servers &&
+    add(id, label, [more(rps(r.servers.dsg), rps(r.servers.nginx)), more(rps(r.servers.dsg), rps(r.servers.gatsby))])
+  const s = results.steady || {}
+  const p50 = (r) => r && r.p50
+  servers('1a', 'static page, HTML, req/s', s['1a'])
+  servers('1b', 'static page, page-data, req/s', s['1b'])
+  servers('2a', 'generated page, HTML, req/s', s['2a'])
+  servers('2b', 'generated page, page-data, req/s', s['2b'])
+  const fr = results.first
+  if (fr) {
+    add('3', 'first request, p50', [NaN, fewer(p50(fr.dsg), p50(fr.gatsby)), fewer(p50(fr.dsg), p50(fr.engine))])
+    if (fr.dsg && fr.dsg.wrk && fr.dsg.wrk.count)
+      add('3', 'first request, p50 (wrk)', [
+        NaN,
+        fewer(p50(fr.dsg.wrk), p50(fr.gatsby && fr.gatsby.wrk)),
+        fewer(p50(fr.dsg.wrk), p50(fr.engine)),
+      ])
+  }
+  const st = results.stampede
+  if (st && st.dsg && st.gatsby) add('4', 'stampede of one page, p99', [NaN, fewer(st.dsg.p99, st.gatsby.p99)])
+  const c = results.cold
+  const perSecond = (r) => r && r.rendersPerSecond
+  if (c)
+    add('5', 'cold pages, renders/s', [
+      NaN,
+      more(perSecond(c.dsg), perSecond(c.gatsby)),
+      more(perSecond(c.dsg), perSecond(c.engine)),
+    ])
+  servers('7a', 'generated page, br, req/s', s['7a'])
+  servers('7b', 'static page, br, req/s', s['7b'])
+  const sc = results.scaling
+  if (sc) {
+    const ofEngine = (ratios) => (ratios && ratios.length ? f.median(ratios) : NaN)
+    const engine = sc.ofEngine || {}
+    add('8', 'cold renders/s, 1 worker', [NaN, more(perSecond(sc.one), perSecond(sc.gatsby)), ofEngine(engine.one)])
+    add('8', `cold renders/s, ${sc.workers} workers`, [
+      NaN,
+      more(perSecond(sc.many), perSecond(sc.gatsby)),
+      ofEngine(engine.many),
+    ])
+  }
+  servers('9', 'Gatsby Function, req/s', s['9'])
+  const ssr = results.ssr
+  if (ssr) {
+    servers('10a', 'SSR page, req/s', ssr['10a'])
+    servers('10b', 'SSR page, s-maxage, req/s', ssr['10b'])
+    const i = ssr['10c']
+    if (i) add('10c', 'page writing an image, p50', [NaN, fewer(p50(i.dsg), p50(i.gatsby))])
+  }
+  return groups
+}
+
+/** The chart of the table's ratios (SVG text). */
+function ratiosChart(results) {
+  return require('./svg').ratioChart({
+    title: 'gatsby-dsg against each peer, measured side by side in this run',
+    note: 'a bar to the right of 1×: gatsby-dsg did better (more req/s or renders/s, or a lower latency)',
+    series: PEERS,
+    groups: advantages(results),
+  })
+}
+
 function markdownTable(results, opts, pages) {
   return f.table(HEADER, rows(results, opts, pages))
 }
@@ -257,4 +340,4 @@ function legend(opts, pages, results) {
   ].join('\n')
 }
 
-module.exports = { markdownTable, legend, rows, HEADER }
+module.exports = { markdownTable, legend, rows, HEADER, advantages, ratiosChart, PEERS }

@@ -1,7 +1,7 @@
 'use strict'
 // Charts for BENCHMARKS.md as standalone SVG text (no library, no network): a line chart of
-// values against the site's page count, one line per series; measured points are filled dots,
-// extrapolated ones hollow on a dashed line.
+// values against the site's page count, one line per series (measured points are filled dots,
+// extrapolated ones hollow on a dashed line), and a bar chart of ratios around 1×.
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b']
 
@@ -84,4 +84,83 @@ function lineChart({ title, yLabel, series, width = 640, height = 320 }) {
   return `${out.join('\n')}\n`
 }
 
-module.exports = { lineChart }
+/** Powers of ten (and their halves' neighbours 2 and 5) between `lo` and `hi`, for a log axis. */
+function logTicks(lo, hi) {
+  const ticks = []
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++)
+    for (const m of [1, 2, 5]) {
+      const t = m * 10 ** e
+      if (t >= lo * 0.999 && t <= hi * 1.001) ticks.push(t)
+    }
+  return ticks
+}
+
+/**
+ * Ratios as bars that start at 1× on a log axis: a bar to the right is a ratio above 1, to the
+ * left below it. `groups`: [{ id, label, bars: [{ series, value }] }], `series`: the names in
+ * legend order (each has its colour). Values that are not finite positive numbers are left out.
+ */
+function ratioChart({ title, note, series, groups, width = 840 }) {
+  const margin = { left: 230, right: 210, top: 52, bottom: 40 }
+  const barH = 9
+  const shown = groups
+    .map((g) => ({ ...g, bars: g.bars.filter((b) => Number.isFinite(b.value) && b.value > 0) }))
+    .filter((g) => g.bars.length)
+  const values = shown.flatMap((g) => g.bars.map((b) => b.value))
+  const lo = 10 ** Math.floor(Math.log10(Math.min(0.5, ...values)))
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(2, ...values)))
+  const plotW = width - margin.left - margin.right
+  const sx = (v) => margin.left + ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotW
+  const groupH = (g) => g.bars.length * (barH + 2) + 10
+  const plotH = shown.reduce((h, g) => h + groupH(g), 0)
+  const height = margin.top + plotH + margin.bottom
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="12" y="20" font-size="14" font-weight="bold">${escape(title)}</text>`,
+  ]
+  if (note) out.push(`<text x="12" y="38" fill="#444">${escape(note)}</text>`)
+  for (const t of logTicks(lo, hi)) {
+    const x = sx(t)
+    out.push(`<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="#e4e4e4"/>`)
+    out.push(`<text x="${x}" y="${margin.top + plotH + 16}" text-anchor="middle">${label(t)}×</text>`)
+  }
+  let y = margin.top
+  for (const g of shown) {
+    const h = groupH(g)
+    out.push(`<g data-row="${escape(g.id)}">`)
+    out.push(
+      `<text x="${margin.left - 8}" y="${y + h / 2 + 2}" text-anchor="end">${escape(`${g.id}  ${g.label}`)}</text>`,
+    )
+    g.bars.forEach((b, k) => {
+      const color = COLORS[series.indexOf(b.series) % COLORS.length]
+      const [x0, x1] = [sx(1), sx(b.value)].sort((a, c) => a - c)
+      const by = y + 5 + k * (barH + 2)
+      out.push(
+        `<rect x="${x0}" y="${by}" width="${Math.max(1, x1 - x0)}" height="${barH}" fill="${color}" data-series="${escape(b.series)}" data-value="${b.value}"/>`,
+      )
+      const right = b.value >= 1
+      out.push(
+        `<text x="${right ? x1 + 4 : x0 - 4}" y="${by + barH - 1}" font-size="10" text-anchor="${right ? 'start' : 'end'}">${label(b.value)}×</text>`,
+      )
+    })
+    out.push('</g>')
+    y += h
+    out.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y}" y2="${y}" stroke="#f2f2f2"/>`)
+  }
+  out.push(`<line x1="${sx(1)}" x2="${sx(1)}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="#000"/>`)
+  series.forEach((name, i) => {
+    const ly = margin.top + 10 + i * 18
+    out.push(
+      `<rect x="${width - margin.right + 14}" y="${ly - 6}" width="18" height="${barH}" fill="${COLORS[i % COLORS.length]}"/>`,
+    )
+    out.push(`<text x="${width - margin.right + 38}" y="${ly + 2}">${escape(name)}</text>`)
+  })
+  out.push(
+    `<text x="${margin.left + plotW / 2}" y="${height - 6}" text-anchor="middle">log scale; 1× = as good as the other</text>`,
+  )
+  out.push('</svg>')
+  return `${out.join('\n')}\n`
+}
+
+module.exports = { lineChart, ratioChart }
