@@ -2,7 +2,7 @@
 // The bench's chart of its ratios (bench/lib/report.js advantages, bench/lib/svg.js ratioChart):
 // every ratio is turned so that above 1× means gatsby-dsg did better, and drawn on that side of 1×.
 
-const { advantages, ratiosChart, PEERS } = require('../bench/lib/report')
+const { advantages, ratiosChart, rows, PEERS } = require('../bench/lib/report')
 const { ratioChart } = require('../bench/lib/svg')
 
 const [NGINX, GATSBY, ENGINE] = PEERS
@@ -15,7 +15,7 @@ function bars(svg) {
   for (const group of svg.split('<g data-row="').slice(1)) {
     const row = group.slice(0, group.indexOf('"'))
     for (const m of group.matchAll(
-      /<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*data-series="([^"]+)" data-value="([\d.e+-]+)"/g,
+      /<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*data-series="([^"]+)" data-value="([\d.e+-]+|Infinity)"/g,
     ))
       out.push({
         row,
@@ -73,4 +73,25 @@ test('a peer a row did not measure gets no bar, and a row with none is left out'
     },
   })
   expect(bars(svg).map((b) => [b.row, b.series, b.value])).toEqual([['9', GATSBY, 5]])
+})
+
+test('a peer that answered nothing while gatsby-dsg answered is an unbounded bar to the axis end, and its table cells say so', () => {
+  const answered = { best: { rps: 900, p50: 40, p99: 190, requests: 9000 } }
+  const nothing = { best: { rps: 0, p50: 0, p99: 0, requests: 0, errors: { timeout: 50 } } }
+  const results = { steady: { 9: { url: '/api/hello', servers: { dsg: answered, gatsby: nothing } } } }
+  const [bar] = bars(ratiosChart(results))
+  expect(bar).toMatchObject({ row: '9', series: GATSBY, value: Infinity })
+  const axisEnd = Math.max(
+    ...[...ratiosChart(results).matchAll(/<line x1="([\d.]+)" x2="\1"/g)].map((m) => Number(m[1])),
+  )
+  expect(bar.to).toBeCloseTo(axisEnd)
+  expect(ratiosChart(results)).toContain('∞ (no response from it)')
+
+  const [row] = rows(results, { duration: 10 }, {})
+  expect(row[4]).toBe('no response within the measurement (50 timeouts)')
+  expect(row[7]).toBe('∞ (no response from it)')
+  // gatsby-dsg answering nothing is no advantage at all: no bar.
+  expect(
+    advantages({ steady: { 9: { servers: { dsg: nothing, gatsby: answered } } } })[0].bars.every((b) => !(b.value > 0)),
+  ).toBe(true)
 })

@@ -19,10 +19,15 @@ const DASH = '—'
 function wrkCell(s) {
   const b = s && s.best
   if (!b) return DASH
+  if (!b.requests) return `no response within the measurement (${f.num(b.errors ? b.errors.timeout : 0)} timeouts)`
   return `${f.rps(b.rps)} req/s · ${f.ms(b.p50)} / ${f.ms(b.p99)}`
 }
 
+/** A server that answered nothing while the other answered: wrk's rps is 0 and the ratio unbounded. */
+const answeredNothing = (a, b) => a && a.best && a.best.requests > 0 && b && b.best && !b.best.requests
+
 function rpsRatio(a, b) {
+  if (answeredNothing(a, b)) return '∞ (no response from it)'
   return f.ratio(a && a.best && a.best.rps, b && b.best && b.best.rps)
 }
 
@@ -241,8 +246,10 @@ const PEERS = ['against nginx', 'against gatsby serve', "against Gatsby's engine
  */
 function advantages(results) {
   const groups = []
-  const more = (dsg, other) => dsg / other
-  const fewer = (dsg, other) => other / dsg
+  // A peer at 0 req/s beside gatsby-dsg answering is an unbounded advantage (Infinity, drawn to
+  // the chart's edge); gatsby-dsg at 0 (or a missing number) is no ratio.
+  const more = (dsg, other) => (dsg > 0 ? dsg / other : NaN)
+  const fewer = (dsg, other) => (dsg > 0 ? other / dsg : NaN)
   const add = (id, label, [nginx, gatsby, engine]) =>
     groups.push({
       id,

@@ -98,15 +98,14 @@ function logTicks(lo, hi) {
 /**
  * Ratios as bars that start at 1× on a log axis: a bar to the right is a ratio above 1, to the
  * left below it. `groups`: [{ id, label, bars: [{ series, value }] }], `series`: the names in
- * legend order (each has its colour). Values that are not finite positive numbers are left out.
+ * legend order (each has its colour). Infinity (the other answered nothing) is a bar to the
+ * axis's right end labelled ∞; other values that are not positive numbers are left out.
  */
 function ratioChart({ title, note, series, groups, width = 840 }) {
   const margin = { left: 230, right: 210, top: 52, bottom: 40 }
   const barH = 9
-  const shown = groups
-    .map((g) => ({ ...g, bars: g.bars.filter((b) => Number.isFinite(b.value) && b.value > 0) }))
-    .filter((g) => g.bars.length)
-  const values = shown.flatMap((g) => g.bars.map((b) => b.value))
+  const shown = groups.map((g) => ({ ...g, bars: g.bars.filter((b) => b.value > 0) })).filter((g) => g.bars.length)
+  const values = shown.flatMap((g) => g.bars.map((b) => b.value)).filter(Number.isFinite)
   const lo = 10 ** Math.floor(Math.log10(Math.min(0.5, ...values)))
   const hi = 10 ** Math.ceil(Math.log10(Math.max(2, ...values)))
   const plotW = width - margin.left - margin.right
@@ -134,14 +133,15 @@ function ratioChart({ title, note, series, groups, width = 840 }) {
     )
     g.bars.forEach((b, k) => {
       const color = COLORS[series.indexOf(b.series) % COLORS.length]
-      const [x0, x1] = [sx(1), sx(b.value)].sort((a, c) => a - c)
+      const end = Number.isFinite(b.value) ? sx(b.value) : margin.left + plotW
+      const [x0, x1] = [sx(1), end].sort((a, c) => a - c)
       const by = y + 5 + k * (barH + 2)
       out.push(
         `<rect x="${x0}" y="${by}" width="${Math.max(1, x1 - x0)}" height="${barH}" fill="${color}" data-series="${escape(b.series)}" data-value="${b.value}"/>`,
       )
       const right = b.value >= 1
       out.push(
-        `<text x="${right ? x1 + 4 : x0 - 4}" y="${by + barH - 1}" font-size="10" text-anchor="${right ? 'start' : 'end'}">${label(b.value)}×</text>`,
+        `<text x="${right ? x1 + 4 : x0 - 4}" y="${by + barH - 1}" font-size="10" text-anchor="${right ? 'start' : 'end'}">${Number.isFinite(b.value) ? `${label(b.value)}×` : '∞ (no response from it)'}</text>`,
       )
     })
     out.push('</g>')
