@@ -23,7 +23,7 @@ const os = require('os')
 const path = require('path')
 const { parseArgs } = require('util')
 const { problemsText } = require('./lib/issues')
-const { writeSection } = require('./lib/sections')
+const { writeSection, writeCharts, chartLink } = require('./lib/sections')
 
 const ROOT = path.resolve(__dirname, '..')
 // Where a run's report goes in BENCHMARKS.md (bench/lib/sections.js).
@@ -320,9 +320,8 @@ async function main() {
     opts.out === path.join(ROOT, 'BENCHMARKS.md')
       ? path.join(ROOT, 'bench', 'charts')
       : path.join(path.dirname(opts.out), 'charts')
-  fs.mkdirSync(chartDir, { recursive: true })
-  fs.writeFileSync(path.join(chartDir, 'ratios.svg'), report.ratiosChart(results))
-  const chart = path.posix.join(path.relative(path.dirname(opts.out), chartDir).split(path.sep).join('/'), 'ratios.svg')
+  writeCharts(chartDir, { 'ratios.svg': report.ratiosChart(results) })
+  const chart = chartLink(opts.out, chartDir, 'ratios.svg')
   // The rest of the file (the scale section, analyses written by hand) is kept as it is.
   writeSection(
     opts.out,

@@ -19,12 +19,12 @@ const DASH = '—'
 function wrkCell(s) {
   const b = s && s.best
   if (!b) return DASH
-  if (!b.requests) return `no response within the measurement (${f.num(b.errors ? b.errors.timeout : 0)} timeouts)`
+  if (b.requests === 0) return `no response within the measurement (${f.num(b.errors ? b.errors.timeout : 0)} timeouts)`
   return `${f.rps(b.rps)} req/s · ${f.ms(b.p50)} / ${f.ms(b.p99)}`
 }
 
 /** A server that answered nothing while the other answered: wrk's rps is 0 and the ratio unbounded. */
-const answeredNothing = (a, b) => a && a.best && a.best.requests > 0 && b && b.best && !b.best.requests
+const answeredNothing = (a, b) => a && a.best && a.best.requests > 0 && b && b.best && b.best.requests === 0
 
 function rpsRatio(a, b) {
   if (answeredNothing(a, b)) return '∞ (no response from it)'

@@ -19,7 +19,7 @@ const { runEngineDirect } = require('./scenarios')
 const { num, rps, ms, bytes, table } = require('./format')
 const { lineChart } = require('./svg')
 const { expectAll200, problemsText } = require('./issues')
-const { writeSection } = require('./sections')
+const { writeSection, writeCharts, chartLink } = require('./sections')
 
 const EXTRAPOLATE_TO = 1_000_000
 const MiB = 2 ** 20
@@ -312,7 +312,7 @@ function charts(results) {
 
 /** The section between the scale markers of BENCHMARKS.md. */
 function section(results, { command, machine, chartDir, out, issues = [] }) {
-  const rel = (f) => path.posix.join(path.relative(path.dirname(out), chartDir).split(path.sep).join('/'), f)
+  const rel = (name) => chartLink(out, chartDir, name)
   return `${MARKERS[0]}
 ## Scale: the same site from ${num(results[0].pages)} to ${num(results[results.length - 1].pages)} pages
 
@@ -338,8 +338,7 @@ async function scaleRun(ctx, sizes, { out, chartDir, command, machine }) {
     r.restartFirstStaticSeconds = r.restartFirstStaticMs / 1000
     results.push(r)
   }
-  fs.mkdirSync(chartDir, { recursive: true })
-  for (const [name, svg] of Object.entries(charts(results))) fs.writeFileSync(path.join(chartDir, name), svg)
+  writeCharts(chartDir, charts(results))
   writeSection(out, MARKERS, section(results, { command, machine, chartDir, out, issues: ctx.issues }))
   return results
 }

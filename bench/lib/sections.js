@@ -4,6 +4,7 @@
 // numbers, the other generated part).
 
 const fs = require('fs')
+const path = require('path')
 
 /**
  * Replaces the text between `markers` (`[start, end]`, themselves included) in `file` with
@@ -24,4 +25,15 @@ function writeSection(file, [start, end], text, { at = 'end' } = {}) {
   fs.writeFileSync(file, `${next.trimEnd()}\n`)
 }
 
-module.exports = { writeSection }
+/** Writes each of `charts` ({ file name: SVG text }) into `dir`, made if missing. */
+function writeCharts(dir, charts) {
+  fs.mkdirSync(dir, { recursive: true })
+  for (const [name, svg] of Object.entries(charts)) fs.writeFileSync(path.join(dir, name), svg)
+}
+
+/** How the Markdown `file` links the chart `name` in `dir`: relative to the file, with `/`. */
+function chartLink(file, dir, name) {
+  return path.posix.join(path.relative(path.dirname(file), dir).split(path.sep).join('/'), name)
+}
+
+module.exports = { writeSection, writeCharts, chartLink }
